@@ -1,0 +1,398 @@
+"""One hypervisor connection: open, watch, keep alive, reconnect, cache its guests.
+
+Each :class:`Host` owns one supervisor thread. libvirt event callbacks (on the event
+loop thread) only put work on the host's queue; the supervisor does every RPC that
+keeps the cached guest list current, so a slow or dead host only slows itself.
+Changes go to a listener callable, called from the supervisor thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import libvirt
+
+from backend import errors
+from backend import uri as uris
+from backend.events import ensure_event_loop
+from backend.guests import read_all_guests, read_guest
+from backend.model import (
+    ConnectionState,
+    Guest,
+    GuestRemoved,
+    GuestsLoaded,
+    GuestUpdated,
+    HostChange,
+    HostStatus,
+    StatusChanged,
+    version_text,
+)
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[HostChange], None]
+
+#: Seconds between reconnect attempts: back-off, then every 15 s.
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
+#: Keepalive on remote links: a probe every 5 s, give up after 3 unanswered.
+KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 3
+
+_CLOSE_REASONS = {
+    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "I/O error",
+    libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "the daemon closed the connection",
+    libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "keepalive timed out",
+    libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed by the client",
+}
+
+
+class Host:
+    """A libvirt connection that comes back by itself."""
+
+    def __init__(
+        self,
+        uri: str | None,
+        *,
+        readonly: bool = False,
+        label: str | None = None,
+        listener: Listener | None = None,
+        clock: Callable[[], float] = time.time,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+    ) -> None:
+        self.uri = uri
+        self.readonly = readonly
+        self.label = label or uris.label_for(uri)
+        self._listener = listener
+        self._clock = clock
+        self._retry_delays = tuple(retry_delays)
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._conn: libvirt.virConnect | None = None
+        self._callback_ids: list[int] = []
+        self._guests: dict[str, Guest] = {}
+        self._agents: dict[str, bool] = {}
+        self._status = HostStatus(
+            label=self.label,
+            uri=uri or "(libvirt default)",
+            readonly=readonly,
+            state=ConnectionState.CONNECTING,
+            since=clock(),
+        )
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- life of the supervisor ------------------------------------------------------
+
+    def start(self) -> None:
+        """Start connecting in the background; changes arrive at the listener."""
+        if self._thread is not None:
+            return
+        ensure_event_loop()
+        self._thread = threading.Thread(target=self._run, name=f"host:{self.label}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        self._queue.put(("stop",))
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._drop_connection(None, notify=False)
+
+    def set_listener(self, listener: Listener | None) -> None:
+        self._listener = listener
+
+    def reconnect_now(self) -> None:
+        """Skip the rest of the back-off and try to connect at once."""
+        self._queue.put(("retry",))
+
+    def request_refresh(self, uuid: str | None = None) -> None:
+        """Re-read one guest (or all guests) on the supervisor thread."""
+        self._queue.put(("guest", uuid) if uuid else ("refresh",))
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # -- what callers read -----------------------------------------------------------
+
+    @property
+    def status(self) -> HostStatus:
+        with self._lock:
+            return self._status
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def guests(self) -> list[Guest]:
+        with self._lock:
+            return sorted(self._guests.values(), key=lambda g: g.name)
+
+    def guest(self, uuid: str) -> Guest | None:
+        with self._lock:
+            return self._guests.get(uuid)
+
+    def connection(self, action: str = "reach the host") -> libvirt.virConnect:
+        conn = self._conn
+        if conn is None:
+            raise errors.not_connected(host=self.label, action=action)
+        return conn
+
+    def require_writable(self, action: str, guest: str | None = None) -> None:
+        """Refuse any change on a read-only connection, before libvirt is called."""
+        if self.readonly:
+            raise errors.read_only(host=self.label, action=action, guest=guest)
+
+    def domain(self, uuid: str, action: str) -> libvirt.virDomain:
+        conn = self.connection(action)
+        cached = self.guest(uuid)
+        try:
+            return conn.lookupByUUIDString(uuid)
+        except libvirt.libvirtError as exc:
+            raise errors.from_libvirt(
+                exc, host=self.label, action=action, guest=cached.name if cached else uuid
+            ) from exc
+
+    # -- supervisor thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            if self._conn is None:
+                if self._try_connect():
+                    attempt = 0
+                else:
+                    delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
+                    attempt += 1
+                    self._set_status(next_retry=self._clock() + delay)
+                    self._wait_for_retry(delay)
+                    continue
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            self._handle(item)
+
+    def _wait_for_retry(self, delay: float) -> None:
+        deadline = time.monotonic() + delay
+        while not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return
+            if item[0] in ("retry", "stop"):
+                return
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "closed":
+            self._drop_connection(item[1])
+            return
+        if kind == "refresh":
+            self._load_all()
+            return
+        if kind == "agent":
+            self._agents[item[1]] = item[2]
+            self._refresh_guest(item[1])
+            return
+        if kind == "guest":
+            # Coalesce a burst of events into one read per guest.
+            pending = [item[1]]
+            while True:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt[0] == "guest":
+                    if nxt[1] not in pending:
+                        pending.append(nxt[1])
+                else:
+                    self._queue.put(nxt)
+                    break
+            for uuid in pending:
+                self._refresh_guest(uuid)
+
+    def _try_connect(self) -> bool:
+        target = uris.connect_uri(self.uri)
+        try:
+            conn = libvirt.openReadOnly(target) if self.readonly else libvirt.open(target)
+        except libvirt.libvirtError as exc:
+            self._mark_disconnected(_connect_error(exc, self.label))
+            return False
+        try:
+            self._conn = conn
+            self._register_callbacks(conn)
+            if uris.is_remote(self.uri):
+                conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+            lib = version_text(conn.getLibVersion())
+            hv = f"{conn.getType()} {version_text(conn.getVersion())}"
+            guests = read_all_guests(self.label, conn, self._agents)
+        except libvirt.libvirtError as exc:
+            self._drop_connection(None, notify=False)
+            self._mark_disconnected(_connect_error(exc, self.label))
+            return False
+        with self._lock:
+            self._guests = {g.uuid: g for g in guests}
+            self._status = replace(
+                self._status,
+                state=ConnectionState.CONNECTED,
+                since=self._clock(),
+                error=None,
+                libvirt_version=lib,
+                hypervisor=hv,
+                next_retry=None,
+            )
+            status = self._status
+        self._connected.set()
+        self._emit(StatusChanged(status))
+        self._emit(GuestsLoaded(self.label, tuple(guests)))
+        return True
+
+    def _register_callbacks(self, conn: libvirt.virConnect) -> None:
+        conn.registerCloseCallback(self._on_close, None)
+        self._callback_ids = [
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+            )
+        ]
+        with contextlib.suppress(libvirt.libvirtError):  # drivers without agent events
+            self._callback_ids.append(
+                conn.domainEventRegisterAny(
+                    None, libvirt.VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, self._on_agent, None
+                )
+            )
+
+    def _drop_connection(self, reason: int | None, *, notify: bool = True) -> None:
+        conn, self._conn = self._conn, None
+        self._connected.clear()
+        if conn is not None:
+            for cid in self._callback_ids:
+                with contextlib.suppress(libvirt.libvirtError):
+                    conn.domainEventDeregisterAny(cid)
+            self._callback_ids = []
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.unregisterCloseCallback()
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.close()
+        if not notify:
+            return
+        why = _CLOSE_REASONS.get(reason if reason is not None else -1, "connection lost")
+        self._mark_disconnected(f"Lost the connection to {self.label}: {why}.")
+
+    def _mark_disconnected(self, error: str) -> None:
+        with self._lock:
+            was = self._status.state
+            since = self._status.since if was == ConnectionState.DISCONNECTED else self._clock()
+            old = self._status
+            self._status = status = replace(
+                old, state=ConnectionState.DISCONNECTED, since=since, error=error
+            )
+            changed_guests = bool(self._guests) and was != ConnectionState.DISCONNECTED
+            if changed_guests:
+                self._guests = {u: g.with_unknown_state() for u, g in self._guests.items()}
+            guests = tuple(sorted(self._guests.values(), key=lambda g: g.name))
+        if status != old:
+            self._emit(StatusChanged(status))
+        if changed_guests:
+            self._emit(GuestsLoaded(self.label, guests))
+
+    def _set_status(self, **changes: Any) -> None:
+        with self._lock:
+            old = self._status
+            self._status = status = replace(old, **changes)
+        if status != old:
+            self._emit(StatusChanged(status))
+
+    def _load_all(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            guests = read_all_guests(self.label, conn, self._agents)
+        except libvirt.libvirtError as exc:
+            self._on_rpc_failure(exc)
+            return
+        with self._lock:
+            self._guests = {g.uuid: g for g in guests}
+        self._emit(GuestsLoaded(self.label, tuple(guests)))
+
+    def _refresh_guest(self, uuid: str) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            dom = conn.lookupByUUIDString(uuid)
+            guest = read_guest(self.label, dom, agent_connected=self._agents.get(uuid))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                with self._lock:
+                    existed = self._guests.pop(uuid, None) is not None
+                self._agents.pop(uuid, None)
+                if existed:
+                    self._emit(GuestRemoved(self.label, uuid))
+                return
+            self._on_rpc_failure(exc)
+            return
+        with self._lock:
+            self._guests[uuid] = guest
+        self._emit(GuestUpdated(guest))
+
+    def _on_rpc_failure(self, exc: libvirt.libvirtError) -> None:
+        conn = self._conn
+        alive = False
+        if conn is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                alive = bool(conn.isAlive())
+        if not alive:
+            self._drop_connection(libvirt.VIR_CONNECT_CLOSE_REASON_ERROR)
+        else:
+            log.warning("%s: %s", self.label, exc)
+
+    def _emit(self, change: HostChange) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        try:
+            listener(change)
+        except Exception:  # a broken listener must not kill the supervisor
+            log.exception("host listener failed")
+
+    # -- libvirt callbacks (event loop thread: queue only, never block) ---------------
+
+    def _on_close(self, _conn: libvirt.virConnect, reason: int, _opaque: Any) -> None:
+        self._queue.put(("closed", reason))
+
+    def _on_lifecycle(
+        self,
+        _conn: libvirt.virConnect,
+        dom: libvirt.virDomain,
+        _event: int,
+        _detail: int,
+        _opaque: Any,
+    ) -> None:
+        self._queue.put(("guest", dom.UUIDString()))
+
+    def _on_agent(
+        self,
+        _conn: libvirt.virConnect,
+        dom: libvirt.virDomain,
+        state: int,
+        _reason: int,
+        _opaque: Any,
+    ) -> None:
+        connected = state == libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+        self._queue.put(("agent", dom.UUIDString(), connected))
+
+
+def _connect_error(exc: libvirt.libvirtError, label: str) -> str:
+    detail = (exc.get_error_message() or str(exc)).strip().rstrip(".")
+    return f"Cannot connect to {label}: {detail}."

@@ -1,0 +1,20 @@
+"""Fixtures shared by tests/ and snapshots/: libvirt's own test:/// driver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+NODE_XML = Path(__file__).parent / "tests" / "data" / "node.xml"
+
+
+def node_uri(path: Path = NODE_XML) -> str:
+    """A test:/// URI for a node file. Each connection gets its own fresh copy of the node."""
+    return f"test://{path.resolve()}"
+
+
+@pytest.fixture
+def test_node_uri() -> str:
+    """Thirteen guests in every state, deterministic (see tests/data/node.xml)."""
+    return node_uri()
