@@ -96,13 +96,30 @@ def start(host: Host, uuid: str) -> None:
     _act(host, uuid, "start", lambda d: d.create(), precheck=check)
 
 
+def _with_flags(call: Callable[[int], object], flags: int, mode: ShutdownMode) -> None:
+    """Call with the mode's flags; a driver that knows no such flags gets its own default.
+
+    Only for AUTO and ACPI: an explicit agent request is never silently turned into ACPI.
+    """
+    try:
+        call(flags)
+    except libvirt.libvirtError as exc:
+        unsupported = exc.get_error_code() in (
+            libvirt.VIR_ERR_INVALID_ARG,
+            libvirt.VIR_ERR_NO_SUPPORT,
+        )
+        if not unsupported or mode == ShutdownMode.AGENT:
+            raise
+        call(0)
+
+
 def shutdown(host: Host, uuid: str, mode: ShutdownMode = ShutdownMode.AUTO) -> None:
     """Ask the guest OS to power off: agent first when it answers, else the ACPI button."""
     _act(
         host,
         uuid,
         "shut down",
-        lambda d: d.shutdownFlags(_SHUTDOWN_FLAGS[mode]),
+        lambda d: _with_flags(d.shutdownFlags, _SHUTDOWN_FLAGS[mode], mode),
         precheck=_must_be_active(host, "shut down"),
     )
 
@@ -113,7 +130,7 @@ def reboot(host: Host, uuid: str, mode: ShutdownMode = ShutdownMode.AUTO) -> Non
         host,
         uuid,
         "reboot",
-        lambda d: d.reboot(_REBOOT_FLAGS[mode]),
+        lambda d: _with_flags(d.reboot, _REBOOT_FLAGS[mode], mode),
         precheck=_must_be_active(host, "reboot"),
     )
 
@@ -159,8 +176,14 @@ def force_off(host: Host, uuid: str) -> None:
 
 
 def set_autostart(host: Host, uuid: str, enabled: bool) -> None:
+    """Start the guest when the host boots (persistent guests only)."""
     action = "enable autostart for" if enabled else "disable autostart for"
-    _act(host, uuid, action, lambda d: d.setAutostart(1 if enabled else 0))
+
+    def check(dom: libvirt.virDomain, name: str) -> None:
+        if not dom.isPersistent():
+            raise _refuse(host, action, name, "it is transient; only a defined guest autostarts")
+
+    _act(host, uuid, action, lambda d: d.setAutostart(1 if enabled else 0), precheck=check)
 
 
 def undefine(host: Host, uuid: str) -> None:
