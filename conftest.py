@@ -18,3 +18,8 @@ def node_uri(path: Path = NODE_XML) -> str:
 def test_node_uri() -> str:
     """Thirteen guests in every state, deterministic (see tests/data/node.xml)."""
     return node_uri()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that stop and restart the shared libvirtd run after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)

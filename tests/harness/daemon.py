@@ -115,8 +115,17 @@ def prepare_host() -> None:
         pwd.getpwnam("libvirt-qemu")
     except KeyError:
         subprocess.run(
-            ["useradd", "-r", "-g", "libvirt-qemu", "-d", "/var/lib/libvirt", "-s",
-             "/usr/sbin/nologin", "libvirt-qemu"],
+            [
+                "useradd",
+                "-r",
+                "-g",
+                "libvirt-qemu",
+                "-d",
+                "/var/lib/libvirt",
+                "-s",
+                "/usr/sbin/nologin",
+                "libvirt-qemu",
+            ],
             check=True,
         )
     for directory in STATE_DIRS:

@@ -1,0 +1,59 @@
+# kvmtui build entry points. GNU make, POSIX sh recipes; works as root with no tty (CI).
+# `make test` twice does no setup work twice: deps is a dpkg-query, the venv is redone only
+# when pyproject.toml changes, the image only when its inputs change, the daemon only
+# when it does not answer.
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := test
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+HARNESS := -m tests.harness
+
+export DEBIAN_FRONTEND := noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+
+.PHONY: deps venv image daemon demo lint test clean-guests
+
+# Debian packages; system python3, stdlib only (runs before the venv exists).
+deps:
+	$(PYTHON) $(HARNESS) deps
+
+venv: $(VENV_STAMP)
+
+# Order-only on deps: libvirt-python builds against libvirt-dev.
+$(VENV_STAMP): pyproject.toml | deps
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -e '.[test]'
+	touch $@
+
+image: | venv
+	$(VPY) $(HARNESS) image
+
+daemon: | venv
+	$(VPY) $(HARNESS) daemon
+
+demo: deps venv image daemon
+	$(VPY) $(HARNESS) demo
+	if $(VPY) -c 'import tui.cli' 2>/dev/null; then \
+		$(VENV)/bin/kvmtui -c qemu:///system; \
+	else \
+		echo "demo: the kvmtui app is not importable yet; guests kvmtui-demo-1..3 are running"; \
+	fi
+
+lint: | venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests/harness tests/conftest.py tests/test_harness.py
+
+test: deps venv image daemon lint
+	$(VENV)/bin/pytest
+
+# Destroy and undefine kvmtui-test-* and kvmtui-demo-* guests.
+clean-guests: | venv
+	$(VPY) $(HARNESS) clean
