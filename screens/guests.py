@@ -1,0 +1,398 @@
+"""The guest list: every guest of every host, with the actions an admin takes on them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label
+
+from backend import lifecycle
+from backend.errors import KvmtuiError
+from backend.host import Host
+from backend.model import ConnectionState, Guest, GuestState
+from screens.confirm import ConfirmScreen, TypeToConfirmScreen
+from screens.details import DetailsScreen
+from screens.help import HelpRow, HelpScreen
+from tui import messages
+from tui.widgets.guest_table import GuestTable
+from tui.widgets.host_status import HostStatusBar
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = "read-only connection"
+READ_ONLY_NOTE = (
+    "Read-only connection: actions that change guests are disabled. "
+    "Start kvmtui without -r/--readonly to make changes."
+)
+_RUNNING = frozenset({GuestState.RUNNING, GuestState.BLOCKED})
+#: Keys that check_action hides from the footer while they do nothing, for the help.
+_ONLY_WHEN = {"clear_filter": "only while filtering"}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A lifecycle call and the words for its outcome."""
+
+    verb: str  # "force off": used when an unexpected error needs a sentence
+    run: Callable[[Host, str], None]
+    done: str  # "Forced off {name}"
+
+
+START = Operation("start", lifecycle.start, "Started {name}")
+SHUTDOWN = Operation("shut down", lifecycle.shutdown, "Shutdown requested for {name}")
+REBOOT = Operation("reboot", lifecycle.reboot, "Reboot requested for {name}")
+PAUSE = Operation("pause", lifecycle.suspend, "Paused {name}")
+RESUME = Operation("resume", lifecycle.resume, "Resumed {name}")
+FORCE_OFF = Operation("force off", lifecycle.force_off, "Forced off {name}")
+RESET = Operation("reset", lifecycle.reset, "Reset {name}")
+UNDEFINE = Operation("undefine", lifecycle.undefine, "Undefined {name}; its disks are kept")
+AUTOSTART_ON = Operation(
+    "enable autostart for",
+    lambda host, uuid: lifecycle.set_autostart(host, uuid, True),
+    "Autostart enabled for {name}",
+)
+AUTOSTART_OFF = Operation(
+    "disable autostart for",
+    lambda host, uuid: lifecycle.set_autostart(host, uuid, False),
+    "Autostart disabled for {name}",
+)
+
+
+class GuestsScreen(Screen[None]):
+    """Host status lines, the guest table, a filter line and the footer."""
+
+    CSS_PATH = "guests.tcss"
+    # P, M, T, N, B and d stay free: the virt-top sort and delay keys come later.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "start", "Start", tooltip="Boot the guest."),
+        Binding(
+            "h", "shutdown", "Shutdown", tooltip="Ask the guest OS to power off (agent or ACPI)."
+        ),
+        Binding("r", "reboot", "Reboot", tooltip="Ask the guest OS to restart."),
+        Binding("p", "pause_resume", "Pause/resume", tooltip="Pause, or resume a paused guest."),
+        Binding("F", "force_off", "Force off", tooltip="Pull the plug (asks first)."),
+        Binding("R", "reset", "Reset", show=False, tooltip="Press the reset button (asks first)."),
+        Binding(
+            "U",
+            "undefine",
+            "Undefine",
+            show=False,
+            tooltip="Remove the definition (type the name).",
+        ),
+        Binding(
+            "a",
+            "toggle_autostart",
+            "Autostart",
+            show=False,
+            tooltip="Start with the host, or not.",
+        ),
+        Binding("slash", "filter", "Filter", tooltip="Show only guests whose name matches."),
+        Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
+        Binding(
+            "ctrl+l",
+            "reconnect",
+            "Reconnect",
+            show=False,
+            tooltip="Retry disconnected hosts now.",
+        ),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    #: Actions that change a guest: disabled on read-only hosts and unreachable guests.
+    MUTATING: ClassVar[frozenset[str]] = frozenset(
+        {
+            "start",
+            "shutdown",
+            "reboot",
+            "pause_resume",
+            "force_off",
+            "reset",
+            "undefine",
+            "toggle_autostart",
+        }
+    )
+
+    def __init__(self, hosts: Sequence[Host]) -> None:
+        super().__init__()
+        self.hosts = {host.label: host for host in hosts}
+        self.readonly = bool(hosts) and all(host.readonly for host in hosts)
+
+    def compose(self) -> ComposeResult:
+        yield HostStatusBar((h.status for h in self.hosts.values()), id="host-status")
+        yield GuestTable(id="guests")
+        with Horizontal(id="filter-bar"):
+            yield Label("Filter:", id="filter-label")
+            yield Input(placeholder="part of a name", id="filter", compact=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        # Hosts may have reported before this screen existed.
+        for host in self.hosts.values():
+            self.status_bar.set_status(host.status)
+            self.table.load_host(host.label, host.guests())
+            self._count(host.label)
+
+    @property
+    def table(self) -> GuestTable:
+        return self.query_one(GuestTable)
+
+    @property
+    def status_bar(self) -> HostStatusBar:
+        return self.query_one(HostStatusBar)
+
+    @property
+    def filter_bar(self) -> Horizontal:
+        return self.query_one("#filter-bar", Horizontal)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    # -- what hosts report -------------------------------------------------------------
+
+    def on_host_status_changed(self, message: messages.HostStatusChanged) -> None:
+        self.status_bar.set_status(message.status)
+
+    def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
+        self.table.load_host(message.host, message.guests)
+        self._count(message.host)
+        self.refresh_bindings()
+
+    def on_guest_updated(self, message: messages.GuestUpdated) -> None:
+        if message.guest.host in self.hosts:
+            self.table.update_guest(message.guest)
+            self._count(message.guest.host)
+            self.refresh_bindings()
+
+    def on_guest_removed(self, message: messages.GuestRemoved) -> None:
+        self.table.remove_guest(message.key)
+        self._count(message.host)
+        self.refresh_bindings()
+
+    def _count(self, host: str) -> None:
+        guests = self.table.guests_of(host)
+        running = sum(1 for g in guests if g.state in _RUNNING)
+        self.status_bar.set_counts(host, running, len(guests))
+
+    @on(GuestTable.RowHighlighted)
+    def _cursor_moved(self) -> None:
+        self.refresh_bindings()
+
+    @on(GuestTable.RowSelected)
+    def _open_details(self, event: GuestTable.RowSelected) -> None:
+        event.stop()
+        guest = self.table.guest(str(event.row_key.value))
+        if guest is not None:
+            self.app.push_screen(DetailsScreen(guest))
+
+    # -- which keys work now -----------------------------------------------------------
+
+    def disabled_reason(self, action: str) -> str | None:
+        """Why a guest action cannot run now, or None when it can."""
+        guest = self.table.selected_guest
+        if self.readonly or (guest is not None and self.hosts[guest.host].readonly):
+            return READ_ONLY
+        if guest is None:
+            return "no guest selected"
+        if guest.state is GuestState.UNKNOWN:
+            return "the guest's host is unreachable"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.MUTATING:
+            return True if self.disabled_reason(action) is None else None
+        if action == "clear_filter":
+            return self.filter_bar.display or bool(self.table.filter_text)
+        return True
+
+    # -- guest actions -----------------------------------------------------------------
+
+    def _selected(self) -> tuple[Host, Guest] | None:
+        guest = self.table.selected_guest
+        if guest is None:
+            return None
+        return self.hosts[guest.host], guest
+
+    def _launch(self, operation: Operation) -> None:
+        selected = self._selected()
+        if selected is not None:
+            self.run_operation(operation, *selected)
+
+    def action_start(self) -> None:
+        self._launch(START)
+
+    def action_shutdown(self) -> None:
+        self._launch(SHUTDOWN)
+
+    def action_reboot(self) -> None:
+        self._launch(REBOOT)
+
+    def action_pause_resume(self) -> None:
+        guest = self.table.selected_guest
+        if guest is not None:
+            asleep = guest.state in (GuestState.PAUSED, GuestState.PMSUSPENDED)
+            self._launch(RESUME if asleep else PAUSE)
+
+    def action_toggle_autostart(self) -> None:
+        guest = self.table.selected_guest
+        if guest is not None:
+            self._launch(AUTOSTART_OFF if guest.autostart else AUTOSTART_ON)
+
+    def action_force_off(self) -> None:
+        self._confirm(
+            FORCE_OFF,
+            "Force off '{name}' on {host}? It stops at once, like pulling the plug; "
+            "unsaved data in the guest is lost.",
+            "Force off",
+        )
+
+    def action_reset(self) -> None:
+        self._confirm(
+            RESET,
+            "Reset '{name}' on {host}? It restarts at once without shutting down; "
+            "unsaved data in the guest is lost.",
+            "Reset",
+        )
+
+    def _confirm(self, operation: Operation, question: str, yes_label: str) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        host, guest = selected
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_operation(operation, host, guest)
+
+        text = question.format(name=guest.name, host=host.label)
+        self.app.push_screen(ConfirmScreen(text, yes_label), answered)
+
+    def action_undefine(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        host, guest = selected
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_operation(UNDEFINE, host, guest)
+
+        question = (
+            f"Undefine '{guest.name}' on {host.label}? Its definition, snapshots metadata "
+            f"and NVRAM are removed; its disks are kept. Type '{guest.name}' to confirm."
+        )
+        self.app.push_screen(TypeToConfirmScreen(guest.name, question), answered)
+
+    @work(thread=True, group="lifecycle")
+    def run_operation(self, operation: Operation, host: Host, guest: Guest) -> None:
+        """Call the backend off the event loop; the outcome comes back as a message."""
+        try:
+            operation.run(host, guest.uuid)
+        except KvmtuiError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+        except Exception as exc:  # a bug, not a libvirt refusal: still no traceback on screen
+            log.exception("%s %s failed", operation.verb, guest.key)
+            self.post_message(
+                messages.ActionFailed(
+                    f"Could not {operation.verb} guest '{guest.name}' on {host.label}: {exc}."
+                )
+            )
+        else:
+            self.post_message(messages.ActionSucceeded(operation.done.format(name=guest.name)))
+
+    def on_action_succeeded(self, message: messages.ActionSucceeded) -> None:
+        self.notify(message.text)
+
+    def on_action_failed(self, message: messages.ActionFailed) -> None:
+        self.notify(message.text, severity="error", timeout=10)
+
+    # -- hosts -------------------------------------------------------------------------
+
+    def action_reconnect(self) -> None:
+        """Retry now: the selected guest's host if it is down, else every host that is."""
+        guest = self.table.selected_guest
+        down = [h for h in self.hosts.values() if h.status.state is not ConnectionState.CONNECTED]
+        selected_host = self.hosts[guest.host] if guest is not None else None
+        targets = [selected_host] if selected_host in down else down
+        if not targets:
+            self.notify("Every host is connected.")
+            return
+        for host in targets:
+            host.reconnect_now()
+        self.notify(f"Reconnecting to {', '.join(h.label for h in targets)}…")
+
+    # -- filter ------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.filter_bar.display = True
+        self.filter_input.focus()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.filter_bar.display = False
+        self.table.set_filter("")
+        self.table.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.filter_bar.display = False
+        self.table.focus()
+        self.refresh_bindings()
+
+    # -- help --------------------------------------------------------------------------
+
+    def help_rows(self) -> list[HelpRow]:
+        """Every key bound here: this screen's own keys in their order, then the table's,
+        then the ones every screen and the app have, several keys of one action joined."""
+        active = self.active_bindings
+        rows: list[HelpRow] = []
+        own_keys: set[str] = set()
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):
+                continue
+            own_keys.add(binding.key)
+            entry = active.get(binding.key)
+            if entry is None or entry.node is not self:  # hidden by check_action
+                reason: str | None = _ONLY_WHEN.get(binding.action, "not available now")
+            elif not entry.enabled:
+                reason = self.disabled_reason(binding.action) or "not available now"
+            else:
+                reason = None
+            rows.append(HelpRow(self.app.get_key_display(binding), binding.description, reason))
+
+        def rank(entry: ActiveBinding) -> int:
+            return 2 if entry.node is self.app else 1 if entry.node is self else 0
+
+        grouped: dict[tuple[int, str], list[ActiveBinding]] = {}
+        for key, entry in sorted(active.items(), key=lambda item: rank(item[1])):
+            if entry.node is self and key in own_keys:
+                continue
+            if entry.binding.system or not entry.binding.description:
+                continue
+            grouped.setdefault((id(entry.node), entry.binding.action), []).append(entry)
+        for entries in grouped.values():
+            keys = ", ".join(self.app.get_key_display(e.binding) for e in entries)
+            reason = None if entries[0].enabled else "not available now"
+            rows.append(HelpRow(keys, entries[0].binding.description, reason))
+        return rows
+
+    def action_help(self) -> None:
+        note = READ_ONLY_NOTE if self.readonly else None
+        self.app.push_screen(HelpScreen("Keys of the guest list", self.help_rows(), note))

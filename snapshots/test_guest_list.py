@@ -1,0 +1,209 @@
+"""Snapshots of the guest list on libvirt's test:/// driver (tests/data/node.xml).
+
+Deterministic: a fixed clock rendered in UTC, no animations, no cursor blink, and every
+shot waits for the hosts and rows it shows. The status line prints the libvirt library
+version of the machine running the tests (9.0.0 on the project's images).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from backend import lifecycle
+from backend.model import ConnectionState
+from screens.confirm import ConfirmScreen
+from screens.details import DetailsScreen
+from screens.guests import GuestsScreen
+from screens.help import HelpScreen
+from tui.app import KvmtuiApp, make_app
+from tui.widgets.guest_table import GuestTable
+
+FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+MISSING_URI = "test:///nonexistent/missing.xml"
+ALL_GUESTS = 13
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times of day render in UTC whatever the machine's zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def build(uris: list[str | None], *, readonly: bool = False) -> KvmtuiApp:
+    app = make_app(uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,))
+    app.animation_level = "none"
+    return app
+
+
+async def wait_for(pilot: Pilot[None], ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10.0
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def guests_screen(app: KvmtuiApp) -> GuestsScreen:
+    return next(s for s in app.screen_stack if isinstance(s, GuestsScreen))
+
+
+async def loaded(pilot: Pilot[None], rows: int = ALL_GUESTS) -> GuestTable:
+    """Wait until the guest screen is up, every host has answered and the rows are in."""
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    await wait_for(
+        pilot,
+        lambda: any(isinstance(s, GuestsScreen) for s in app.screen_stack),
+        "the guest screen",
+    )
+    await wait_for(
+        pilot,
+        lambda: all(h.status.state is not ConnectionState.CONNECTING for h in app.hosts),
+        "every host to connect or fail",
+    )
+    table = guests_screen(app).table
+    await wait_for(pilot, lambda: table.row_count == rows, f"{rows} rows")
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    return table
+
+
+def test_guest_list_80x24(snap_compare, test_node_uri: str) -> None:
+    """The node at 80x24: one status line (connected, libvirt and TEST versions,
+    6 running / 13 guests), 13 rows sorted by name with coloured states (green
+    running/idle, yellow paused and in shutdown, red crashed, dim shut off, cyan
+    pmsuspended), db-replica and mail-relay show current/max memory, and the footer's
+    keys fit on one line."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+
+    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_guest_list_160x50_autostart(snap_compare, test_node_uri: str) -> None:
+    """The node at 160x50 with autostart set on db-primary and web-frontend-1 through the
+    app's own connection: those two rows say "yes" in Autostart, the others "-", and the
+    whole footer fits."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        table = await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, KvmtuiApp)
+        host = app.hosts[0]
+        for name in ("db-primary", "web-frontend-1"):
+            guest = next(g for g in host.guests() if g.name == name)
+            lifecycle.set_autostart(host, guest.uuid, True)
+        await wait_for(
+            pilot,
+            lambda: sum(1 for g in table.guests_of(host.label) if g.autostart) == 2,
+            "autostart on two guests",
+        )
+
+    assert snap_compare(build([test_node_uri]), terminal_size=(160, 50), run_before=run_before)
+
+
+def test_filter_applied(snap_compare, test_node_uri: str) -> None:
+    """'/' then "WEB": the filter line above the footer holds "WEB" and only
+    web-frontend-1 and web-frontend-2 are listed (matching ignores case)."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        table = await loaded(pilot)
+        await pilot.press("slash", "W", "E", "B")
+        await wait_for(pilot, lambda: table.row_count == 2, "two web rows")
+        for widget in pilot.app.query(Input):
+            widget.cursor_blink = False
+
+    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_force_off_confirmation(snap_compare, test_node_uri: str) -> None:
+    """F on db-primary: a modal asks "Force off 'db-primary' on test:node?" and says
+    unsaved data is lost, with "Force off (y)" and "Cancel (n)" buttons, Cancel focused."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        table = await loaded(pilot)
+        row = next(i for i, n in enumerate(table.shown_names()) if n == "db-primary")
+        table.move_cursor(row=row, animate=False)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+
+    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_read_only(snap_compare, test_node_uri: str) -> None:
+    """kvmtui -r: the status line carries a READ-ONLY badge after the label and every guest
+    action in the footer (Start, Shutdown, Reboot, Pause/resume, Force off) is greyed
+    out; Filter, Help and Quit stay active."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+
+    app = build([test_node_uri], readonly=True)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_screen(snap_compare, test_node_uri: str) -> None:
+    """'?': a help box listing the guest list's keys with descriptions taken from the
+    bindings, guest actions first (s Start, h Shutdown, ... F Force off, R Reset,
+    U Undefine, a Autostart), then / Filter, esc Clear filter (dimmed: "only while
+    filtering"), ^l Reconnect, ? Help, q Quit, then the table's movement keys with
+    j and k beside the arrows; the box scrolls for the rest."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
+
+    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_screen_read_only(snap_compare, test_node_uri: str) -> None:
+    """'?' with -r at 100x40: the help starts with the read-only note and every guest
+    action row (s to a) ends in "(disabled: read-only connection)" with its key dimmed;
+    Filter, Reconnect, Help, Quit and the movement keys are not disabled. The status
+    line behind shows the READ-ONLY badge after the host's label."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
+
+    app = build([test_node_uri], readonly=True)
+    assert snap_compare(app, terminal_size=(100, 40), run_before=run_before)
+
+
+def test_disconnected_host(snap_compare, test_node_uri: str) -> None:
+    """The node beside a host that cannot be opened: the second status line (tinted
+    red) says "test:missing  disconnected since 22:13:20", libvirt's reason and
+    "retrying"; the node's 13 guests are listed as usual."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+
+    app = build([test_node_uri, MISSING_URI])
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_details(snap_compare, test_node_uri: str) -> None:
+    """Enter on db-replica: its details — host test:node, name, UUID ...1904, state
+    paused (in yellow), ID 4, 4 vCPUs, memory 4.0 GiB of 8.0 GiB maximum, autostart no,
+    persistent yes — with Back (escape) in the footer."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        table = await loaded(pilot)
+        row = next(i for i, n in enumerate(table.shown_names()) if n == "db-replica")
+        table.move_cursor(row=row, animate=False)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, DetailsScreen), "details")
+
+    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)

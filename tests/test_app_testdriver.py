@@ -1,0 +1,585 @@
+"""The app driven with the Pilot on libvirt's test:/// driver (tests/data/node.xml).
+
+Every test builds the real app with ``make_app`` and waits on conditions with a
+deadline. The test driver keeps state per connection, so state is read back through
+the app's own Host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+from textual.binding import Binding
+from textual.pilot import Pilot
+
+from backend import lifecycle
+from backend.errors import ReadOnlyError
+from backend.host import Host
+from backend.model import ConnectionState, Guest, GuestState
+from screens import guests
+from screens.confirm import ConfirmScreen, TypeToConfirmScreen
+from screens.details import DetailsScreen
+from screens.guests import GuestsScreen
+from screens.help import HelpScreen
+from tui import cli
+from tui.app import KvmtuiApp, make_app
+from tui.format import STATE_STYLES, human_kib, memory_text
+from tui.widgets.guest_facts import GuestFacts
+from tui.widgets.guest_table import GuestTable
+from tui.widgets.host_status import status_text
+
+FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+MISSING_URI = "test:///nonexistent/missing.xml"
+ALL_GUESTS = 13
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on a fresh event loop (no asyncio plugin in the test deps)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+def build(uris: list[str | None], *, readonly: bool = False) -> KvmtuiApp:
+    app = make_app(uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,))
+    app.animation_level = "none"
+    return app
+
+
+async def wait_for(pilot: Pilot[None], ready: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + 10.0
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def screen_of(app: KvmtuiApp) -> GuestsScreen:
+    return next(s for s in app.screen_stack if isinstance(s, GuestsScreen))
+
+
+async def loaded(pilot: Pilot[None], rows: int = ALL_GUESTS) -> GuestsScreen:
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    await wait_for(
+        pilot, lambda: any(isinstance(s, GuestsScreen) for s in app.screen_stack), "screen"
+    )
+    await wait_for(
+        pilot,
+        lambda: all(h.status.state is not ConnectionState.CONNECTING for h in app.hosts),
+        "hosts to answer",
+    )
+    screen = screen_of(app)
+    await wait_for(pilot, lambda: screen.table.row_count == rows, f"{rows} rows")
+    return screen
+
+
+async def select(pilot: Pilot[None], table: GuestTable, name: str) -> Guest:
+    row = table.shown_names().index(name)
+    table.move_cursor(row=row, animate=False)
+    await pilot.pause()
+    guest = table.selected_guest
+    assert guest is not None and guest.name == name
+    return guest
+
+
+def row_state(table: GuestTable, name: str) -> GuestState | None:
+    for guest in table.guests_of("test:node"):
+        if guest.name == name:
+            return guest.state
+    return None
+
+
+# -- lifecycle keys ------------------------------------------------------------------
+
+
+@run_async
+async def test_s_starts_a_shut_off_guest(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "build-runner")
+        assert row_state(screen.table, "build-runner") is GuestState.SHUTOFF
+        await pilot.press("s")
+        await wait_for(
+            pilot,
+            lambda: row_state(screen.table, "build-runner") is GuestState.RUNNING,
+            "build-runner to run",
+        )
+        assert screen.table.selected_guest is not None
+        assert screen.table.selected_guest.name == "build-runner", "cursor stays on the guest"
+
+
+@run_async
+async def test_force_off_asks_first_and_cancel_changes_nothing(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "db-primary")
+        await pilot.press("F")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, "the question to close")
+        await app.workers.wait_for_complete()
+        conn = app.hosts[0].connection()
+        assert conn.lookupByName("db-primary").isActive()
+        assert row_state(screen.table, "db-primary") is GuestState.RUNNING
+
+        await pilot.press("F")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "the question to close")
+        await app.workers.wait_for_complete()
+        assert conn.lookupByName("db-primary").isActive()
+
+
+@run_async
+async def test_force_off_after_confirming(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "db-primary")
+        await pilot.press("F")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: row_state(screen.table, "db-primary") is GuestState.SHUTOFF,
+            "db-primary to be off",
+        )
+        assert not app.hosts[0].connection().lookupByName("db-primary").isActive()
+
+
+@run_async
+async def test_reset_asks_first(test_node_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        guest = await select(pilot, screen.table, "monitoring")
+        calls: list[str] = []
+        real_reset = lifecycle.reset
+
+        def spy(host: Host, uuid: str) -> None:
+            calls.append(uuid)
+            real_reset(host, uuid)
+
+        # The test driver's reset leaves no trace in the guest's state: spy on the call.
+        monkeypatch.setattr(guests, "RESET", guests.Operation("reset", spy, guests.RESET.done))
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, "question to close")
+        await app.workers.wait_for_complete()
+        assert calls == []
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: calls, "the reset call")
+        assert calls == [guest.uuid]
+
+
+@run_async
+async def test_undefine_needs_the_exact_name(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "ci-worker-old")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen), "question")
+        dialog = app.screen
+        await pilot.press(*"CI-WORKER-OLD", "enter")
+        await pilot.pause()
+        assert app.screen is dialog, "a wrong name keeps the question open"
+        assert "nothing was changed" in str(dialog.query_one("#mismatch").render())
+        await app.workers.wait_for_complete()
+        assert "ci-worker-old" in screen.table.shown_names()
+
+        dialog.query_one("Input").value = ""  # type: ignore[attr-defined]
+        await pilot.press(*"ci-worker-old", "enter")
+        await wait_for(
+            pilot, lambda: "ci-worker-old" not in screen.table.shown_names(), "the row to go"
+        )
+        assert app.screen is screen
+        names = [d.name() for d in app.hosts[0].connection().listAllDomains(0)]
+        assert "ci-worker-old" not in names
+
+
+@run_async
+async def test_undefine_escape_cancels(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "mail-relay")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen), "question")
+        await pilot.press(*"mail-relay", "escape")
+        await wait_for(pilot, lambda: app.screen is screen, "question to close")
+        await app.workers.wait_for_complete()
+        names = [d.name() for d in app.hosts[0].connection().listAllDomains(0)]
+        assert "mail-relay" in names
+
+
+@run_async
+async def test_p_pauses_and_resumes(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "web-frontend-1")
+        await pilot.press("p")
+        await wait_for(
+            pilot,
+            lambda: row_state(screen.table, "web-frontend-1") is GuestState.PAUSED,
+            "paused",
+        )
+        await pilot.press("p")
+        await wait_for(
+            pilot,
+            lambda: row_state(screen.table, "web-frontend-1") is GuestState.RUNNING,
+            "running again",
+        )
+
+
+@run_async
+async def test_a_toggles_autostart(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        guest = await select(pilot, screen.table, "db-primary")
+        assert not guest.autostart
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda: screen.table.guest(guest.key).autostart,  # type: ignore[union-attr]
+            "autostart on",
+        )
+        assert app.hosts[0].connection().lookupByName("db-primary").autostart() == 1
+        assert str(screen.table.get_cell(guest.key, "autostart")) == "yes"
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda: not screen.table.guest(guest.key).autostart,  # type: ignore[union-attr]
+            "autostart off",
+        )
+        assert str(screen.table.get_cell(guest.key, "autostart")) == "-"
+
+
+@run_async
+async def test_backend_refusal_is_a_notification(
+    test_node_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        seen: list[tuple[str, str]] = []
+        monkeypatch.setattr(
+            screen, "notify", lambda text, **kw: seen.append((text, kw.get("severity", "")))
+        )
+        await select(pilot, screen.table, "db-primary")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: seen, "a notification")
+        text, severity = seen[0]
+        assert severity == "error"
+        assert text == "Could not start guest 'db-primary' on test:node: it is already running."
+
+
+# -- filter --------------------------------------------------------------------------
+
+
+@run_async
+async def test_filter_narrows_rows(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        assert not screen.filter_bar.display
+        await pilot.press("slash")
+        assert screen.filter_bar.display
+        await pilot.press(*"DB")
+        await wait_for(pilot, lambda: screen.table.row_count == 2, "two db rows")
+        assert screen.table.shown_names() == ["db-primary", "db-replica"]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.table.has_focus, "focus back on the table")
+        assert screen.table.shown_names() == ["db-primary", "db-replica"], "filter kept"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.table.row_count == ALL_GUESTS, "all rows back")
+        assert not screen.filter_bar.display
+
+
+# -- read-only -----------------------------------------------------------------------
+
+
+@run_async
+async def test_read_only_disables_every_mutating_action(test_node_uri: str) -> None:
+    app = build([test_node_uri], readonly=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "build-runner")
+        for action in GuestsScreen.MUTATING:
+            assert screen.check_action(action, ()) is None, action
+        assert screen.check_action("filter", ()) is True
+        footer = {key: b for key, b in screen.active_bindings.items() if b.node is screen}
+        assert not footer["s"].enabled and not footer["F"].enabled
+        node_line = screen.status_bar.line("test:node")
+        assert node_line is not None
+        assert "READ-ONLY" in status_text(node_line.status, 0, 0).plain
+
+        await pilot.press("s", "F", "U")
+        await app.workers.wait_for_complete()
+        assert app.screen is screen, "no question is asked"
+        assert row_state(screen.table, "build-runner") is GuestState.SHUTOFF
+
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        disabled = {r.description for r in help_screen.rows if r.disabled_because}
+        assert {"Start", "Shutdown", "Force off", "Undefine", "Autostart"} <= disabled
+        assert all(
+            r.disabled_because == "read-only connection"
+            for r in help_screen.rows
+            if r.description in ("Start", "Reset", "Pause/resume")
+        )
+
+
+@run_async
+async def test_read_only_backend_refuses_before_libvirt(test_node_uri: str) -> None:
+    app = build([test_node_uri], readonly=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot)
+        host = app.hosts[0]
+        uuid = next(g.uuid for g in host.guests() if g.name == "build-runner")
+        calls: list[Callable[[], None]] = [
+            lambda: lifecycle.start(host, uuid),
+            lambda: lifecycle.shutdown(host, uuid),
+            lambda: lifecycle.reboot(host, uuid),
+            lambda: lifecycle.reset(host, uuid),
+            lambda: lifecycle.suspend(host, uuid),
+            lambda: lifecycle.resume(host, uuid),
+            lambda: lifecycle.force_off(host, uuid),
+            lambda: lifecycle.set_autostart(host, uuid, True),
+            lambda: lifecycle.undefine(host, uuid),
+        ]
+        for call in calls:
+            with pytest.raises(ReadOnlyError, match="read-only"):
+                call()
+
+
+@run_async
+async def test_unknown_guest_gets_no_actions(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        guest = await select(pilot, screen.table, "db-primary")
+        assert screen.check_action("start", ()) is True
+        screen.table.update_guest(guest.with_unknown_state())
+        await pilot.pause()
+        for action in GuestsScreen.MUTATING:
+            assert screen.check_action(action, ()) is None, action
+        assert screen.disabled_reason("start") == "the guest's host is unreachable"
+
+
+# -- hosts ---------------------------------------------------------------------------
+
+
+@run_async
+async def test_disconnected_host_in_the_status_line(test_node_uri: str) -> None:
+    app = build([test_node_uri, MISSING_URI])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        line = screen.status_bar.line("test:missing")
+        assert line is not None
+        await wait_for(
+            pilot, lambda: line.status.state is ConnectionState.DISCONNECTED, "disconnected"
+        )
+        text = status_text(line.status, line.running, line.total).plain
+        assert text.startswith("test:missing  disconnected since 22:13:20")
+        assert "Cannot connect to test:missing" in text
+        assert text.endswith("retrying")
+        node_line = screen.status_bar.line("test:node")
+        assert node_line is not None
+        node_text = status_text(node_line.status, node_line.running, node_line.total).plain
+        assert node_text.startswith("test:node  connected")
+        assert node_text.endswith("6 running / 13 guests")
+
+
+@run_async
+async def test_ctrl_l_reconnects_disconnected_hosts(
+    test_node_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = build([test_node_uri, MISSING_URI])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot)
+        node, missing = app.hosts
+        asked: list[str] = []
+        monkeypatch.setattr(node, "reconnect_now", lambda: asked.append(node.label))
+        monkeypatch.setattr(missing, "reconnect_now", lambda: asked.append(missing.label))
+        await pilot.press("ctrl+l")
+        assert asked == ["test:missing"]
+
+
+@run_async
+async def test_same_node_twice_gets_unique_labels_and_keys(test_node_uri: str) -> None:
+    app = build([test_node_uri, f"lab={test_node_uri}", test_node_uri])
+    assert [h.label for h in app.hosts] == ["test:node", "lab", "test:node (2)"]
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot, rows=3 * ALL_GUESTS)
+        hosts_in_order = [screen.table.get_row_at(i)[0].plain for i in (0, 13, 26)]
+        assert hosts_in_order == ["lab", "test:node", "test:node (2)"]
+
+
+@run_async
+async def test_hosts_stop_when_the_app_exits(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot)
+        threads = [h._thread for h in app.hosts]
+        assert all(t is not None and t.is_alive() for t in threads)
+    assert all(t is not None and not t.is_alive() for t in threads)
+
+
+# -- details and help ----------------------------------------------------------------
+
+
+@run_async
+async def test_details_follow_the_guest(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        guest = await select(pilot, screen.table, "build-runner")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
+        details = app.screen
+        assert isinstance(details, DetailsScreen)
+        facts = details.query_one(GuestFacts)
+        assert facts.guest.uuid == guest.uuid
+        lifecycle.start(app.hosts[0], guest.uuid)
+        await wait_for(pilot, lambda: facts.guest.state is GuestState.RUNNING, "live update")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+
+
+@run_async
+async def test_help_lists_every_binding(test_node_uri: str) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        described = {r.description for r in help_screen.rows}
+        own = {b.description for b in GuestsScreen.BINDINGS if isinstance(b, Binding)}
+        assert own <= described
+        assert {"Details", "Cursor down"} <= described
+        cursor_down = next(r for r in help_screen.rows if r.description == "Cursor down")
+        assert "j" in cursor_down.keys.split(", ")
+        assert not any(r.disabled_because for r in help_screen.rows if r.description == "Start")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "help to close")
+
+
+# -- command line --------------------------------------------------------------------
+
+
+def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == "kvmtui 0.1.0"
+
+
+def test_cli_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--no-such-option"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[tuple[list[str | None], bool]] = []
+
+    class FakeApp:
+        def run(self) -> None:
+            pass
+
+    def fake_make_app(uris: list[str | None], *, readonly: bool = False) -> FakeApp:
+        built.append((list(uris), readonly))
+        return FakeApp()
+
+    monkeypatch.setattr("tui.app.make_app", fake_make_app)
+    monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
+    assert cli.main(["-c", "test:///default", "-c", "b=qemu+ssh://b/system", "-r"]) == 0
+    assert cli.main([]) == 0
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "qemu:///session")
+    assert cli.main(["--readonly"]) == 0
+    assert built == [
+        (["test:///default", "b=qemu+ssh://b/system"], True),
+        ([None], False),
+        (["qemu:///session"], True),
+    ]
+
+
+# -- the table's diff ----------------------------------------------------------------
+
+
+@run_async
+async def test_table_updates_only_changed_cells_and_keeps_the_cursor(
+    test_node_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = build([test_node_uri])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.table
+        guest = await select(pilot, table, "monitoring")
+        updated: list[tuple[str, str, bool]] = []
+        real_update_cell = table.update_cell
+
+        def spy(row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
+            updated.append((str(row_key), str(column_key), update_width))
+            real_update_cell(row_key, column_key, value, update_width=update_width)
+
+        monkeypatch.setattr(table, "update_cell", spy)
+        table.update_guest(dataclasses.replace(guest, state=GuestState.PAUSED))
+        assert updated == [(guest.key, "state", False)]
+
+        # A new guest sorted above the cursor and a removal below it: the cursor follows.
+        newcomer = dataclasses.replace(guest, uuid="00000000-0000-0000-0000-000000000001")
+        newcomer = dataclasses.replace(newcomer, name="aaa-newcomer")
+        table.update_guest(newcomer)
+        assert table.shown_names()[0] == "aaa-newcomer"
+        assert table.selected_guest is not None and table.selected_guest.name == "monitoring"
+        table.remove_guest(newcomer.key)
+        table.load_host(
+            "test:node", [g for g in table.guests_of("test:node") if g.name != "db-primary"]
+        )
+        assert table.selected_guest is not None and table.selected_guest.name == "monitoring"
+        assert "db-primary" not in table.shown_names()
+
+
+def test_memory_and_state_text() -> None:
+    assert human_kib(2 * 1024 * 1024) == "2.0 GiB"
+    assert human_kib(512 * 1024) == "512 MiB"
+    assert memory_text(4 * 1024 * 1024, 8 * 1024 * 1024) == "4.0/8.0 GiB"
+    assert memory_text(512 * 1024, 1024 * 1024) == "512 MiB/1.0 GiB"
+    assert memory_text(1024 * 1024, 1024 * 1024) == "1.0 GiB"
+    assert STATE_STYLES[GuestState.RUNNING] == "green"
+    assert STATE_STYLES[GuestState.CRASHED].endswith("red")
+    assert STATE_STYLES[GuestState.UNKNOWN] == "dim italic"
+    assert set(STATE_STYLES) == set(GuestState)

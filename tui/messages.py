@@ -1,0 +1,90 @@
+"""The app's vocabulary: what hosts report and what actions answer, as Textual messages.
+
+Host changes arrive from backend threads; :func:`from_change` wraps each one so it can
+be posted (``post_message`` is thread-safe). None of these bubble: the app forwards
+host messages to every screen itself, and a bubbling copy would come back to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from backend import model
+from backend.model import Guest, HostStatus
+
+
+@dataclass
+class HostStatusChanged(Message, bubble=False):
+    """A host connected, disconnected or is retrying."""
+
+    status: HostStatus
+
+
+@dataclass
+class GuestsLoaded(Message, bubble=False):
+    """Every guest of one host: replaces all of that host's rows."""
+
+    host: str
+    guests: tuple[Guest, ...]
+
+
+@dataclass
+class GuestUpdated(Message, bubble=False):
+    """One guest changed (state, memory, autostart...)."""
+
+    guest: Guest
+
+    def can_replace(self, message: Message) -> bool:
+        # A burst of events for one guest: only the newest reading matters.
+        return isinstance(message, GuestUpdated) and message.guest.key == self.guest.key
+
+
+@dataclass
+class GuestRemoved(Message, bubble=False):
+    """A guest was undefined (or a transient guest stopped)."""
+
+    host: str
+    uuid: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.host}/{self.uuid}"
+
+
+HostMessage = HostStatusChanged | GuestsLoaded | GuestUpdated | GuestRemoved
+
+
+@dataclass
+class ActionSucceeded(Message, bubble=False):
+    """A lifecycle action finished; ``text`` is a short line for the admin."""
+
+    text: str
+
+
+@dataclass
+class ActionFailed(Message, bubble=False):
+    """A lifecycle action failed; ``text`` is the backend's sentence."""
+
+    text: str
+
+
+def from_change(change: model.HostChange) -> HostMessage:
+    """Wrap a backend change (from any thread) as the message the UI handles."""
+    match change:
+        case model.StatusChanged(status=status):
+            return HostStatusChanged(status)
+        case model.GuestsLoaded(host=host, guests=guests):
+            return GuestsLoaded(host, guests)
+        case model.GuestUpdated(guest=guest):
+            return GuestUpdated(guest)
+        case model.GuestRemoved(host=host, uuid=uuid):
+            return GuestRemoved(host, uuid)
+    raise TypeError(f"unknown host change: {change!r}")
+
+
+def copy_message(message: HostMessage) -> HostMessage:
+    """A fresh message with the same values: one message instance goes to one pump."""
+    return dataclasses.replace(message)

@@ -1,0 +1,77 @@
+"""Sections of the guest details screen; each one redraws itself from a Guest."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from backend.model import Guest
+from tui.format import human_kib, state_text
+
+
+class GuestSection(Vertical):
+    """A titled block of the details screen. Subclasses draw one aspect of a guest."""
+
+    DEFAULT_CSS = """
+    GuestSection {
+        height: auto;
+        margin-bottom: 1;
+    }
+    GuestSection > .section-title {
+        text-style: bold;
+        color: $accent;
+    }
+    """
+
+    TITLE = ""
+
+    def __init__(self, guest: Guest) -> None:
+        super().__init__()
+        self.guest = guest
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.TITLE, classes="section-title")
+        yield Static(self.render_guest(self.guest), classes="section-body")
+
+    def update_guest(self, guest: Guest) -> None:
+        if guest != self.guest:
+            self.guest = guest
+            if self.is_mounted:
+                self.query_one(".section-body", Static).update(self.render_guest(guest))
+
+    def render_guest(self, guest: Guest) -> Table | Text:
+        raise NotImplementedError
+
+
+class GuestFacts(GuestSection):
+    """What libvirt says about the guest: identity, state, size, start-up."""
+
+    TITLE = "Guest"
+
+    def render_guest(self, guest: Guest) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column()
+        state = state_text(guest.state)
+        if guest.reason and guest.reason != "unknown":
+            state.append(f" ({guest.reason})", style="dim")
+        memory = human_kib(guest.memory_kib)
+        if guest.max_memory_kib != guest.memory_kib:
+            memory = f"{memory} of {human_kib(guest.max_memory_kib)} maximum"
+        rows: list[tuple[str, str | Text]] = [
+            ("Host", guest.host),
+            ("Name", guest.name),
+            ("UUID", guest.uuid),
+            ("State", state),
+            ("ID", str(guest.domain_id) if guest.domain_id is not None else "-"),
+            ("vCPUs", str(guest.vcpus)),
+            ("Memory", memory),
+            ("Autostart", "yes" if guest.autostart else "no"),
+            ("Persistent", "yes" if guest.persistent else "no (transient)"),
+        ]
+        for label, value in rows:
+            table.add_row(label, value)
+        return table
