@@ -7,31 +7,28 @@ the app's own Host.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from textual.binding import Binding
-from textual.pilot import Pilot
 
 from backend import lifecycle
 from backend.errors import ReadOnlyError
 from backend.host import Host
-from backend.model import ConnectionState, Guest, GuestState
+from backend.model import ConnectionState, GuestState
 from screens import guests
 from screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from screens.details import DetailsScreen
 from screens.guests import GuestsScreen
 from screens.help import HelpScreen
+from tests.pilot import loaded, row_state, run_async, select, wait_for
 from tui import cli
 from tui.app import KvmtuiApp, make_app
 from tui.format import STATE_STYLES, human_kib, memory_text
 from tui.widgets.guest_facts import GuestFacts
-from tui.widgets.guest_table import GuestTable
 from tui.widgets.host_status import status_text
 
 FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
@@ -48,64 +45,10 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no asyncio plugin in the test deps)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
-
-
 def build(uris: list[str | None], *, readonly: bool = False) -> KvmtuiApp:
     app = make_app(uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,))
     app.animation_level = "none"
     return app
-
-
-async def wait_for(pilot: Pilot[None], ready: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-def screen_of(app: KvmtuiApp) -> GuestsScreen:
-    return next(s for s in app.screen_stack if isinstance(s, GuestsScreen))
-
-
-async def loaded(pilot: Pilot[None], rows: int = ALL_GUESTS) -> GuestsScreen:
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    await wait_for(
-        pilot, lambda: any(isinstance(s, GuestsScreen) for s in app.screen_stack), "screen"
-    )
-    await wait_for(
-        pilot,
-        lambda: all(h.status.state is not ConnectionState.CONNECTING for h in app.hosts),
-        "hosts to answer",
-    )
-    screen = screen_of(app)
-    await wait_for(pilot, lambda: screen.table.row_count == rows, f"{rows} rows")
-    return screen
-
-
-async def select(pilot: Pilot[None], table: GuestTable, name: str) -> Guest:
-    row = table.shown_names().index(name)
-    table.move_cursor(row=row, animate=False)
-    await pilot.pause()
-    guest = table.selected_guest
-    assert guest is not None and guest.name == name
-    return guest
-
-
-def row_state(table: GuestTable, name: str) -> GuestState | None:
-    for guest in table.guests_of("test:node"):
-        if guest.name == name:
-            return guest.state
-    return None
 
 
 # -- lifecycle keys ------------------------------------------------------------------

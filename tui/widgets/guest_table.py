@@ -111,6 +111,10 @@ class GuestTable(DataTable[Text]):
     def guest(self, key: str) -> Guest | None:
         return self._guests.get(key)
 
+    def all_guests(self) -> list[Guest]:
+        """Every guest the table knows, shown or filtered out."""
+        return list(self._guests.values())
+
     def guests_of(self, host: str) -> list[Guest]:
         return [g for g in self._guests.values() if g.host == host]
 

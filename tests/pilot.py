@@ -1,0 +1,89 @@
+"""Driving the real app with Textual's Pilot: run, wait on conditions, pick a guest."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from textual.pilot import Pilot
+
+from backend.model import ConnectionState, Guest, GuestState
+from screens.guests import GuestsScreen
+from tui.app import KvmtuiApp
+from tui.widgets.guest_table import GuestTable
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on a fresh event loop (no asyncio plugin in the test deps)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+async def wait_for(
+    pilot: Pilot[None], ready: Callable[[], object], what: str, timeout: float = 10.0
+) -> float:
+    """Let the app run until ``ready()``; return the seconds it took. Fails at the deadline."""
+    start = time.monotonic()
+    while not ready():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.02)
+    return time.monotonic() - start
+
+
+def screen_of(app: KvmtuiApp) -> GuestsScreen:
+    return next(s for s in app.screen_stack if isinstance(s, GuestsScreen))
+
+
+async def loaded(
+    pilot: Pilot[None], rows: int | None = None, timeout: float = 10.0
+) -> GuestsScreen:
+    """The guest list once every host has answered (and, if given, shows ``rows`` rows)."""
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    await wait_for(
+        pilot, lambda: any(isinstance(s, GuestsScreen) for s in app.screen_stack), "screen"
+    )
+    await wait_for(
+        pilot,
+        lambda: all(h.status.state is not ConnectionState.CONNECTING for h in app.hosts),
+        "hosts to answer",
+        timeout,
+    )
+    screen = screen_of(app)
+    if rows is not None:
+        await wait_for(pilot, lambda: screen.table.row_count == rows, f"{rows} rows", timeout)
+    return screen
+
+
+async def select(
+    pilot: Pilot[None], table: GuestTable, name: str, host: str | None = None
+) -> Guest:
+    """Put the cursor on the guest called ``name`` (on ``host`` if given)."""
+    keys = [
+        row.key.value
+        for row in table.ordered_rows
+        if (g := table.guest(str(row.key.value))) is not None
+        and g.name == name
+        and (host is None or g.host == host)
+    ]
+    assert keys, f"no row for {name} on {host or 'any host'}"
+    table.move_cursor(row=table.get_row_index(str(keys[0])), animate=False)
+    await pilot.pause()
+    guest = table.selected_guest
+    assert guest is not None and guest.name == name
+    return guest
+
+
+def row_state(table: GuestTable, name: str, host: str | None = None) -> GuestState | None:
+    for guest in table.all_guests():
+        if guest.name == name and (host is None or guest.host == host):
+            return guest.state
+    return None
