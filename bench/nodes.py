@@ -1,0 +1,120 @@
+"""Test-driver node files of many guests, and synthetic full statistics for them.
+
+The node files are served through the real libvirtd as ``test+unix:///ABS/PATH``, so
+every call pays its RPC round trip as it would on a real host. libvirt 9.0's test
+driver answers the bulk call with the state group only; :func:`full_stats` builds the
+reply a real guest gives (cpu, vcpu, balloon, one disk, one NIC) so parsing and rate
+computation can be measured at full width too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "bench"
+
+
+def guest_uuid(index: int) -> str:
+    return f"6b7e0000-0000-4000-8000-{index:012d}"
+
+
+def guest_mac(index: int) -> str:
+    return f"52:54:00:{(index >> 16) & 0xFF:02x}:{(index >> 8) & 0xFF:02x}:{index & 0xFF:02x}"
+
+
+def node_xml(guests: int) -> str:
+    """A host of 64 logical CPUs and 1 TiB with ``guests`` running guests.
+
+    Each guest has a disk ``vda`` and a NIC, so the per-guest baseline can call
+    ``blockStats('vda')`` and ``interfaceStats(MAC)`` (the test driver finds a NIC by
+    MAC, not by target name).
+    """
+    parts = [
+        "<node>",
+        "<cpu><mhz>2400</mhz><nodes>1</nodes><sockets>2</sockets>"
+        "<cores>16</cores><threads>2</threads></cpu>",
+        f"<memory>{1 << 30}</memory>",
+    ]
+    for i in range(guests):
+        parts.append(
+            f"<domain type='test'><name>bench-{i:05d}</name><uuid>{guest_uuid(i)}</uuid>"
+            "<memory unit='KiB'>1048576</memory><vcpu>2</vcpu><os><type>hvm</type></os>"
+            "<devices><disk type='file' device='disk'>"
+            f"<source file='/nonexistent/bench-{i:05d}.img'/><target dev='vda' bus='virtio'/>"
+            f"</disk><interface type='ethernet'><mac address='{guest_mac(i)}'/></interface>"
+            "</devices></domain>"
+        )
+    parts.append("</node>")
+    return "\n".join(parts)
+
+
+def node_file(guests: int) -> Path:
+    """The node file for ``guests`` guests under .cache/bench/ (written once)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"node-{guests}.xml"
+    if not path.exists():
+        path.write_text(node_xml(guests))
+    return path
+
+
+def daemon_uri(path: Path) -> str:
+    """The test driver, but served by libvirtd over its UNIX socket."""
+    return f"test+unix://{path.resolve()}"
+
+
+def full_stats(index: int, tick: int) -> dict[str, Any]:
+    """What a real running guest's bulk record holds (the groups kvmtui asks for)."""
+    base = tick * 1_000_000 + index
+    return {
+        "state.state": 1,
+        "state.reason": 1,
+        "cpu.time": base * 3_000,
+        "cpu.user": base * 2_000,
+        "cpu.system": base * 1_000,
+        "balloon.current": 1048576,
+        "balloon.maximum": 1048576,
+        "balloon.swap_in": 0,
+        "balloon.swap_out": 0,
+        "balloon.major_fault": 100,
+        "balloon.minor_fault": 10_000,
+        "balloon.unused": 600_000,
+        "balloon.available": 1_000_000,
+        "balloon.usable": 700_000,
+        "balloon.last-update": 1_700_000_000 + tick,
+        "balloon.disk_caches": 50_000,
+        "balloon.rss": 300_000,
+        "vcpu.current": 2,
+        "vcpu.maximum": 2,
+        "vcpu.0.state": 1,
+        "vcpu.0.time": base * 1_500,
+        "vcpu.0.wait": 0,
+        "vcpu.1.state": 1,
+        "vcpu.1.time": base * 1_500,
+        "vcpu.1.wait": 0,
+        "net.count": 1,
+        "net.0.name": f"vnet{index}",
+        "net.0.rx.bytes": base * 100,
+        "net.0.rx.pkts": base,
+        "net.0.rx.errs": 0,
+        "net.0.rx.drop": 0,
+        "net.0.tx.bytes": base * 50,
+        "net.0.tx.pkts": base // 2,
+        "net.0.tx.errs": 0,
+        "net.0.tx.drop": 0,
+        "block.count": 1,
+        "block.0.name": "vda",
+        "block.0.path": f"/var/lib/libvirt/images/bench-{index:05d}.qcow2",
+        "block.0.rd.reqs": base // 4,
+        "block.0.rd.bytes": base * 1024,
+        "block.0.rd.times": base * 10,
+        "block.0.wr.reqs": base // 8,
+        "block.0.wr.bytes": base * 512,
+        "block.0.wr.times": base * 10,
+        "block.0.fl.reqs": 10,
+        "block.0.fl.times": 100,
+        "block.0.allocation": 1 << 30,
+        "block.0.capacity": 10 << 30,
+        "block.0.physical": 1 << 30,
+    }

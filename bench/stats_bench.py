@@ -1,0 +1,301 @@
+"""Benchmark of the statistics engine at 1,000 and 10,000 guests, through a real libvirtd.
+
+    .venv/bin/python bench/stats_bench.py [--sizes 1000 10000] [--ticks 10]
+
+Each size runs in its own process (so its peak RSS is its own) against a test-driver
+node served by libvirtd (``test+unix:///...``; the in-process test driver would hide
+the RPC cost). Per tick it measures, as medians:
+
+- host:     getInfo + getCPUStats + getMemoryStats (3 RPCs)
+- rpc:      one getAllDomainStats call alone (libvirt-python builds the reply)
+- bulk:     the same call and parsing its reply into a Sample
+- rates:    rates against the previous tick, host figures and overcommit
+- history:  appending the tick to the ring buffers
+- tick:     the sum, what one StatsEngine.tick costs (the UI part is measured later)
+- subset50: domainListGetStats for 50 visible guests
+
+The test driver of libvirt 9.0 returns only the state group, so "full-width" figures
+repeat parsing, rates and history on synthetic records shaped like a real guest's
+(cpu, vcpu, balloon, one disk, one NIC: 50 fields), without the RPC.
+
+The baseline polls per guest the way other terminal managers do: ``info``,
+``blockStats('vda')``, ``interfaceStats(MAC)`` and ``memoryStats`` (the test driver
+supports all four; it finds a NIC by MAC). The ratio is baseline / bulk.
+
+Peak RSS is measured twice: after the real ticks, and after filling the whole history
+(every metric known for every guest for every kept tick), the worst case; both before
+the synthetic full-width records exist, which would inflate the peak. The figures
+cover the backend only; the app's table and screens come on top.
+
+Prints a table and writes bench/results/stats.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+RESULTS = REPO / "bench" / "results" / "stats.json"
+SUBSET = 50
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def _peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_size(guests: int, ticks: int) -> dict[str, Any]:
+    """Measure one size in this process; returns the figures."""
+    import libvirt
+
+    from backend.guests import read_all_guests
+    from backend.history import DEFAULT_CAPACITY, HostHistory
+    from backend.hoststats import HostSampler, host_figures
+    from backend.model import GuestState
+    from backend.stats import (
+        NOWAIT,
+        STATS_GROUPS,
+        GuestRates,
+        Sample,
+        StatsCollector,
+        compute_rates,
+        parse_counters,
+    )
+    from bench.nodes import daemon_uri, full_stats, guest_mac, guest_uuid, node_file
+
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    uri = daemon_uri(node_file(guests))
+    started = time.perf_counter()
+    conn = libvirt.openReadOnly(uri)
+    open_s = time.perf_counter() - started
+    started = time.perf_counter()
+    guest_list = read_all_guests("bench", conn)
+    list_s = time.perf_counter() - started
+    assert len(guest_list) == guests, f"the daemon served {len(guest_list)} guests"
+
+    collector = StatsCollector("bench")
+    host_sampler = HostSampler()
+    history = HostHistory()
+    previous = collector.sample(conn)
+    previous_host = host_sampler.sample(conn)
+    parts: dict[str, list[float]] = {k: [] for k in ("host", "bulk", "rates", "history", "tick")}
+    for _ in range(ticks):
+        t0 = time.perf_counter()
+        host_sample = host_sampler.sample(conn)
+        t1 = time.perf_counter()
+        sample = collector.sample(conn)
+        t2 = time.perf_counter()
+        figures = host_figures(previous_host, host_sample, guest_list)
+        rates = compute_rates(previous, sample, host_sample.node.cpus)
+        t3 = time.perf_counter()
+        history.append(sample.wall, rates, figures)
+        t4 = time.perf_counter()
+        previous, previous_host = sample, host_sample
+        for key, value in (
+            ("host", t1 - t0),
+            ("bulk", t2 - t1),
+            ("rates", t3 - t2),
+            ("history", t4 - t3),
+            ("tick", t4 - t0),
+        ):
+            parts[key].append(value)
+    assert len(rates) == guests
+    rss_ticks = _peak_rss_mib()
+
+    domains = conn.listAllDomains(0)
+    visible = domains[:SUBSET]
+    subset, rpc = [], []
+    for _ in range(ticks):
+        t0 = time.perf_counter()
+        collector.sample(conn, visible)
+        t1 = time.perf_counter()
+        conn.getAllDomainStats(STATS_GROUPS, NOWAIT)  # the call alone, without parsing
+        t2 = time.perf_counter()
+        subset.append(t1 - t0)
+        rpc.append(t2 - t1)
+
+    # The worst case for memory: every metric known for every guest, a whole lap.
+    full_history = HostHistory()
+    known = [
+        GuestRates("bench", guest_uuid(i), f"bench-{i:05d}", GuestState.RUNNING, i + 1, 2,
+                   1.0, 12.5, 0.4, 400_000, 300_000, 1048576, 1048576,
+                   1e6, 2e5, 100.0, 20.0, 3e4, 2e4, 30.0, 20.0)
+        for i in range(guests)
+    ]  # fmt: skip
+    for _ in range(DEFAULT_CAPACITY):
+        full_history.append(3.0, known, None)
+    rss_full = _peak_rss_mib()
+    history_mib = round(full_history.nbytes() / 2**20, 1)
+    del known, full_history
+
+    # Full-width records, as a real guest reports them (no RPC: the test driver can't).
+    records = [[full_stats(i, tick) for i in range(guests)] for tick in (1, 2)]
+    full: dict[str, list[float]] = {"parse": [], "rates": [], "history": []}
+    width_history = HostHistory()
+    for _ in range(max(3, ticks // 2)):
+        t0 = time.perf_counter()
+        samples = [
+            Sample.of(
+                "bench",
+                float(n),
+                float(n),
+                [
+                    parse_counters(guest_uuid(i), f"bench-{i:05d}", i + 1, stats)
+                    for i, stats in enumerate(recs)
+                ],
+            )
+            for n, recs in enumerate(records)
+        ]
+        t1 = time.perf_counter()
+        full_rates = compute_rates(samples[0], samples[1], 64)
+        t2 = time.perf_counter()
+        width_history.append(2.0, full_rates, None)
+        t3 = time.perf_counter()
+        full["parse"].append((t1 - t0) / 2)
+        full["rates"].append(t2 - t1)
+        full["history"].append(t3 - t2)
+    assert full_rates[0].cpu_pct is not None and full_rates[0].disk_rd_bps is not None
+    del records, samples
+
+    rounds = 3 if guests <= 1000 else 1
+    macs = [guest_mac(int(dom.name().removeprefix("bench-"))) for dom in domains]
+    baseline = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for dom, mac in zip(domains, macs, strict=True):
+            dom.info()
+            dom.blockStats("vda")
+            dom.interfaceStats(mac)
+            dom.memoryStats()
+        baseline.append(time.perf_counter() - t0)
+
+    conn.close()
+
+    bulk_ms = _median_ms(parts["bulk"])
+    baseline_ms = _median_ms(baseline)
+    return {
+        "guests": guests,
+        "ticks": ticks,
+        "open_ms": round(open_s * 1000, 1),
+        "initial_guest_list_ms": round(list_s * 1000, 1),
+        "per_tick_ms": {key: _median_ms(values) for key, values in parts.items()},
+        "bulk_rpc_only_ms": _median_ms(rpc),
+        "subset50_ms": _median_ms(subset),
+        "full_width_ms": {key: _median_ms(values) for key, values in full.items()},
+        # host + bulk RPC (state only here) + parse, rates and history at full width
+        "full_width_tick_ms": round(
+            _median_ms(parts["host"]) + bulk_ms + sum(_median_ms(v) for v in full.values()), 3
+        ),
+        "baseline_per_guest_ms": baseline_ms,
+        "baseline_rounds": rounds,
+        "baseline_over_bulk": round(baseline_ms / bulk_ms, 1) if bulk_ms else None,
+        "peak_rss_mib_after_ticks": rss_ticks,
+        "peak_rss_mib_full_history": rss_full,
+        "history_mib_full": history_mib,
+        "history_capacity": DEFAULT_CAPACITY,
+    }
+
+
+def _daemon_answers() -> bool:
+    try:
+        result = subprocess.run(
+            ["virsh", "-c", "qemu:///system", "version"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _print_table(results: list[dict[str, Any]]) -> None:
+    print()
+    print("Statistics engine per tick, medians in ms (through libvirtd, test driver)")
+    head = (
+        f"{'guests':>7} {'host':>6} {'rpc':>7} {'bulk':>7} {'rates':>7} {'hist':>6} {'tick':>7}"
+        f" {'sub50':>6} | {'full: parse':>11} {'rates':>7} {'hist':>6} {'tick':>7}"
+        f" | {'per-guest':>9} {'ratio':>6} | {'RSS MiB':>7} {'full':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        t, f = r["per_tick_ms"], r["full_width_ms"]
+        print(
+            f"{r['guests']:>7} {t['host']:>6.2f} {r['bulk_rpc_only_ms']:>7.2f} {t['bulk']:>7.2f}"
+            f" {t['rates']:>7.2f}"
+            f" {t['history']:>6.2f} {t['tick']:>7.2f} {r['subset50_ms']:>6.2f}"
+            f" | {f['parse']:>11.2f} {f['rates']:>7.2f} {f['history']:>6.2f}"
+            f" {r['full_width_tick_ms']:>7.2f}"
+            f" | {r['baseline_per_guest_ms']:>9.1f} {r['baseline_over_bulk']:>5.0f}x"
+            f" | {r['peak_rss_mib_after_ticks']:>7.1f} {r['peak_rss_mib_full_history']:>6.1f}"
+        )
+    print()
+    print("host: getInfo+getCPUStats+getMemoryStats; rpc: getAllDomainStats alone;")
+    print("bulk: getAllDomainStats + parse into samples; tick: host+bulk+rates+history;")
+    print("full: the same work on synthetic full-width records (50 fields a guest);")
+    print("per-guest: info+blockStats+interfaceStats+memoryStats for every guest;")
+    print("ratio: per-guest / bulk; RSS: peak after the ticks, then with a full history")
+    print("(every metric of every guest known for 200 ticks). Backend only: the UI comes on top.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--ticks", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_size(args.child, args.ticks)))
+        return 0
+    if not _daemon_answers():
+        print(
+            "libvirtd does not answer on qemu:///system; start it with "
+            "`.venv/bin/python -m tests.harness daemon` (as root) and run again.",
+            file=sys.stderr,
+        )
+        return 1
+    results = []
+    for size in args.sizes:
+        print(f"measuring {size} guests ...", flush=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(size), "--ticks", str(args.ticks)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=False,
+        )
+        if child.returncode != 0:
+            print(child.stderr, file=sys.stderr)
+            return child.returncode
+        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    _print_table(results)
+    report = {
+        "python": sys.version.split()[0],
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""History ring buffers: order, wrap-around, gaps, unknowns, memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, GUEST_METRICS, HostHistory
+from backend.hoststats import HostFigures, NodeInfo
+from backend.model import GuestState
+from backend.stats import GuestRates
+
+
+def rates(uuid: str = "u1", cpu: float | None = 10.0, **more: float | None) -> GuestRates:
+    return GuestRates(
+        host="h",
+        uuid=uuid,
+        name=uuid,
+        state=GuestState.RUNNING,
+        domain_id=1,
+        vcpus=1,
+        cpu_time_s=1.0,
+        cpu_pct=cpu,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def test_default_keeps_at_least_ten_minutes() -> None:
+    assert DEFAULT_INTERVAL == 3.0
+    assert DEFAULT_CAPACITY * DEFAULT_INTERVAL >= 600
+
+
+def test_series_is_oldest_first_and_wraps_at_capacity() -> None:
+    history = HostHistory(capacity=4)
+    for i in range(6):
+        history.append(100.0 + i, [rates(cpu=float(i))])
+    assert history.guest("u1", "cpu_pct").values == (2.0, 3.0, 4.0, 5.0)
+    assert history.walls() == (102.0, 103.0, 104.0, 105.0)
+    assert history.ticks == 6
+
+
+def test_unknown_values_read_back_as_none_and_stats_skip_them() -> None:
+    history = HostHistory(capacity=5)
+    for cpu in (10.0, None, 30.0):
+        history.append(0.0, [rates(cpu=cpu, disk_rd_bps=2048.0)])
+    series = history.guest("u1", "cpu_pct")
+    assert series.values == (None, None, 10.0, None, 30.0)[-3:]
+    assert (series.minimum, series.maximum, series.last) == (10.0, 30.0, 30.0)
+    assert history.guest("u1", "disk_rd_bps").values == (2048.0, 2048.0, 2048.0)
+    assert history.guest("u1", "net_rx_bps").minimum is None
+
+
+def test_a_guest_missing_from_ticks_gets_gaps_not_stale_values() -> None:
+    history = HostHistory(capacity=4)
+    history.append(0.0, [rates(cpu=1.0)])
+    history.append(1.0, [rates(cpu=2.0)])
+    for t in range(2, 5):  # u1 absent for three ticks (wrapping over its old rows)
+        history.append(float(t), [rates("u2", cpu=float(t))])
+    history.append(5.0, [rates(cpu=6.0)])
+    assert history.guest("u1", "cpu_pct").values == (None, None, None, 6.0)
+    assert history.guest("u2", "cpu_pct").values == (2.0, 3.0, 4.0, None)
+
+
+def test_a_guest_that_appears_late_has_none_before_it() -> None:
+    history = HostHistory(capacity=3)
+    history.append(0.0, [rates("a")])
+    history.append(1.0, [rates("a"), rates("b", cpu=5.0)])
+    assert history.guest("b", "cpu_pct").values == (None, 5.0)
+    assert history.guest("nobody", "cpu_pct").values == (None, None)
+
+
+def test_guests_with_nothing_known_hold_no_buffer_and_vanished_ones_are_dropped() -> None:
+    history = HostHistory(capacity=3)
+    history.append(0.0, [rates("off", cpu=None), rates("gone")])
+    assert history.guest_count == 1  # "off" costs nothing
+    for t in range(1, 6):
+        history.append(float(t), [rates("off", cpu=None)])
+    assert history.guest_count == 0  # "gone" was absent for a whole lap
+
+
+def test_host_series_sum_guest_rates_and_keep_host_figures() -> None:
+    node = NodeInfo("x86_64", 8 << 20, 4, 2400, 1, 1, 4, 1)
+    figures = HostFigures(node, cpu_pct=12.5, mem_total_kib=8 << 20, mem_used_kib=1 << 20)
+    history = HostHistory(capacity=3)
+    history.append(0.0, [rates("a", net_rx_bps=100.0), rates("b", net_rx_bps=None)], figures)
+    history.append(1.0, [rates("a")], None)
+    assert history.host("cpu_pct").values == (12.5, None)
+    assert history.host("running_guests").values == (2.0, 1.0)
+    assert history.host("net_rx_bps").values == (100.0, None)
+
+
+def test_memory_per_guest_is_small() -> None:
+    history = HostHistory()
+    for t in range(3):
+        history.append(float(t), [rates(f"g{i}") for i in range(100)])
+    per_guest = (history.nbytes() - 8 * DEFAULT_CAPACITY) / 100
+    # float32 rows: 4 bytes per metric per tick (plus the host's own small rows).
+    assert per_guest <= 4 * len(GUEST_METRICS) * DEFAULT_CAPACITY * 1.1
+    assert 10_000 * per_guest < 60 * 2**20
+
+
+def test_rejects_a_history_too_short_to_draw() -> None:
+    with pytest.raises(ValueError):
+        HostHistory(capacity=1)

@@ -1,0 +1,94 @@
+"""Host figures: CPU % from counter deltas, memory used, overcommit against the node."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from backend.host import Host
+from backend.hoststats import (
+    HostSample,
+    NodeInfo,
+    cpu_times,
+    host_cpu_pct,
+    host_figures,
+    host_mem_used_kib,
+    overcommit,
+)
+
+NODE = NodeInfo("x86_64", 4 << 20, 4, 2400, 1, 1, 4, 1)
+TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
+ACTIVE_RUNSTATES = {"1", "2", "3", "4", "6", "7"}  # all but 5 (shut off)
+
+
+def host_sample(busy: int | None, total: int | None, **mem: int | None) -> HostSample:
+    return HostSample(0.0, 0.0, NODE, cpu_busy_ns=busy, cpu_total_ns=total, **mem)
+
+
+def test_cpu_times_busy_is_kernel_plus_user() -> None:
+    busy, total = cpu_times({"kernel": 10, "user": 30, "idle": 50, "iowait": 10})
+    assert (busy, total) == (40, 100)
+    assert cpu_times({"utilization": 5}) == (None, None)
+
+
+def test_host_cpu_percent_from_deltas() -> None:
+    old = host_sample(1000, 10_000)
+    new = host_sample(1000 + 250, 10_000 + 1000)
+    assert host_cpu_pct(old, new) == pytest.approx(25.0)
+    assert host_cpu_pct(None, new) is None
+    assert host_cpu_pct(old, old) is None  # no time passed on the host
+    assert host_cpu_pct(new, old) is None  # counters went back: host rebooted
+    assert host_cpu_pct(host_sample(None, None), new) is None
+
+
+def test_memory_used_like_free_and_unknown_without_statistics() -> None:
+    sample = host_sample(
+        None, None, mem_total_kib=1000, mem_free_kib=500, mem_buffers_kib=50, mem_cached_kib=150
+    )
+    assert host_mem_used_kib(sample) == 300
+    figures = host_figures(None, sample)
+    assert figures.mem_total_kib == 1000 and figures.mem_pct == pytest.approx(30.0)
+    bare = host_figures(None, host_sample(None, None))
+    assert bare.mem_used_kib is None
+    assert bare.mem_total_kib == 4 << 20  # getInfo's total when nothing better
+
+
+@pytest.fixture
+def host(test_node_uri: str) -> Iterator[Host]:
+    h = Host(test_node_uri, readonly=True)
+    h.start()
+    assert h.wait_connected(10), h.status.error
+    yield h
+    h.stop()
+
+
+def test_overcommit_matches_the_node_file(host: Host, test_node_uri: str) -> None:
+    """Expected sums come from node.xml itself, not from the code under test."""
+    root = ET.parse(urlsplit(test_node_uri).path).getroot()
+    running_vcpus = defined_vcpus = running_mem = defined_mem = running = 0
+    for dom in root.findall("domain"):
+        vcpus = int(dom.findtext("vcpu") or 0)
+        mem = int(dom.findtext("memory") or 0)  # KiB in the file
+        defined_vcpus += vcpus
+        defined_mem += mem
+        if dom.findtext(f"{TEST_NS}runstate") in ACTIVE_RUNSTATES:
+            running += 1
+            running_vcpus += vcpus
+            running_mem += mem
+    node_cpus = 8
+    node_mem_kib = int(root.findtext("memory") or 0)
+
+    result = overcommit(host.guests(), node_cpus, node_mem_kib)
+    assert (result.defined_guests, result.running_guests) == (13, running)
+    assert (result.defined_vcpus, result.running_vcpus) == (defined_vcpus, running_vcpus)
+    assert (result.defined_mem_kib, result.running_mem_kib) == (defined_mem, running_mem)
+    assert result.defined_vcpu_ratio == pytest.approx(defined_vcpus / node_cpus)
+    assert result.running_mem_ratio == pytest.approx(running_mem / node_mem_kib)
+
+
+def test_overcommit_ratios_unknown_without_host_figures() -> None:
+    empty = overcommit([], 0, None)
+    assert empty.defined_vcpu_ratio is None and empty.defined_mem_ratio is None
