@@ -1,44 +1,100 @@
-"""The details of one guest, kept current by the same messages as the guest list."""
+"""The details of one guest, kept current by the same messages as the guest list:
+its facts, its statistics history as graphs, and its disks and NICs with their rates."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from backend.domxml import read_layout
+from backend.errors import KvmtuiError
+from backend.history import HostHistory
+from backend.host import Host
 from backend.model import Guest
+from backend.poller import StatsUpdated
 from tui import messages
+from tui.polling import Pollers
 from tui.widgets.guest_facts import GuestFacts, GuestSection
+from tui.widgets.guest_stats import GuestDevices, GuestGraphs
 
 
 class DetailsScreen(Screen[None]):
-    """Static facts now; later issues add sections (stats, console, agent)."""
+    """Facts, history graphs and devices of one guest; later issues add more sections."""
 
     CSS_PATH = "details.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
+        Binding("space", "app.toggle_stats", "Pause statistics", show=False),
+        Binding("d", "app.set_delay", "Refresh interval", show=False),
     ]
 
-    def __init__(self, guest: Guest) -> None:
+    def __init__(
+        self, guest: Guest, pollers: Pollers | None = None, host: Host | None = None
+    ) -> None:
         super().__init__()
         self.guest = guest
+        self.pollers = pollers
+        self.host = host
         self.gone = False
 
-    def sections(self) -> list[GuestSection]:
+    def sections(self) -> list[Widget]:
         """The blocks of the screen, top to bottom; add new aspects of a guest here."""
-        return [GuestFacts(self.guest)]
+        blocks: list[Widget] = [GuestFacts(self.guest)]
+        if self.pollers is not None:
+            blocks.append(GuestGraphs(self.guest.uuid, self.guest.max_memory_kib or None))
+        blocks.append(GuestDevices())
+        return blocks
 
     def compose(self) -> ComposeResult:
         yield Static(self._heading(), id="details-heading")
         with VerticalScroll(id="details-sections"):
             yield from self.sections()
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self.host is not None:
+            self.load_layout(self.host, self.guest.uuid)
+        else:
+            self.query_one(GuestDevices).set_layout(None)
+        if self.pollers is not None:
+            last = self.pollers.last(self.guest.host)
+            if last is not None:
+                self._show_tick(last, self.pollers.history(self.guest.host))
+
+    @work(thread=True, exclusive=True, group="details-layout")
+    def load_layout(self, host: Host, uuid: str) -> None:
+        """Read the domain XML once, off the event loop."""
+        try:
+            layout = read_layout(host, uuid)
+        except KvmtuiError as exc:
+            self.post_message(messages.GuestLayoutLoaded(uuid, None, str(exc)))
+        else:
+            self.post_message(messages.GuestLayoutLoaded(uuid, layout, None))
+
+    def on_guest_layout_loaded(self, message: messages.GuestLayoutLoaded) -> None:
+        if message.uuid == self.guest.uuid:
+            self.query_one(GuestDevices).set_layout(message.layout, message.error)
+            self.query_one(GuestFacts).set_layout(message.layout)
+
+    def on_stats_tick(self, message: messages.StatsTick) -> None:
+        if message.host == self.guest.host:
+            self._show_tick(message.update, message.history)
+
+    def _show_tick(self, update: StatsUpdated, history: HostHistory | None) -> None:
+        if history is not None:
+            for graphs in self.query(GuestGraphs):
+                graphs.show(history)
+        disks, nics = update.devices(self.guest.uuid)
+        self.query_one(GuestDevices).set_rates(disks, nics)
 
     def _heading(self) -> Text:
         heading = Text.assemble((self.guest.name, "bold"), " on ", self.guest.host)

@@ -16,13 +16,17 @@ from textual.widgets import Footer, Input, Label
 
 from backend import lifecycle
 from backend.errors import KvmtuiError
+from backend.history import HostHistory
 from backend.host import Host
 from backend.model import ConnectionState, Guest, GuestState
+from backend.poller import StatsUpdated
 from screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from screens.details import DetailsScreen
 from screens.help import HelpRow, HelpScreen
+from screens.host import HostScreen
 from tui import messages
-from tui.widgets.guest_table import GuestTable
+from tui.polling import Pollers
+from tui.widgets.guest_table import SORT_KEYS, GuestTable
 from tui.widgets.host_status import HostStatusBar
 
 log = logging.getLogger(__name__)
@@ -70,7 +74,7 @@ class GuestsScreen(Screen[None]):
     """Host status lines, the guest table, a filter line and the footer."""
 
     CSS_PATH = "guests.tcss"
-    # P, M, T, N, B and d stay free: the virt-top sort and delay keys come later.
+    # c stays free for the serial console.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Start", tooltip="Boot the guest."),
         Binding(
@@ -95,6 +99,30 @@ class GuestsScreen(Screen[None]):
             tooltip="Start with the host, or not.",
         ),
         Binding("slash", "filter", "Filter", tooltip="Show only guests whose name matches."),
+        Binding("P", "sort('cpu')", "Sort by %CPU", show=False),
+        Binding("M", "sort('memory')", "Sort by %MEM", show=False),
+        Binding("T", "sort('time')", "Sort by CPU time", show=False),
+        Binding("N", "sort('name')", "Sort by name", show=False),
+        Binding(
+            "B",
+            "toggle_disk_unit",
+            "Disk bytes/requests",
+            show=False,
+            tooltip="Disk columns in bytes/s or requests/s.",
+        ),
+        Binding(
+            "space",
+            "app.toggle_stats",
+            "Pause statistics",
+            show=False,
+            tooltip="Stop polling statistics, or resume.",
+        ),
+        Binding(
+            "d", "app.set_delay", "Refresh interval", show=False, tooltip="Seconds between polls."
+        ),
+        Binding(
+            "H", "host_screen", "Host view", show=False, tooltip="Host CPU, memory, overcommit."
+        ),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -121,9 +149,10 @@ class GuestsScreen(Screen[None]):
         }
     )
 
-    def __init__(self, hosts: Sequence[Host]) -> None:
+    def __init__(self, hosts: Sequence[Host], pollers: Pollers | None = None) -> None:
         super().__init__()
         self.hosts = {host.label: host for host in hosts}
+        self.pollers = pollers
         self.readonly = bool(hosts) and all(host.readonly for host in hosts)
 
     def compose(self) -> ComposeResult:
@@ -141,6 +170,11 @@ class GuestsScreen(Screen[None]):
             self.status_bar.set_status(host.status)
             self.table.load_host(host.label, host.guests())
             self._count(host.label)
+            last = self.pollers.last(host.label) if self.pollers is not None else None
+            if last is not None and self.pollers is not None:
+                self._show_tick(last, self.pollers.history(host.label))
+        if self.pollers is not None:
+            self.status_bar.set_paused(self.pollers.paused)
 
     @property
     def table(self) -> GuestTable:
@@ -184,16 +218,45 @@ class GuestsScreen(Screen[None]):
         running = sum(1 for g in guests if g.state in _RUNNING)
         self.status_bar.set_counts(host, running, len(guests))
 
-    @on(GuestTable.RowHighlighted)
+    def on_stats_tick(self, message: messages.StatsTick) -> None:
+        if message.host in self.hosts:
+            self._show_tick(message.update, message.history)
+
+    def _show_tick(self, update: StatsUpdated, history: HostHistory | None) -> None:
+        self.table.update_stats(update.host, update.tick, update.guests, history)
+        self.status_bar.set_figures(update.host, update.host_figures, None)
+
+    def on_stats_error(self, message: messages.StatsError) -> None:
+        line = self.status_bar.line(message.host)
+        if line is not None:
+            line.set_figures(line.figures, message.failure.error)
+
+    def on_stats_control_changed(self, message: messages.StatsControlChanged) -> None:
+        self.status_bar.set_paused(message.paused)
+
+    @on(GuestTable.CursorMoved)
     def _cursor_moved(self) -> None:
         self.refresh_bindings()
 
-    @on(GuestTable.RowSelected)
-    def _open_details(self, event: GuestTable.RowSelected) -> None:
+    @on(GuestTable.Selected)
+    def _open_details(self, event: GuestTable.Selected) -> None:
         event.stop()
-        guest = self.table.guest(str(event.row_key.value))
+        guest = self.table.guest(event.key)
         if guest is not None:
-            self.app.push_screen(DetailsScreen(guest))
+            self.app.push_screen(DetailsScreen(guest, self.pollers, self.hosts.get(guest.host)))
+
+    # -- statistics views --------------------------------------------------------------
+
+    def action_sort(self, by: str) -> None:
+        """virt-top's sort keys: P %CPU, M %MEM, T CPU time, N name."""
+        column = SORT_KEYS[by]
+        self.table.sort_by(column, descending=column != "name")
+
+    def action_toggle_disk_unit(self) -> None:
+        self.table.toggle_disk_unit()
+
+    def action_host_screen(self) -> None:
+        self.app.push_screen(HostScreen(list(self.hosts.values()), self.pollers))
 
     # -- which keys work now -----------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Snapshots of the guest list on libvirt's test:/// driver (tests/data/node.xml).
 
 Deterministic: a fixed clock rendered in UTC, no animations, no cursor blink, and every
-shot waits for the hosts and rows it shows. The status line prints the libvirt library
+shot waits for the hosts, rows and first statistics tick it shows. The test driver
+reports no counters, so every statistics column shows a dash whatever the timing; the
+host summary shows the overcommit of the node's guests. The status line prints the libvirt library
 version of the machine running the tests (9.0.0 on the project's images).
 """
 
@@ -21,6 +23,7 @@ from screens.details import DetailsScreen
 from screens.guests import GuestsScreen
 from screens.help import HelpScreen
 from tui.app import KvmtuiApp, make_app
+from tui.widgets.guest_facts import GuestFacts
 from tui.widgets.guest_table import GuestTable
 
 FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
@@ -72,16 +75,26 @@ async def loaded(pilot: Pilot[None], rows: int = ALL_GUESTS) -> GuestTable:
     )
     table = guests_screen(app).table
     await wait_for(pilot, lambda: table.row_count == rows, f"{rows} rows")
+    connected = [h.label for h in app.hosts if h.status.state is ConnectionState.CONNECTED]
+    await wait_for(
+        pilot,
+        lambda: all(table.stats_tick(label) is not None for label in connected),
+        "the first statistics tick of every connected host",
+    )
     for widget in app.query(Input):
         widget.cursor_blink = False
     return table
 
 
 def test_guest_list_80x24(snap_compare, test_node_uri: str) -> None:
-    """The node at 80x24: one status line (connected, libvirt and TEST versions,
-    6 running / 13 guests), 13 rows sorted by name with coloured states (green
-    running/idle, yellow paused and in shutdown, red crashed, dim shut off, cyan
-    pmsuspended), db-replica and mail-relay show current/max memory, and the footer's
+    """The node at 80x24: the status line (connected, libvirt and TEST versions,
+    6 running / 13 guests) and the summary line (CPU -, mem -/32.0 GiB: the test
+    driver reports neither; vCPU 2.62x/3.50x in red, mem 0.95x/1.17x: running/defined);
+    the columns that fit 80 (Name▲, State, %CPU, %MEM, RDBY/s, WRBY/s,
+    RXBY/s, TXBY/s), statistics all dashes (the test driver has no counters); 13 rows
+    sorted by name with coloured states (green running/idle, yellow paused and in
+    shutdown, red crashed, dim shut off, cyan pmsuspended), db-replica and mail-relay
+    show current/max memory, and the footer's
     keys fit on one line."""
 
     async def run_before(pilot: Pilot[None]) -> None:
@@ -155,9 +168,10 @@ def test_read_only(snap_compare, test_node_uri: str) -> None:
 def test_help_screen(snap_compare, test_node_uri: str) -> None:
     """'?': a help box listing the guest list's keys with descriptions taken from the
     bindings, guest actions first (s Start, h Shutdown, ... F Force off, R Reset,
-    U Undefine, a Autostart), then / Filter, esc Clear filter (dimmed: "only while
-    filtering"), ^l Reconnect, ? Help, q Quit, then the table's movement keys with
-    j and k beside the arrows; the box scrolls for the rest."""
+    U Undefine, a Autostart), / Filter, then the statistics keys (P, M, T, N sorts,
+    B Disk bytes/requests, space Pause statistics, d Refresh interval, H Host view),
+    esc Clear filter (dimmed: "only while filtering"), ^l Reconnect, ? Help; the box
+    scrolls for q Quit and the table's movement keys."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await loaded(pilot)
@@ -196,8 +210,10 @@ def test_disconnected_host(snap_compare, test_node_uri: str) -> None:
 
 def test_details(snap_compare, test_node_uri: str) -> None:
     """Enter on db-replica: its details — host test:node, name, UUID ...1904, state
-    paused (in yellow), ID 4, 4 vCPUs, memory 4.0 GiB of 8.0 GiB maximum, autostart no,
-    persistent yes — with Back (escape) in the footer."""
+    paused (in yellow), ID 4, 4 vCPUs, OS type hvm i686 (from the domain XML), memory
+    4.0 GiB of 8.0 GiB maximum, autostart no, persistent yes — then History with a dash
+    for every now/min/max (the test driver has no counters), with Back (escape) in the
+    footer."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         table = await loaded(pilot)
@@ -205,5 +221,7 @@ def test_details(snap_compare, test_node_uri: str) -> None:
         table.move_cursor(row=row, animate=False)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, DetailsScreen), "details")
+        facts = pilot.app.screen.query_one(GuestFacts)
+        await wait_for(pilot, lambda: facts.domain_layout is not None, "the domain XML")
 
     assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)

@@ -68,14 +68,14 @@ async def select(
 ) -> Guest:
     """Put the cursor on the guest called ``name`` (on ``host`` if given)."""
     keys = [
-        row.key.value
-        for row in table.ordered_rows
-        if (g := table.guest(str(row.key.value))) is not None
+        key
+        for key in table.ordered_keys()
+        if (g := table.guest(key)) is not None
         and g.name == name
         and (host is None or g.host == host)
     ]
     assert keys, f"no row for {name} on {host or 'any host'}"
-    table.move_cursor(row=table.get_row_index(str(keys[0])), animate=False)
+    table.move_cursor(row=table.get_row_index(keys[0]))
     await pilot.pause()
     guest = table.selected_guest
     assert guest is not None and guest.name == name

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from textual.binding import Binding
@@ -45,8 +44,10 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-def build(uris: list[str | None], *, readonly: bool = False) -> KvmtuiApp:
-    app = make_app(uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,))
+def build(uris: list[str | None], *, readonly: bool = False, stats: bool = True) -> KvmtuiApp:
+    app = make_app(
+        uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,), stats=stats
+    )
     app.animation_level = "none"
     return app
 
@@ -456,14 +457,16 @@ def test_cli_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[tuple[list[str | None], bool]] = []
+    built: list[tuple[list[str | None], bool, float]] = []
 
     class FakeApp:
         def run(self) -> None:
             pass
 
-    def fake_make_app(uris: list[str | None], *, readonly: bool = False) -> FakeApp:
-        built.append((list(uris), readonly))
+    def fake_make_app(
+        uris: list[str | None], *, readonly: bool = False, delay: float = 3.0
+    ) -> FakeApp:
+        built.append((list(uris), readonly, delay))
         return FakeApp()
 
     monkeypatch.setattr("tui.app.make_app", fake_make_app)
@@ -471,11 +474,11 @@ def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main(["-c", "test:///default", "-c", "b=qemu+ssh://b/system", "-r"]) == 0
     assert cli.main([]) == 0
     monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "qemu:///session")
-    assert cli.main(["--readonly"]) == 0
+    assert cli.main(["--readonly", "-d", "0.5"]) == 0
     assert built == [
-        (["test:///default", "b=qemu+ssh://b/system"], True),
-        ([None], False),
-        (["qemu:///session"], True),
+        (["test:///default", "b=qemu+ssh://b/system"], True, 3.0),
+        ([None], False, 3.0),
+        (["qemu:///session"], True, 0.5),
     ]
 
 
@@ -483,24 +486,27 @@ def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @run_async
-async def test_table_updates_only_changed_cells_and_keeps_the_cursor(
+async def test_table_repaints_only_the_changed_row_and_keeps_the_cursor(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build([test_node_uri])
+    app = build([test_node_uri], stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         table = screen.table
         guest = await select(pilot, table, "monitoring")
-        updated: list[tuple[str, str, bool]] = []
-        real_update_cell = table.update_cell
+        row = table.get_row_index(guest.key)
+        await pilot.pause()
+        repainted: list[int] = []
+        real_refresh_line = table.refresh_line
 
-        def spy(row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
-            updated.append((str(row_key), str(column_key), update_width))
-            real_update_cell(row_key, column_key, value, update_width=update_width)
+        def spy(y: int) -> None:
+            repainted.append(y)
+            real_refresh_line(y)
 
-        monkeypatch.setattr(table, "update_cell", spy)
+        monkeypatch.setattr(table, "refresh_line", spy)
         table.update_guest(dataclasses.replace(guest, state=GuestState.PAUSED))
-        assert updated == [(guest.key, "state", False)]
+        assert repainted == [row + 1], "only the guest's own line (line 0 is the header)"
+        assert "paused" in table.row_text(guest.key)
 
         # A new guest sorted above the cursor and a removal below it: the cursor follows.
         newcomer = dataclasses.replace(guest, uuid="00000000-0000-0000-0000-000000000001")

@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from textual.app import App
+from textual.binding import BindingType
 
 from backend import uri as host_uri
+from backend.history import DEFAULT_INTERVAL
 from backend.host import RETRY_DELAYS, Host
-from backend.model import HostChange
+from backend.model import ConnectionState, HostChange
+from screens.delay import DelayScreen
 from screens.guests import GuestsScreen
 from tui import messages
+from tui.polling import PollerFactory, Pollers, live_poller
 
 
 class KvmtuiApp(App[None]):
-    """Hosts report changes from their own threads; the app forwards them to every screen."""
+    """Hosts and pollers report from their own threads; the app forwards to every screen."""
 
     TITLE = "kvmtui"
     CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = []
 
-    def __init__(self, hosts: Sequence[Host]) -> None:
+    def __init__(
+        self,
+        hosts: Sequence[Host],
+        *,
+        delay: float = DEFAULT_INTERVAL,
+        poller_factory: PollerFactory | None = live_poller,
+    ) -> None:
         super().__init__()
         self.hosts = tuple(hosts)
         for host in self.hosts:
             host.set_listener(self._listener)
+        self.pollers = (
+            Pollers(self.hosts, poller_factory, delay, self) if poller_factory is not None else None
+        )
 
     def _listener(self, change: HostChange) -> None:
         """Called on a backend thread: only post (thread-safe), never touch widgets."""
@@ -33,21 +48,25 @@ class KvmtuiApp(App[None]):
     def on_mount(self) -> None:
         # Pushed, not returned from get_default_screen(): Textual loads a screen's
         # CSS_PATH only for pushed screens and modes.
-        self.push_screen(GuestsScreen(self.hosts))
+        self.push_screen(GuestsScreen(self.hosts, self.pollers))
         for host in self.hosts:
             host.start()
 
     def on_unmount(self) -> None:
         for host in self.hosts:
             host.set_listener(None)
+        if self.pollers is not None:
+            self.pollers.stop()
         for host in self.hosts:
             host.stop()
 
-    def _forward(self, message: messages.HostMessage) -> None:
+    def _forward(self, message: messages.AppMessage) -> None:
         for screen in self.screen_stack:
             screen.post_message(messages.copy_message(message))
 
     def on_host_status_changed(self, message: messages.HostStatusChanged) -> None:
+        if self.pollers is not None and message.status.state is ConnectionState.CONNECTED:
+            self.pollers.host_connected(message.status.label)
         self._forward(message)
 
     def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
@@ -59,6 +78,43 @@ class KvmtuiApp(App[None]):
     def on_guest_removed(self, message: messages.GuestRemoved) -> None:
         self._forward(message)
 
+    def on_stats_tick(self, message: messages.StatsTick) -> None:
+        self._forward(message)
+
+    def on_stats_error(self, message: messages.StatsError) -> None:
+        self._forward(message)
+
+    # -- statistics controls (bound on the screens that show statistics) -----------------
+
+    def action_toggle_stats(self) -> None:
+        """Pause or resume polling on every host."""
+        if self.pollers is None:
+            self.notify("Statistics are off in this session.")
+            return
+        if self.pollers.paused:
+            self.pollers.resume()
+            self.notify("Statistics resumed.")
+        else:
+            self.pollers.pause()
+            self.notify("Statistics paused; space resumes.")
+        self._forward(messages.StatsControlChanged(self.pollers.paused, self.pollers.interval))
+
+    def action_set_delay(self) -> None:
+        """Ask for a new refresh interval."""
+        pollers = self.pollers
+        if pollers is None:
+            self.notify("Statistics are off in this session.")
+            return
+
+        def chosen(seconds: float | None) -> None:
+            if seconds is None:
+                return
+            pollers.set_interval(seconds)
+            self.notify(f"Refreshing every {seconds:g} s.")
+            self._forward(messages.StatsControlChanged(pollers.paused, pollers.interval))
+
+        self.push_screen(DelayScreen(pollers.interval), chosen)
+
 
 def make_app(
     uris: Sequence[str | None],
@@ -66,11 +122,15 @@ def make_app(
     readonly: bool = False,
     clock: Callable[[], float] = time.time,
     retry_delays: Sequence[float] | None = None,
+    delay: float = DEFAULT_INTERVAL,
+    stats: bool | PollerFactory = True,
 ) -> KvmtuiApp:
     """The one way to build the app, for the console script and the tests.
 
     Each entry is a URI, ``NAME=URI`` to give the host its own label, or None for
     libvirt's default. Labels are made unique so every row names its host.
+    ``delay`` is the statistics interval in seconds; ``stats`` False turns polling
+    off, or is a poller factory (tests replay recorded ticks with one).
     """
     split = [host_uri.split_label(u) if u is not None else (None, None) for u in uris]
     labels = host_uri.unique_labels([label or host_uri.label_for(u) for label, u in split])
@@ -84,4 +144,11 @@ def make_app(
         )
         for (_, u), label in zip(split, labels, strict=True)
     ]
-    return KvmtuiApp(hosts)
+    factory: PollerFactory | None
+    if stats is True:
+        factory = live_poller
+    elif stats is False:
+        factory = None
+    else:
+        factory = stats
+    return KvmtuiApp(hosts, delay=delay, poller_factory=factory)

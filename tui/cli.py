@@ -1,12 +1,23 @@
-"""The kvmtui command line."""
+"""The kvmtui command line: the interactive app, or batch mode (CSV, no UI)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import TextIO
 
+from backend import uri as host_uri
+from backend.history import DEFAULT_INTERVAL
+from backend.poller import MIN_INTERVAL
 from backend.uri import default_uri
+
+#: Seconds batch mode waits for each host to connect.
+BATCH_CONNECT_TIMEOUT = 15.0
 
 
 def _version() -> str:
@@ -16,6 +27,26 @@ def _version() -> str:
         return "unknown"
 
 
+def _delay(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < MIN_INTERVAL:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_INTERVAL} seconds, not {text}")
+    return seconds
+
+
+def _iterations(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return count
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kvmtui",
@@ -23,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
         epilog=(
             "Without -c, kvmtui connects to LIBVIRT_DEFAULT_URI, or to libvirt's own "
             "default. Examples: kvmtui -c qemu:///system; "
-            "kvmtui -c web=qemu+ssh://root@web1/system -c db=qemu+ssh://root@db1/system"
+            "kvmtui -c web=qemu+ssh://root@web1/system -c db=qemu+ssh://root@db1/system; "
+            "kvmtui --batch -n 3 -d 5 --csv stats.csv -c qemu:///system"
         ),
     )
     p.add_argument(
@@ -40,16 +72,90 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open read-only connections: watch, never change",
     )
+    p.add_argument(
+        "-d",
+        "--delay",
+        metavar="SECONDS",
+        type=_delay,
+        default=DEFAULT_INTERVAL,
+        help=f"statistics refresh interval (default {DEFAULT_INTERVAL:g}, at least {MIN_INTERVAL})",
+    )
+    batch = p.add_argument_group("batch mode (CSV, no UI; columns in docs/monitoring.md)")
+    batch.add_argument(
+        "--batch", action="store_true", help="print statistics as CSV instead of the UI"
+    )
+    batch.add_argument(
+        "-n",
+        "--iterations",
+        metavar="N",
+        type=_iterations,
+        help="rows per guest to print (default 1)",
+    )
+    batch.add_argument(
+        "--csv", metavar="FILE", help="write the CSV to FILE instead of standard output ('-')"
+    )
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the options and run the app; argparse exits 2 on a bad option."""
-    args = parser().parse_args(argv)
+    """Parse the options and run the app or batch mode; argparse exits 2 on a bad option."""
+    p = parser()
+    args = p.parse_args(argv)
     uris: list[str | None] = list(args.uris) if args.uris else [default_uri()]
+    if not args.batch and (args.iterations is not None or args.csv is not None):
+        p.error("-n/--iterations and --csv only apply with --batch")
+    if args.batch:
+        return run_batch_mode(uris, args.iterations or 1, args.delay, args.csv or "-")
 
     from tui.app import make_app  # Textual loads only once the options are good
 
-    make_app(uris, readonly=args.readonly).run()
+    make_app(uris, readonly=args.readonly, delay=args.delay).run()
     return 0
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[TextIO]:
+    if path == "-":
+        yield sys.stdout
+        return
+    try:
+        out = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        print(f"kvmtui: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(1) from None
+    with out:
+        yield out
+
+
+def run_batch_mode(uris: Sequence[str | None], iterations: int, delay: float, csv: str) -> int:
+    """Connect read-only to every host, then print ``iterations`` CSV rows per guest.
+
+    Exit code 0 when every host answered every iteration, 1 otherwise (the sentences
+    are on standard error).
+    """
+    from backend.batch import run_batch
+    from backend.host import Host
+
+    split = [host_uri.split_label(u) if u is not None else (None, None) for u in uris]
+    labels = host_uri.unique_labels([label or host_uri.label_for(u) for label, u in split])
+    hosts = [
+        Host(u, readonly=True, label=label) for (_, u), label in zip(split, labels, strict=True)
+    ]
+    for host in hosts:
+        host.start()
+    try:
+        deadline = time.monotonic() + BATCH_CONNECT_TIMEOUT
+        connected = []
+        for host in hosts:
+            if host.wait_connected(max(0.0, deadline - time.monotonic())):
+                connected.append(host)
+            else:
+                error = host.status.error or f"Could not connect to {host.label} in time."
+                print(error, file=sys.stderr, flush=True)
+        with _output(csv) as out:
+            summary = run_batch(connected, iterations, delay, out)
+    finally:
+        for host in hosts:
+            host.stop()
+    return 0 if summary.ok and len(connected) == len(hosts) else 1

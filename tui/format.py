@@ -61,3 +61,87 @@ def state_text(state: GuestState) -> Text:
 def clock_time(epoch: float) -> str:
     """Local time of day, as the admin's other tools show it."""
     return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+# -- live figures ---------------------------------------------------------------------
+
+#: What an unknown figure shows: never 0, never blank.
+UNKNOWN = "-"
+_RATE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def rate_text(per_second: float | None) -> str:
+    """Bytes per second in at most 7 cells, unit included: 0 B, 512 B, 12.3 KiB, 1.0 GiB.
+
+    The column title says "/s". Scales up at 1000 so a value never needs four digits.
+    """
+    if per_second is None:
+        return UNKNOWN
+    value, unit = float(per_second), 0
+    while value >= 999.5 and unit < len(_RATE_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{value:.0f} B"
+    return (
+        f"{value:.1f} {_RATE_UNITS[unit]}" if value < 9.95 else f"{value:.0f} {_RATE_UNITS[unit]}"
+    )
+
+
+def count_text(per_second: float | None) -> str:
+    """Requests or packets per second in at most 6 cells: 0, 4.5, 123, 12.3k, 4.5M."""
+    if per_second is None:
+        return UNKNOWN
+    value = float(per_second)
+    for suffix, scale in (("M", 1e6), ("k", 1e3)):
+        if value >= scale * 0.9995:
+            scaled = value / scale
+            return f"{scaled:.1f}{suffix}" if scaled < 99.95 else f"{scaled:.0f}{suffix}"
+    return f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+
+
+def pct_text(pct: float | None) -> str:
+    """A percentage with one decimal, 5 cells at most: 0.0, 42.5, 100.0."""
+    return UNKNOWN if pct is None else f"{pct:.1f}"
+
+
+def cpu_time_text(seconds: float | None) -> str:
+    """Cumulative CPU time as virt-top's TIME reads: M:SS, or H:MM:SS past an hour."""
+    if seconds is None:
+        return UNKNOWN
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def ratio_text(ratio: float | None) -> str:
+    """An overcommit ratio: 0.50x, 1.25x."""
+    return UNKNOWN if ratio is None else f"{ratio:.2f}x"
+
+
+def pct_style(pct: float | None) -> str:
+    """Colour for a busy share: yellow from 50 %, red from 90 %, dim when unknown."""
+    if pct is None:
+        return "dim"
+    if pct >= 90:
+        return "bold red"
+    if pct >= 50:
+        return "yellow"
+    return ""
+
+
+def rate_style(per_second: float | None) -> str:
+    """Dim for unknown and idle, yellow from 100 MiB/s."""
+    if not per_second:
+        return "dim"
+    return "yellow" if per_second >= 100 * 1024 * 1024 else ""
+
+
+def ratio_style(ratio: float | None) -> str:
+    """Overcommit: yellow above 1x, red above 2x."""
+    if ratio is None:
+        return "dim"
+    if ratio > 2:
+        return "bold red"
+    return "yellow" if ratio > 1 else "green"

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from backend import model
+from backend.domxml import DomainLayout
+from backend.history import HostHistory
 from backend.model import Guest, HostStatus
+from backend.poller import StatsFailed, StatsUpdated
 
 
 @dataclass
@@ -71,6 +74,15 @@ class ActionFailed(Message, bubble=False):
     text: str
 
 
+@dataclass
+class GuestLayoutLoaded(Message, bubble=False):
+    """A guest's domain XML was read (``layout``), or could not be (``error``)."""
+
+    uuid: str
+    layout: DomainLayout | None
+    error: str | None
+
+
 def from_change(change: model.HostChange) -> HostMessage:
     """Wrap a backend change (from any thread) as the message the UI handles."""
     match change:
@@ -85,6 +97,52 @@ def from_change(change: model.HostChange) -> HostMessage:
     raise TypeError(f"unknown host change: {change!r}")
 
 
-def copy_message(message: HostMessage) -> HostMessage:
+def copy_message(message: AppMessage) -> AppMessage:
     """A fresh message with the same values: one message instance goes to one pump."""
     return dataclasses.replace(message)
+
+
+# -- statistics (from the pollers' threads) ---------------------------------------------
+
+
+@dataclass
+class StatsTick(Message, bubble=False):
+    """One tick of one host's statistics; ``history`` is that host's ring buffers."""
+
+    update: StatsUpdated
+    history: HostHistory | None = None
+
+    @property
+    def host(self) -> str:
+        return self.update.host
+
+    def can_replace(self, message: Message) -> bool:
+        # A newer tick of the same host supersedes one not handled yet: the history
+        # keeps every tick, so nothing is lost by drawing only the newest.
+        return isinstance(message, StatsTick) and message.host == self.host
+
+
+@dataclass
+class StatsError(Message, bubble=False):
+    """A tick of one host failed; ``failure.error`` is a sentence for the admin."""
+
+    failure: StatsFailed
+
+    @property
+    def host(self) -> str:
+        return self.failure.host
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatsError) and message.host == self.host
+
+
+@dataclass
+class StatsControlChanged(Message, bubble=False):
+    """Polling was paused, resumed or its interval changed (for status lines)."""
+
+    paused: bool
+    interval: float
+
+
+#: What the app forwards to every screen.
+AppMessage = HostMessage | StatsTick | StatsError | StatsControlChanged

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from backend.domxml import DomainLayout
 from backend.model import Guest
 from tui.format import human_kib, state_text
 
@@ -39,8 +40,11 @@ class GuestSection(Vertical):
     def update_guest(self, guest: Guest) -> None:
         if guest != self.guest:
             self.guest = guest
-            if self.is_mounted:
-                self.query_one(".section-body", Static).update(self.render_guest(guest))
+            self.redraw()
+
+    def redraw(self) -> None:
+        if self.is_mounted:
+            self.query_one(".section-body", Static).update(self.render_guest(self.guest))
 
     def render_guest(self, guest: Guest) -> Table | Text:
         raise NotImplementedError
@@ -50,6 +54,15 @@ class GuestFacts(GuestSection):
     """What libvirt says about the guest: identity, state, size, start-up."""
 
     TITLE = "Guest"
+
+    def __init__(self, guest: Guest) -> None:
+        super().__init__(guest)
+        self.domain_layout: DomainLayout | None = None
+
+    def set_layout(self, layout: DomainLayout | None) -> None:
+        """Add what only the domain XML says (OS type), once it has been read."""
+        self.domain_layout = layout
+        self.redraw()
 
     def render_guest(self, guest: Guest) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -72,6 +85,8 @@ class GuestFacts(GuestSection):
             ("Autostart", "yes" if guest.autostart else "no"),
             ("Persistent", "yes" if guest.persistent else "no (transient)"),
         ]
+        if self.domain_layout is not None:
+            rows.insert(6, ("OS type", self.domain_layout.os_text))
         for label, value in rows:
             table.add_row(label, value)
         return table

@@ -1,93 +1,292 @@
-"""The guest list: one row per guest of every host, updated in place by row key."""
+"""The guest list: one row per guest of every host, drawn with Textual's Line API.
+
+A DataTable updated cell by cell cannot refresh 10,000 rows a tick (PERF-NOTES), so
+this widget keeps its rows as plain data and draws only the visible lines: each row's
+:class:`~textual.strip.Strip` is cached until its guest, its figures or the layout
+change, and a tick repaints only the visible lines whose text changed.
+
+Columns are chosen by width: the least useful ones are dropped first so the table
+stays readable at 80 columns (see :data:`COLUMNS`, ``priority``). Line 0 is the
+header; it stays put while the rows scroll, and clicking a title sorts by it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-from rich.console import JustifyMethod
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
+from backend.history import HostHistory
 from backend.model import Guest
-from tui.format import STATE_STYLES, memory_text
+from backend.stats import GuestRates
+from tui.format import (
+    STATE_STYLES,
+    UNKNOWN,
+    count_text,
+    cpu_time_text,
+    memory_text,
+    pct_style,
+    pct_text,
+    rate_style,
+    rate_text,
+)
+from tui.widgets.sparkline import spark
+
+#: Points of CPU history in the list's sparkline column.
+SPARK_POINTS = 8
+
+Cell = tuple[str, str]  # text, style
+SortValue = float | str | None
+
+
+def mem_pct(guest: Guest, rates: GuestRates | None) -> float | None:
+    """Memory in use inside the guest as a share of the memory it has now."""
+    if rates is None or rates.mem_used_kib is None:
+        return None
+    has = rates.mem_current_kib or guest.memory_kib
+    return min(100.0, 100.0 * rates.mem_used_kib / has) if has else None
+
+
+class Row(NamedTuple):
+    """What one cell function gets: the guest, its latest figures, the table's modes."""
+
+    guest: Guest
+    rates: GuestRates | None
+    requests: bool  # disk columns in requests/s instead of bytes/s
+    history: HostHistory | None
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
-    label: str
-    cell: Callable[[Guest], str]
-    width: int | None = None  # None: as wide as the widest value when rows are added
-    justify: JustifyMethod = "left"
-    style: Callable[[Guest], str] | None = None
+    title: str
+    width: int  # 0: as wide as the widest value (host, name)
+    cell: Callable[[Row], Cell]
+    sort_value: Callable[[Row], SortValue]
+    priority: int  # the lowest is dropped first when the width runs out
+    justify: str = "right"
+    descending: bool = True  # the first click sorts biggest first
+    requests_title: str | None = None  # the title while disk columns show requests/s
 
+
+def _rate(value: Callable[[GuestRates], float | None]) -> Callable[[Row], Cell]:
+    def cell(row: Row) -> Cell:
+        v = value(row.rates) if row.rates is not None else None
+        return rate_text(v), rate_style(v)
+
+    return cell
+
+
+def _disk(
+    bytes_value: Callable[[GuestRates], float | None],
+    reqs_value: Callable[[GuestRates], float | None],
+) -> tuple[Callable[[Row], Cell], Callable[[Row], SortValue]]:
+    def cell(row: Row) -> Cell:
+        if row.rates is None:
+            return UNKNOWN, "dim"
+        if row.requests:
+            v = reqs_value(row.rates)
+            return count_text(v), rate_style(v)
+        v = bytes_value(row.rates)
+        return rate_text(v), rate_style(v)
+
+    def sort_value(row: Row) -> SortValue:
+        if row.rates is None:
+            return None
+        return reqs_value(row.rates) if row.requests else bytes_value(row.rates)
+
+    return cell, sort_value
+
+
+def _of(value: Callable[[GuestRates], Any]) -> Callable[[Row], SortValue]:
+    return lambda row: value(row.rates) if row.rates is not None else None
+
+
+def _cpu_cell(row: Row) -> Cell:
+    pct = row.rates.cpu_pct if row.rates is not None else None
+    return pct_text(pct), pct_style(pct)
+
+
+def _mem_cell(row: Row) -> Cell:
+    pct = mem_pct(row.guest, row.rates)
+    return pct_text(pct), pct_style(pct)
+
+
+def _time_cell(row: Row) -> Cell:
+    seconds = row.rates.cpu_time_s if row.rates is not None else None
+    return cpu_time_text(seconds), "" if seconds is not None else "dim"
+
+
+def _spark_cell(row: Row) -> Cell:
+    if row.history is None:
+        return " " * SPARK_POINTS, ""
+    values = row.history.guest(row.guest.uuid, "cpu_pct").values
+    return spark(values, SPARK_POINTS, top=100.0), "green"
+
+
+_RD, _RD_SORT = _disk(lambda r: r.disk_rd_bps, lambda r: r.disk_rd_reqs_ps)
+_WR, _WR_SORT = _disk(lambda r: r.disk_wr_bps, lambda r: r.disk_wr_reqs_ps)
 
 COLUMNS: tuple[Column, ...] = (
-    Column("host", "Host", lambda g: g.host),
-    Column("name", "Name", lambda g: g.name),
-    Column(
-        "state", "State", lambda g: g.state.value, width=11, style=lambda g: STATE_STYLES[g.state]
-    ),
-    Column("vcpus", "vCPUs", lambda g: str(g.vcpus), width=5, justify="right"),
-    Column(
-        "memory",
-        "Memory",
-        lambda g: memory_text(g.memory_kib, g.max_memory_kib),
-        width=15,
-        justify="right",
-    ),
-    Column("autostart", "Autostart", lambda g: "yes" if g.autostart else "-", width=9),
-)
+    Column("host", "Host", 0, lambda r: (r.guest.host, ""), lambda r: r.guest.host, 35, "left",
+           descending=False),
+    Column("name", "Name", 0, lambda r: (r.guest.name, ""), lambda r: r.guest.name.casefold(),
+           100, "left", descending=False),
+    Column("state", "State", 11, lambda r: (r.guest.state.value, STATE_STYLES[r.guest.state]),
+           lambda r: r.guest.state.value, 90, "left", descending=False),
+    Column("vcpus", "vCPUs", 5, lambda r: (str(r.guest.vcpus), ""), lambda r: r.guest.vcpus, 30),
+    Column("memory", "Memory", 15,
+           lambda r: (memory_text(r.guest.memory_kib, r.guest.max_memory_kib), ""),
+           lambda r: r.guest.memory_kib, 20),
+    Column("cpu", "%CPU", 5, _cpu_cell, _of(lambda r: r.cpu_pct), 80),
+    Column("cpu_hist", "CPU hist", SPARK_POINTS, _spark_cell, _of(lambda r: r.cpu_pct), 45,
+           "left"),
+    Column("mem", "%MEM", 5, _mem_cell, lambda r: mem_pct(r.guest, r.rates), 65),
+    Column("disk_rd", "RDBY/s", 7, _RD, _RD_SORT, 70, requests_title="RDRQ/s"),
+    Column("disk_wr", "WRBY/s", 7, _WR, _WR_SORT, 70, requests_title="WRRQ/s"),
+    Column("net_rx", "RXBY/s", 7, _rate(lambda r: r.net_rx_bps), _of(lambda r: r.net_rx_bps), 60),
+    Column("net_tx", "TXBY/s", 7, _rate(lambda r: r.net_tx_bps), _of(lambda r: r.net_tx_bps), 60),
+    Column("time", "TIME", 8, _time_cell, _of(lambda r: r.cpu_time_s), 50),
+    Column("autostart", "Autostart", 9, lambda r: ("yes" if r.guest.autostart else "-", ""),
+           lambda r: int(r.guest.autostart), 10, "left"),
+)  # fmt: skip
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+#: Narrowest the name column gets before other columns are dropped.
+NAME_MIN = 16
+NAME_MAX = 32
+#: The sort keys virt-top users know: P, M, T, N.
+SORT_KEYS = {"cpu": "cpu", "memory": "mem", "time": "time", "name": "name"}
 
-#: What one cell shows: its text and its style.
-CellSpec = tuple[str, str]
+
+class _Key(NamedTuple):
+    value: str
 
 
-def cell_specs(guest: Guest) -> tuple[CellSpec, ...]:
-    return tuple((c.cell(guest), c.style(guest) if c.style else "") for c in COLUMNS)
+class _OrderedRow(NamedTuple):
+    key: _Key
 
 
-def _render(column: Column, spec: CellSpec) -> Text:
-    text, style = spec
-    return Text(text, style=style, justify=column.justify)
+def _fit(text: str, width: int, justify: str) -> str:
+    length = len(text) if text.isascii() else cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 1 else text[:width]
+    pad = " " * (width - length)
+    return pad + text if justify == "right" else text + pad
 
 
-def sort_key(guest: Guest) -> tuple[str, str]:
+def _base_key(guest: Guest) -> tuple[str, str]:
     return (guest.host, guest.name.casefold())
 
 
-class GuestTable(DataTable[Text]):
-    """Guests of all hosts sorted by host then name, filtered by a name substring.
+class GuestTable(ScrollView, can_focus=True):
+    """Guests of all hosts, sorted (host then name by default) and filtered by name.
 
-    Changes are applied as a diff: rows are added and removed by key (``Guest.key``),
-    and only cells whose text or style changed are rewritten. The cursor stays on
-    the same guest while rows come, go and move.
+    The cursor stays on the same guest while rows come, go and re-sort. ``enter``
+    posts :class:`Selected`; moving the cursor posts :class:`CursorMoved`.
     """
 
+    DEFAULT_CSS = """
+    GuestTable {
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+    }
+    GuestTable > .guest-table--header {
+        text-style: bold;
+        background: $panel;
+    }
+    GuestTable > .guest-table--sorted {
+        text-style: bold;
+        color: $accent;
+        background: $panel;
+    }
+    GuestTable > .guest-table--cursor {
+        background: $block-cursor-blurred-background;
+    }
+    GuestTable:focus > .guest-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "guest-table--header",
+        "guest-table--sorted",
+        "guest-table--cursor",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Not in the footer (no room at 80 columns); help and the palette list it.
+        # Not in the footer (no room at 80 columns); help and the palette list them.
         Binding("enter", "select_cursor", "Details", show=False),
-        Binding("j", "cursor_down", "Cursor down", show=False),
-        Binding("k", "cursor_up", "Cursor up", show=False),
+        Binding("down,j", "cursor_down", "Cursor down", show=False),
+        Binding("up,k", "cursor_up", "Cursor up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("home", "first", "First guest", show=False),
+        Binding("end", "last", "Last guest", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, id=id, classes=classes)
-        self._guests: dict[str, Guest] = {}
-        self._shown: dict[str, tuple[CellSpec, ...]] = {}
-        self._filter = ""
+    class Selected(Message):
+        """Enter (or a double click) on a guest."""
 
-    def on_mount(self) -> None:
-        for column in COLUMNS:
-            label = Text(column.label, justify=column.justify)
-            self.add_column(label, key=column.key, width=column.width)
-        self._sync()  # guests handed over before the table was mounted
+        def __init__(self, table: GuestTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> GuestTable:
+            return self.table
+
+    class CursorMoved(Message):
+        """The cursor is on another guest (or on none)."""
+
+        def __init__(self, table: GuestTable, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> GuestTable:
+            return self.table
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._guests: dict[str, Guest] = {}
+        self._rates: dict[str, GuestRates] = {}
+        self._histories: dict[str, HostHistory] = {}
+        self._ticks: dict[str, int] = {}
+        self._filter = ""
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cursor = 0
+        self._sort = "name"
+        self._descending = False
+        self._requests = False
+        self._strips: dict[str, Strip] = {}
+        self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._layout: list[tuple[Column, int]] = []
+        self._layout_width = -1
+        self._name_width = 4
+        self._host_width = 4
 
     # -- what the screen reads -------------------------------------------------------
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self._order:
+            return None
+        return self._order[min(self._cursor, len(self._order) - 1)]
 
     @property
     def selected_guest(self) -> Guest | None:
@@ -95,21 +294,40 @@ class GuestTable(DataTable[Text]):
         return self._guests.get(key) if key else None
 
     @property
-    def selected_key(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        try:
-            row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return row_key.value
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
 
     @property
     def filter_text(self) -> str:
         return self._filter
 
+    @property
+    def sort_column(self) -> str:
+        return self._sort
+
+    @property
+    def sort_descending(self) -> bool:
+        return self._descending
+
+    @property
+    def disk_requests(self) -> bool:
+        """True while the disk columns show requests/s (virt-top's ``B``)."""
+        return self._requests
+
     def guest(self, key: str) -> Guest | None:
         return self._guests.get(key)
+
+    def rates(self, key: str) -> GuestRates | None:
+        """The latest figures of a guest, if a tick has brought any."""
+        return self._rates.get(key)
+
+    def stats_tick(self, host: str) -> int | None:
+        """The number of the latest tick shown for ``host``."""
+        return self._ticks.get(host)
 
     def all_guests(self) -> list[Guest]:
         """Every guest the table knows, shown or filtered out."""
@@ -118,9 +336,41 @@ class GuestTable(DataTable[Text]):
     def guests_of(self, host: str) -> list[Guest]:
         return [g for g in self._guests.values() if g.host == host]
 
+    def ordered_keys(self) -> list[str]:
+        """Row keys (``Guest.key``) in the order the rows show them."""
+        return list(self._order)
+
+    @property
+    def ordered_rows(self) -> list[_OrderedRow]:
+        """DataTable-style rows (``row.key.value``) for code written against DataTable."""
+        return [_OrderedRow(_Key(k)) for k in self._order]
+
     def shown_names(self) -> list[str]:
         """Guest names in the order the rows show them."""
-        return [self._guests[row.key.value].name for row in self.ordered_rows if row.key.value]
+        return [self._guests[k].name for k in self._order]
+
+    def get_row_index(self, key: str) -> int:
+        return self._index[key]
+
+    def column_titles(self) -> list[str]:
+        """The titles of the columns shown at the current width."""
+        return [self._title(c) for c, _ in self._columns()]
+
+    def all_column_titles(self) -> list[str]:
+        return [self._title(c) for c in COLUMNS]
+
+    def get_cell(self, key: str, column: str) -> Text:
+        text, style = COLUMN_BY_KEY[column].cell(self._row(key))
+        return Text(text, style=style)
+
+    def get_row_at(self, index: int) -> list[Text]:
+        """Every column's cell of the row at ``index``, shown or not, in COLUMNS order."""
+        row = self._row(self._order[index])
+        return [Text(text, style=style) for text, style in (c.cell(row) for c in COLUMNS)]
+
+    def row_text(self, key: str) -> str:
+        """The row as drawn now (the shown columns), for tests and logs."""
+        return "".join(s.text for s in self._strip(key))
 
     # -- what the screen changes -----------------------------------------------------
 
@@ -128,79 +378,316 @@ class GuestTable(DataTable[Text]):
         """Replace every row of ``host``."""
         for key in [k for k, g in self._guests.items() if g.host == host]:
             del self._guests[key]
+            self._forget(key)
         for guest in guests:
             self._guests[guest.key] = guest
-        self._sync()
+        self._resync()
 
     def update_guest(self, guest: Guest) -> None:
         before = self._guests.get(guest.key)
         self._guests[guest.key] = guest
-        if (
-            self.is_mounted
-            and before is not None
-            and before.name == guest.name
-            and guest.key in self._shown
-        ):
-            # The common event: same row, same place; rewrite only its changed cells.
-            with self.app.batch_update():
-                self._show(guest)
+        if before is not None and before.name == guest.name and guest.key in self._index:
+            # The common event: same row; re-sort only if the sort column moved it.
+            self._forget(guest.key)
+            if self._sort in ("name", "host"):
+                self.refresh_line(self._index[guest.key] + 1)
+            else:
+                self._reorder()
             return
-        self._sync()
+        self._resync()
 
     def remove_guest(self, key: str) -> None:
         if self._guests.pop(key, None) is not None:
-            self._sync()
+            self._rates.pop(key, None)
+            self._forget(key)
+            self._resync()
 
     def set_filter(self, text: str) -> None:
         """Show only guests whose name contains ``text`` (case-insensitive)."""
         text = text.strip()
         if text != self._filter:
             self._filter = text
-            self._sync()
+            self._resync()
 
-    # -- the diff ----------------------------------------------------------------------
+    def update_stats(
+        self, host: str, tick: int, rates: Sequence[GuestRates], history: HostHistory | None
+    ) -> None:
+        """A tick of ``host``: new figures for its guests; repaint what changed on screen."""
+        prefix = f"{host}/"
+        store = self._rates
+        for rate in rates:
+            store[prefix + rate.uuid] = rate
+        self._ticks[host] = tick
+        if history is not None:
+            self._histories[host] = history
+        # Every row of the host may have changed: forget their strips (cheap), and
+        # draw again only the visible ones whose cells differ.
+        strips = self._strips
+        for rate in rates:
+            key = prefix + rate.uuid
+            strips.pop(key, None)
+        if self._sort not in ("name", "host", "state"):
+            self._reorder()
+            return
+        self._refresh_visible_changes(host)
 
-    def _matches(self, guest: Guest) -> bool:
-        return self._filter.casefold() in guest.name.casefold()
+    def sort_by(self, column: str, descending: bool | None = None) -> None:
+        """Sort by a column key; the same column again reverses the order."""
+        spec = COLUMN_BY_KEY[column]
+        if descending is None:
+            descending = not self._descending if column == self._sort else spec.descending
+        self._sort, self._descending = column, descending
+        self._reorder()
+        self.refresh()
 
-    def _sync(self) -> None:
+    def toggle_disk_unit(self) -> None:
+        """Disk columns in bytes/s or requests/s (virt-top's ``B``)."""
+        self._requests = not self._requests
+        self._invalidate()
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        self._set_cursor(row)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor - 1)
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self._cursor + self._page())
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self._cursor - self._page())
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        key = self.selected_key
+        if key is not None:
+            self.post_message(self.Selected(self, key))
+
+    # -- mouse ---------------------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self._column_at(offset.x)
+            if column is not None:
+                self.sort_by(column.key)
+            return
+        index = int(self.scroll_y) + offset.y - 1
+        if 0 <= index < len(self._order):
+            self._set_cursor(index)
+            if event.chain >= 2:
+                self.action_select_cursor()
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._invalidate()
+        self._update_virtual_size()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            return self._header(width).apply_style(base)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, base)
+        strip = self._strip(self._order[index])
+        if index == self._cursor:
+            return strip.apply_style(base + self.get_component_rich_style("guest-table--cursor"))
+        return strip.apply_style(base)
+
+    def _columns(self) -> list[tuple[Column, int]]:
+        width = self.scrollable_content_region.width
+        if width != self._layout_width:
+            self._layout = self._fit_columns(width)
+            self._layout_width = width
+        return self._layout
+
+    def _fit_columns(self, width: int) -> list[tuple[Column, int]]:
+        many_hosts = len({g.host for g in self._guests.values()}) > 1
+        widths = {c.key: c.width for c in COLUMNS}
+        widths["host"] = self._host_width
+        widths["name"] = max(NAME_MIN, min(self._name_width, NAME_MIN))
+
+        def priority(c: Column) -> int:
+            return 85 if c.key == "host" and many_hosts else c.priority
+
+        shown = list(COLUMNS)
+        while len(shown) > 1 and 1 + sum(widths[c.key] + 1 for c in shown) > width:
+            shown.remove(min(shown, key=priority))
+        spare = width - 1 - sum(widths[c.key] + 1 for c in shown)
+        widths["name"] += max(0, min(spare, min(self._name_width, NAME_MAX) - widths["name"]))
+        return [(c, widths[c.key]) for c in shown]
+
+    def _title(self, column: Column) -> str:
+        if self._requests and column.requests_title:
+            return column.requests_title
+        return column.title
+
+    def _header(self, width: int) -> Strip:
+        header = self.get_component_rich_style("guest-table--header")
+        sorted_style = self.get_component_rich_style("guest-table--sorted")
+        segments = [Segment(" ", header)]
+        for column, cells in self._columns():
+            title = self._title(column)
+            style = header
+            if column.key == self._sort:
+                title += "▼" if self._descending else "▲"
+                style = sorted_style
+            segments.append(Segment(_fit(title, cells, column.justify), style))
+            segments.append(Segment(" ", header))
+        return Strip(segments).adjust_cell_length(width, header)
+
+    def _row(self, key: str) -> Row:
+        guest = self._guests[key]
+        return Row(guest, self._rates.get(key), self._requests, self._histories.get(guest.host))
+
+    def _cells_of(self, key: str) -> tuple[Cell, ...]:
+        row = self._row(key)
+        return tuple(column.cell(row) for column, _ in self._columns())
+
+    def _strip(self, key: str) -> Strip:
+        strip = self._strips.get(key)
+        if strip is not None:
+            return strip
+        cells = self._cells_of(key)
+        self._cells[key] = cells
+        segments = [Segment(" ")]
+        for (column, width), (text, style) in zip(self._columns(), cells, strict=True):
+            segments.append(Segment(_fit(text, width, column.justify), _style(style)))
+            segments.append(Segment(" "))
+        strip = Strip(segments).adjust_cell_length(self.scrollable_content_region.width)
+        self._strips[key] = strip
+        return strip
+
+    def _refresh_visible_changes(self, host: str | None = None) -> None:
+        """Repaint the visible lines whose cells changed (strips already forgotten)."""
         if not self.is_mounted:
             return
-        wanted = sorted((g for g in self._guests.values() if self._matches(g)), key=sort_key)
-        wanted_keys = {g.key for g in wanted}
+        top = int(self.scroll_y)
+        for index in range(top, min(len(self._order), top + self._page() + 1)):
+            key = self._order[index]
+            if key in self._strips:
+                continue
+            before = self._cells.get(key)
+            if self._cells_of(key) != before:
+                self.refresh_line(index + 1)
+
+    def _forget(self, key: str) -> None:
+        self._strips.pop(key, None)
+        self._cells.pop(key, None)
+
+    def _invalidate(self) -> None:
+        self._strips.clear()
+        self._cells.clear()
+        self._layout_width = -1
+        self.refresh()
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _column_at(self, x: int) -> Column | None:
+        left = 1
+        for column, width in self._columns():
+            if left <= x < left + width + 1:
+                return column
+            left += width + 1
+        return None
+
+    # -- order and cursor ----------------------------------------------------------------
+
+    def _resync(self) -> None:
+        """Guests or the filter changed: measure the columns again and re-sort."""
+        names = [g.name for g in self._guests.values()]
+        name_width = max((cell_len(n) for n in names), default=4)
+        host_width = max((cell_len(g.host) for g in self._guests.values()), default=4)
+        if (name_width, host_width) != (self._name_width, self._host_width):
+            self._name_width, self._host_width = max(4, name_width), max(4, host_width)
+            self._invalidate()
+        self._reorder()
+
+    def _reorder(self) -> None:
         selected = self.selected_key
-        with self.app.batch_update():
-            for key in [k for k in self._shown if k not in wanted_keys]:
-                del self._shown[key]
-                self.remove_row(key)
-            for guest in wanted:
-                self._show(guest)
-            order = [g.key for g in wanted]
-            if [row.key.value for row in self.ordered_rows] != order:
-                self.sort("host", "name", key=lambda host_name: sort_key_cells(*host_name))
-            if selected in wanted_keys:
-                row = self.get_row_index(selected)
-                if row != self.cursor_row:
-                    self.move_cursor(row=row, animate=False)
+        text = self._filter.casefold()
+        guests = self._guests
+        keys = [k for k, g in guests.items() if not text or text in g.name.casefold()]
+        keys.sort(key=lambda k: _base_key(guests[k]))
+        if self._sort != "name" or self._descending:
+            keys = self._sorted(keys)
+        order_changed = keys != self._order
+        self._order = keys
+        self._index = {k: i for i, k in enumerate(keys)}
+        self._update_virtual_size()
+        if selected is not None and selected in self._index:
+            self._cursor = self._index[selected]
+        else:
+            self._cursor = min(self._cursor, max(0, len(keys) - 1))
+        if order_changed:
+            self.refresh()
+            self._scroll_to_cursor()
+            if self.selected_key != selected:
+                self.post_message(self.CursorMoved(self, self.selected_key))
+        else:
+            self._refresh_visible_changes()
 
-    def _show(self, guest: Guest) -> None:
-        specs = cell_specs(guest)
-        old = self._shown.get(guest.key)
-        self._shown[guest.key] = specs
-        if old is None:
-            cells = [_render(c, s) for c, s in zip(COLUMNS, specs, strict=True)]
-            self.add_row(*cells, key=guest.key)
+    def _sorted(self, keys: list[str]) -> list[str]:
+        """Stable sort by the sort column; unknown values always last."""
+        column = COLUMN_BY_KEY[self._sort]
+        known: list[tuple[Any, str]] = []
+        unknown: list[str] = []
+        for key in keys:
+            value = column.sort_value(self._row(key))
+            if value is None:
+                unknown.append(key)
+            else:
+                known.append((value, key))
+        known.sort(key=lambda pair: pair[0], reverse=self._descending)
+        return [k for _, k in known] + unknown
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._order) + 1)
+
+    def _set_cursor(self, row: int) -> None:
+        if not self._order:
             return
-        for column, new, before in zip(COLUMNS, specs, old, strict=True):
-            if new != before:
-                # Only a rename can need a wider column; that is rare, not a refresh loop.
-                self.update_cell(
-                    guest.key,
-                    column.key,
-                    _render(column, new),
-                    update_width=column.key == "name",
-                )
+        row = max(0, min(row, len(self._order) - 1))
+        if row == self._cursor:
+            return
+        old, self._cursor = self._cursor, row
+        self.refresh_line(old + 1)
+        self.refresh_line(row + 1)
+        self._scroll_to_cursor()
+        self.post_message(self.CursorMoved(self, self.selected_key))
+
+    def _scroll_to_cursor(self) -> None:
+        if not self.is_mounted:
+            return
+        top = int(self.scroll_y)
+        page = self._page()
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False)
 
 
-def sort_key_cells(host: Text, name: Text) -> tuple[str, str]:
-    return (host.plain, name.plain.casefold())
+_STYLES: dict[str, Style] = {}
+
+
+def _style(name: str) -> Style:
+    style = _STYLES.get(name)
+    if style is None:
+        style = _STYLES[name] = Style.parse(name) if name else Style()
+    return style

@@ -1,4 +1,5 @@
-"""One status line per host: is it connected, to what, and how many guests run there."""
+"""One status line per host: is it connected, to what, how many guests run there; and,
+once statistics arrive, a summary line: host CPU, memory, overcommit."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from backend.hoststats import HostFigures
 from backend.model import ConnectionState, HostStatus
-from tui.format import clock_time
+from tui.format import (
+    UNKNOWN,
+    clock_time,
+    human_kib,
+    pct_style,
+    pct_text,
+    ratio_style,
+    ratio_text,
+)
 
 _SEP = ("  ·  ", "dim")
 
@@ -39,6 +49,34 @@ def status_text(status: HostStatus, running: int, total: int) -> Text:
     return Text.assemble(*parts)
 
 
+def summary_text(
+    figures: HostFigures | None, error: str | None = None, paused: bool = False
+) -> Text:
+    """The host's figures: CPU %, memory used/total, and vCPU and memory overcommit as
+    running/defined guests' share of the host (``vCPU 1.50x/2.00x``)."""
+    parts: list[str | tuple[str, str]] = ["  "]
+    if figures is not None:
+        cpu = figures.cpu_pct
+        parts += ["CPU ", (f"{pct_text(cpu)}%" if cpu is not None else UNKNOWN, pct_style(cpu))]
+        used, total = figures.mem_used_kib, figures.mem_total_kib
+        mem = f"{human_kib(used) if used is not None else UNKNOWN}/"
+        mem += human_kib(total) if total else UNKNOWN
+        parts += ["  mem ", (mem, pct_style(figures.mem_pct))]
+        over = figures.overcommit
+        if over is not None:
+            for label, running, defined in (
+                ("vCPU", over.running_vcpu_ratio, over.defined_vcpu_ratio),
+                ("mem", over.running_mem_ratio, over.defined_mem_ratio),
+            ):
+                parts += [f"  {label} ", (ratio_text(running), ratio_style(running))]
+                parts += ["/", (ratio_text(defined), ratio_style(defined))]
+    if error:
+        parts += [("  " if figures is not None else "", ""), (f"statistics: {error}", "red")]
+    if paused:
+        parts += ["  ", (" PAUSED ", "bold black on yellow")]
+    return Text.assemble(*parts)
+
+
 class HostStatusLine(Static):
     """The status line of one host."""
 
@@ -54,6 +92,9 @@ class HostStatusLine(Static):
         self.status = status
         self.running = 0
         self.total = 0
+        self.figures: HostFigures | None = None
+        self.stats_error: str | None = None
+        self.paused = False
         self._redraw()
 
     def set_status(self, status: HostStatus) -> None:
@@ -65,9 +106,24 @@ class HostStatusLine(Static):
             self.running, self.total = running, total
             self._redraw()
 
+    def set_figures(self, figures: HostFigures | None, error: str | None = None) -> None:
+        if (figures, error) != (self.figures, self.stats_error):
+            self.figures, self.stats_error = figures, error
+            self._redraw()
+
+    def set_paused(self, paused: bool) -> None:
+        if paused != self.paused:
+            self.paused = paused
+            self._redraw()
+
     def _redraw(self) -> None:
         self.set_class(self.status.state is ConnectionState.DISCONNECTED, "-disconnected")
-        self.update(status_text(self.status, self.running, self.total))
+        text = status_text(self.status, self.running, self.total)
+        connected = self.status.state is ConnectionState.CONNECTED
+        if connected and (self.figures is not None or self.stats_error or self.paused):
+            text.append("\n")
+            text.append_text(summary_text(self.figures, self.stats_error, self.paused))
+        self.update(text)
 
 
 class HostStatusBar(Vertical):
@@ -98,3 +154,12 @@ class HostStatusBar(Vertical):
         line = self._lines.get(label)
         if line is not None:
             line.set_counts(running, total)
+
+    def set_figures(self, label: str, figures: HostFigures | None, error: str | None) -> None:
+        line = self._lines.get(label)
+        if line is not None:
+            line.set_figures(figures, error)
+
+    def set_paused(self, paused: bool) -> None:
+        for line in self._lines.values():
+            line.set_paused(paused)

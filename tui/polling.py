@@ -1,0 +1,128 @@
+"""The app's statistics pollers: one per host, their controls, and their results as messages.
+
+Each host gets a :class:`backend.poller.StatsPoller` (or whatever the factory given to
+``make_app`` builds: the snapshot tests replay recorded ticks). A poller starts when
+its host first connects (so its first tick is not a failure), polls at once after a
+reconnect, and stops when the app exits. Results arrive on the poller's thread and are
+only posted as messages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from textual.message_pump import MessagePump
+
+from backend.history import HostHistory
+from backend.host import Host
+from backend.poller import (
+    MIN_INTERVAL,
+    StatsFailed,
+    StatsListener,
+    StatsPoller,
+    StatsResult,
+    StatsUpdated,
+)
+from tui import messages
+
+
+class Poller(Protocol):
+    """What the app needs of a poller (StatsPoller has all of it)."""
+
+    history: HostHistory
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def poll_now(self) -> None: ...
+    def set_interval(self, seconds: float) -> None: ...
+
+
+PollerFactory = Callable[[Host, StatsListener, float], Poller]
+
+
+def live_poller(host: Host, listener: StatsListener, interval: float) -> Poller:
+    return StatsPoller(host, listener, interval=interval)
+
+
+def parse_delay(text: str) -> float:
+    """A refresh interval typed by the admin, in seconds; ValueError with a sentence."""
+    try:
+        seconds = float(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"'{text.strip()}' is not a number of seconds; type e.g. 3 or 0.5."
+        ) from None
+    if not math.isfinite(seconds) or seconds < MIN_INTERVAL:
+        raise ValueError(f"The delay must be at least {MIN_INTERVAL} seconds, not {text.strip()}.")
+    return seconds
+
+
+class Pollers:
+    """One poller per host label; pause, resume and the interval apply to all of them."""
+
+    def __init__(
+        self, hosts: Iterable[Host], factory: PollerFactory, interval: float, target: MessagePump
+    ) -> None:
+        self.interval = interval
+        self.paused = False
+        self._target = target
+        self._pollers = {h.label: factory(h, self._listener, interval) for h in hosts}
+        self._started: set[str] = set()
+        self._last: dict[str, StatsUpdated] = {}
+
+    def _listener(self, result: StatsResult) -> None:
+        """Called on a poller's thread: only post."""
+        if isinstance(result, StatsFailed):
+            self._target.post_message(messages.StatsError(result))
+        else:
+            self._last[result.host] = result
+            history = self._pollers[result.host].history if result.host in self._pollers else None
+            self._target.post_message(messages.StatsTick(result, history))
+
+    def history(self, host: str) -> HostHistory | None:
+        poller = self._pollers.get(host)
+        return poller.history if poller is not None else None
+
+    def last(self, host: str) -> StatsUpdated | None:
+        """The latest tick of ``host`` (None before the first)."""
+        return self._last.get(host)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._pollers)
+
+    def host_connected(self, host: str) -> None:
+        """Start the host's poller on its first connection; poll at once after a reconnect."""
+        poller = self._pollers.get(host)
+        if poller is None:
+            return
+        if host not in self._started:
+            self._started.add(host)
+            if self.paused:
+                poller.pause()
+            poller.start()
+        elif not self.paused:
+            poller.poll_now()
+
+    def pause(self) -> None:
+        self.paused = True
+        for poller in self._pollers.values():
+            poller.pause()
+
+    def resume(self) -> None:
+        self.paused = False
+        for poller in self._pollers.values():
+            poller.resume()
+
+    def set_interval(self, seconds: float) -> None:
+        for poller in self._pollers.values():
+            poller.set_interval(seconds)
+        self.interval = seconds
+
+    def stop(self) -> None:
+        for label in self._started:
+            self._pollers[label].stop()

@@ -1,0 +1,83 @@
+"""A minimal line-based sparkline: block characters, no Fraction arithmetic.
+
+Textual's stock ``Sparkline`` buckets with ``Fraction`` and costs about four times
+more per refresh (PERF-NOTES); a guest table row or a details graph needs only one
+line of eight block heights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+#: Heights 1/8 to 8/8; a gap (unknown) is a space, a known zero the lowest block.
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: Sequence[float | None], width: int, top: float | None = None) -> str:
+    """The last ``width`` values as block characters, right-aligned (newest at the end).
+
+    ``top`` is the value of a full block (100 for percentages); without it the largest
+    known value is. Unknown values are spaces.
+    """
+    if width <= 0:
+        return ""
+    tail = list(values[-width:])
+    known = [v for v in tail if v is not None]
+    peak = top if top is not None else (max(known) if known else 0.0)
+    last = len(BLOCKS) - 1
+    chars = []
+    for value in tail:
+        if value is None:
+            chars.append(" ")
+        elif peak <= 0:
+            chars.append(BLOCKS[0])
+        else:
+            level = int(value / peak * last + 0.5)
+            chars.append(BLOCKS[min(max(level, 0), last)])
+    return " " * (width - len(tail)) + "".join(chars)
+
+
+class Sparkline(Widget):
+    """One line of history; ``values`` oldest first, the newest drawn at the right edge."""
+
+    DEFAULT_CSS = """
+    Sparkline {
+        height: 1;
+        width: 1fr;
+        color: $success;
+    }
+    """
+
+    def __init__(
+        self,
+        values: Sequence[float | None] = (),
+        *,
+        top: float | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._values: tuple[float | None, ...] = tuple(values)
+        self.top = top
+
+    @property
+    def values(self) -> tuple[float | None, ...]:
+        return self._values
+
+    def set_values(self, values: Sequence[float | None], top: float | None = None) -> None:
+        values = tuple(values)
+        if values != self._values or top != self.top:
+            self._values, self.top = values, top
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y != 0:
+            return Strip.blank(width, self.rich_style)
+        text = spark(self._values, width, self.top)
+        return Strip([Segment(text, self.rich_style + Style())], width)
