@@ -1,0 +1,527 @@
+"""The guest agent panel of one guest: what qemu-ga reports, and the agent's actions.
+
+Every agent call runs in a thread worker with a time limit (backend.agent) and only
+posts a message; the handlers here change the screen. The agent's state follows the
+host's agent-lifecycle events (forwarded by the app as GuestUpdated). Actions the agent
+cannot do right now are greyed out in the footer and listed with the reason.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from backend.agent import DEFAULT_LIMIT_S, GuestAgent
+from backend.agent_info import (
+    CHANNEL_XML,
+    AgentPanel,
+    AgentState,
+    InvalidRequest,
+    why_unusable,
+)
+from backend.errors import KvmtuiError
+from backend.host import Host
+from screens.agent_forms import (
+    ExecFormScreen,
+    ExecRequest,
+    PasswordFormScreen,
+    PasswordRequest,
+    RawFormScreen,
+)
+from screens.confirm import ConfirmScreen
+from tui import messages
+from tui.widgets.agent_output import AgentOutput, exec_body, trim_body
+from tui.widgets.agent_panel import (
+    AgentSection,
+    drift_text,
+    section_widgets,
+    show_panel,
+)
+
+# -- messages (posted from the workers) ---------------------------------------------------
+
+
+@dataclass
+class AgentStateRead(Message, bubble=False):
+    """The agent channel's state from the domain XML, or why it could not be read."""
+
+    state: AgentState | None
+    error: str | None
+
+
+@dataclass
+class AgentPanelRead(Message, bubble=False):
+    """A full read of the panel, or the sentence saying why the agent could not be read."""
+
+    panel: AgentPanel | None
+    error: str | None
+
+
+@dataclass
+class AgentActionDone(Message, bubble=False):
+    """An action finished: its answer (or failure sentence) for the output box."""
+
+    action: str
+    title: str
+    body: RenderableType
+    ok: bool
+    reload: bool
+
+
+@dataclass(frozen=True)
+class AgentAction:
+    """An action of the panel: its title and the agent commands it needs."""
+
+    title: str
+    commands: tuple[str, ...]
+
+
+#: Action name (as in BINDINGS) -> what it is and needs, in the order the panel lists them.
+ACTIONS: dict[str, AgentAction] = {
+    "ping": AgentAction("Ping the agent", ("guest-ping",)),
+    "set_clock": AgentAction("Set the guest clock from the host", ("guest-set-time",)),
+    "exec": AgentAction("Run a program", ("guest-exec", "guest-exec-status")),
+    "freeze": AgentAction("Freeze filesystems", ("guest-fsfreeze-freeze",)),
+    "thaw": AgentAction("Thaw filesystems", ("guest-fsfreeze-thaw",)),
+    "trim": AgentAction("Trim filesystems (fstrim)", ("guest-fstrim",)),
+    "password": AgentAction("Set a user's password", ("guest-set-user-password",)),
+    "shutdown": AgentAction("Shut down through the agent", ("guest-shutdown",)),
+    "reboot": AgentAction("Reboot through the agent", ("guest-shutdown",)),
+    "raw": AgentAction("Send a raw JSON command", ()),
+}
+
+_STATE_REASONS = {
+    AgentState.DISCONNECTED: "the agent is not connected",
+    AgentState.NO_CHANNEL: "the guest has no agent channel",
+    AgentState.NOT_RUNNING: "the guest is not running",
+}
+
+READ_ONLY_REASON = "the connection is read-only (libvirt allows the agent only read-write)"
+
+FROZEN_WARNING = (
+    "FROZEN: the guest's filesystems are frozen. Writes inside the guest block until "
+    "you thaw them (u); most agent commands are refused meanwhile."
+)
+
+
+class AgentScreen(Screen[None]):
+    """The guest agent of one guest: state, what it reports, and its actions."""
+
+    CSS_PATH = "agent.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),
+        Binding("r", "refresh", "Refresh"),
+        Binding("p", "ping", "Ping"),
+        Binding("c", "set_clock", "Set clock"),
+        Binding("e", "exec", "Run program"),
+        Binding("f", "freeze", "Freeze"),
+        Binding("u", "thaw", "Thaw"),
+        Binding("t", "trim", "Trim"),
+        Binding("w", "password", "Password"),
+        Binding("s", "shutdown", "Shut down"),
+        Binding("b", "reboot", "Reboot"),
+        Binding("j", "raw", "Raw JSON"),
+    ]
+
+    def __init__(
+        self,
+        host: Host,
+        guest_uuid: str,
+        *,
+        agent: GuestAgent | None = None,
+        limit_s: float = DEFAULT_LIMIT_S,
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.guest_uuid = guest_uuid
+        self.agent = agent or GuestAgent(host, guest_uuid, limit_s=limit_s)
+        self.state: AgentState | None = None
+        self.panel: AgentPanel | None = None
+        self.panel_error: str | None = None
+        self.busy: str | None = None  # the title of the action waiting for the agent
+        self.raw_text = ""
+
+    @property
+    def guest_key(self) -> str:
+        return f"{self.host.label}/{self.guest_uuid}"
+
+    @property
+    def guest_name(self) -> str:
+        return self.agent.guest_name
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._heading(), id="agent-heading")
+        yield Static(Text("Reading the agent's state…", style="dim"), id="agent-state")
+        yield Static(FROZEN_WARNING, id="agent-frozen")
+        yield AgentOutput(id="agent-output")
+        with VerticalScroll(id="agent-sections"):
+            yield from section_widgets(None, "Waiting for the agent…")
+            yield AgentSection("actions", "Actions", self._actions_body())
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def _heading(self) -> Text:
+        return Text.assemble(
+            ("Guest agent", "bold"), " of ", (self.guest_name, "bold"), " on ", self.host.label
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="agent-read", description="read the agent")
+    def load(self) -> None:
+        """The channel's state, then (if it may answer) the whole panel."""
+        try:
+            state, _name = self.agent.state()
+        except KvmtuiError as exc:
+            self.post_message(AgentStateRead(None, str(exc)))
+            return
+        self.post_message(AgentStateRead(state, None))
+        if state in (AgentState.CONNECTED, AgentState.UNKNOWN) and not self.host.readonly:
+            self._read_panel()
+
+    @work(thread=True, exclusive=True, group="agent-read", description="read the agent panel")
+    def load_panel(self) -> None:
+        self._read_panel()
+
+    def _read_panel(self) -> None:
+        try:
+            panel = self.agent.read_panel()
+        except KvmtuiError as exc:
+            self.post_message(AgentPanelRead(None, str(exc)))
+        else:
+            self.post_message(AgentPanelRead(panel, None))
+
+    def on_agent_state_read(self, message: AgentStateRead) -> None:
+        if message.error is not None:
+            self.query_one("#agent-state", Static).update(Text(message.error, style="red"))
+            return
+        self._set_state(message.state)
+
+    def on_agent_panel_read(self, message: AgentPanelRead) -> None:
+        self.panel_error = message.error
+        if message.panel is None:
+            self._show_output("Reading the agent", Text(message.error or "", style="red"), False)
+        else:
+            self.panel = message.panel
+            show_panel(list(self.query(AgentSection).exclude("#agent-actions")), message.panel)
+        self._redraw_status()
+
+    def _set_state(self, state: AgentState | None) -> None:
+        self.state = state
+        self._redraw_status()
+
+    def _redraw_status(self) -> None:
+        self.query_one("#agent-state", Static).update(self._state_text())
+        self.query_one("#agent-frozen", Static).set_class(
+            bool(self.panel and self.panel.frozen), "-shown"
+        )
+        self.query_one("#agent-actions", AgentSection).show(self._actions_body())
+        self.refresh_bindings()
+
+    def _state_text(self) -> Text:
+        state = self.state
+        text = Text()
+        if state is None:
+            text.append("Reading the agent's state…", style="dim")
+        elif state is AgentState.CONNECTED:
+            text.append("Agent connected", style="bold green")
+            caps = self.panel.capabilities if self.panel else None
+            if caps is not None:
+                text.append(
+                    f" · qemu-ga {caps.version} · {caps.enabled_count} of "
+                    f"{len(caps.commands)} commands enabled"
+                )
+        elif state is AgentState.DISCONNECTED:
+            text.append("Agent disconnected", style="bold yellow")
+            text.append(
+                ": qemu-ga is not running in the guest or closed its channel; "
+                "agent commands fail until it is back."
+            )
+        elif state is AgentState.NO_CHANNEL:
+            text.append("No guest agent channel configured", style="bold yellow")
+            text.append(
+                ". Add this to the guest's <devices> (virsh edit "
+                f"{self.guest_name}), restart the guest, and run qemu-ga inside it:\n"
+            )
+            text.append(CHANNEL_XML, style="cyan")
+        elif state is AgentState.NOT_RUNNING:
+            text.append("Guest not running", style="bold")
+            text.append(": its agent starts with it.")
+        else:
+            text.append("Agent state unknown", style="bold yellow")
+            text.append(": libvirt does not report it; commands are tried anyway.")
+        if self.host.readonly:
+            text.append(
+                "\nRead-only connection: libvirt allows the guest agent only on read-write "
+                "connections. Start kvmtui without -r/--readonly to use it.",
+                style="yellow",
+            )
+        return text
+
+    # -- live updates (forwarded by the app) ----------------------------------------------
+
+    def on_guest_updated(self, message: messages.GuestUpdated) -> None:
+        guest = message.guest
+        if guest.key != self.guest_key or self.state is AgentState.NO_CHANNEL:
+            return
+        if not guest.state.active:
+            state = AgentState.NOT_RUNNING
+        elif guest.agent_connected is None:
+            return
+        else:
+            state = AgentState.CONNECTED if guest.agent_connected else AgentState.DISCONNECTED
+        if state is self.state:
+            return
+        self._set_state(state)
+        if state is AgentState.CONNECTED and not self.host.readonly:
+            self.load_panel()
+
+    def on_guest_removed(self, message: messages.GuestRemoved) -> None:
+        if message.key == self.guest_key:
+            self._set_state(AgentState.NOT_RUNNING)
+            self.query_one("#agent-state", Static).update(
+                Text("The guest is no longer defined on this host.", style="bold red")
+            )
+
+    # -- what may be done ---------------------------------------------------------------
+
+    def why_unavailable(self, action: str) -> str | None:
+        """None when ``action`` can be tried now, else the reason in a few words."""
+        if self.host.readonly:
+            return READ_ONLY_REASON
+        reason = _STATE_REASONS.get(self.state) if self.state is not None else None
+        if reason is not None:
+            return reason
+        if self.state is None:
+            return "the agent's state is not known yet"
+        spec = ACTIONS[action]
+        caps = self.panel.capabilities if self.panel else None
+        frozen = self.panel.frozen if self.panel else None
+        if action == "raw":
+            return None
+        if action == "freeze" and frozen:
+            return "the filesystems are already frozen"
+        return why_unusable(spec.commands, caps, frozen)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTIONS and self.why_unavailable(action) is not None:
+            return None  # shown greyed out; the Actions section says why
+        return True
+
+    def _actions_body(self) -> RenderableType:
+        keys = {
+            b.action: b.key for b in self.BINDINGS if isinstance(b, Binding) and b.action in ACTIONS
+        }
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column()
+        for name, spec in ACTIONS.items():
+            why = self.why_unavailable(name)
+            status = Text("ready", style="green") if why is None else Text(why, style="dim")
+            table.add_row(keys.get(name, ""), spec.title, status)
+        return table
+
+    # -- running actions ----------------------------------------------------------------
+
+    def _show_output(self, title: str, body: RenderableType, ok: bool) -> None:
+        output = self.query_one(AgentOutput)
+        output.add_class("-shown")
+        output.show(title, body, ok=ok)
+
+    def _start(
+        self,
+        action: str,
+        run: Callable[[GuestAgent], RenderableType],
+        *,
+        title: str | None = None,
+        reload: bool = False,
+        limit_s: float | None = None,
+    ) -> None:
+        title = title or ACTIONS[action].title
+        why = self.why_unavailable(action)
+        if why is not None:
+            self.notify(f"{title}: not available, {why}.", severity="warning")
+            return
+        if self.busy is not None:
+            self.notify(f"Still waiting for: {self.busy}.", severity="warning")
+            return
+        self.busy = title
+        limit = limit_s if limit_s is not None else self.agent.limit_s
+        self._show_output(title, Text(f"Waiting for the agent (at most {limit:g} s)…"), True)
+        self._run(action, title, run, reload)
+
+    @work(thread=True, group="agent-action", description="agent action")
+    def _run(
+        self, action: str, title: str, run: Callable[[GuestAgent], RenderableType], reload: bool
+    ) -> None:
+        try:
+            body, ok = run(self.agent), True
+        except (KvmtuiError, InvalidRequest) as exc:
+            body, ok = Text(str(exc), style="red"), False
+        self.post_message(AgentActionDone(action, title, body, ok, reload))
+
+    def on_agent_action_done(self, message: AgentActionDone) -> None:
+        self.busy = None
+        self._show_output(message.title, message.body, message.ok)
+        if message.reload:
+            self.load_panel()
+
+    def _confirmed(self, question: str, yes_label: str, then: Callable[[], None]) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question, yes_label), answered)
+
+    # -- actions (keys) -----------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_ping(self) -> None:
+        def ping(agent: GuestAgent) -> RenderableType:
+            return Text(f"The agent answered in {agent.ping() * 1000:.0f} ms.")
+
+        self._start("ping", ping)
+
+    def action_set_clock(self) -> None:
+        def set_clock(agent: GuestAgent) -> RenderableType:
+            clock = agent.set_time_from_host()
+            return Text.assemble("Guest clock set from the host; now ", drift_text(clock.drift_s))
+
+        self._start("set_clock", set_clock, reload=True)
+
+    def action_freeze(self) -> None:
+        def freeze(agent: GuestAgent) -> RenderableType:
+            count = agent.freeze()
+            return Text(
+                f"Froze {count} filesystem{'s' if count != 1 else ''}. Writes in the guest "
+                "block until you thaw them (u).",
+                style="bold yellow",
+            )
+
+        self._confirmed(
+            f"Freeze every filesystem of guest '{self.guest_name}'? Writes inside the guest "
+            "block until you thaw them (u): applications may stall. Thaw soon.",
+            "Freeze",
+            lambda: self._start("freeze", freeze, reload=True),
+        )
+
+    def action_thaw(self) -> None:
+        def thaw(agent: GuestAgent) -> RenderableType:
+            count = agent.thaw()
+            return Text(f"Thawed {count} filesystem{'s' if count != 1 else ''}.")
+
+        self._start("thaw", thaw, reload=True)
+
+    def action_trim(self) -> None:
+        self._start("trim", lambda agent: trim_body(agent.fstrim()))
+
+    def action_shutdown(self) -> None:
+        def shutdown(agent: GuestAgent) -> RenderableType:
+            agent.shutdown()
+            return Text("Asked the guest to power off through its agent.")
+
+        self._confirmed(
+            f"Shut down guest '{self.guest_name}' through its agent? The guest OS powers off.",
+            "Shut down",
+            lambda: self._start("shutdown", shutdown),
+        )
+
+    def action_reboot(self) -> None:
+        def reboot(agent: GuestAgent) -> RenderableType:
+            agent.reboot()
+            return Text("Asked the guest to reboot through its agent.")
+
+        self._confirmed(
+            f"Reboot guest '{self.guest_name}' through its agent?",
+            "Reboot",
+            lambda: self._start("reboot", reboot),
+        )
+
+    def action_exec(self) -> None:
+        if self._refuse("exec"):
+            return
+
+        def chosen(request: object) -> None:
+            if not isinstance(request, ExecRequest):
+                return
+            self._confirmed(
+                f"Run {shlex.join(request.argv)} in guest '{self.guest_name}' as the agent's "
+                f"user (usually root), for at most {request.limit_s:g} s?",
+                "Run",
+                lambda: self._start(
+                    "exec",
+                    lambda agent: exec_body(agent.exec(request.argv, request.limit_s)),
+                    title=f"Run {request.argv[0]}",
+                    limit_s=request.limit_s,
+                ),
+            )
+
+        self.app.push_screen(ExecFormScreen(self.guest_name), chosen)
+
+    def action_password(self) -> None:
+        if self._refuse("password"):
+            return
+
+        def chosen(request: object) -> None:
+            if not isinstance(request, PasswordRequest):
+                return
+            user, secret = request.user, request.password
+
+            def set_password(agent: GuestAgent) -> RenderableType:
+                agent.set_password(user, secret)
+                return Text(f"Password of '{user}' set.")
+
+            self._confirmed(
+                f"Set the password of user '{user}' in guest '{self.guest_name}'?",
+                "Set password",
+                lambda: self._start("password", set_password),
+            )
+
+        self.app.push_screen(PasswordFormScreen(self.guest_name), chosen)
+
+    def action_raw(self) -> None:
+        if self._refuse("raw"):
+            return
+
+        def chosen(text: object) -> None:
+            if not isinstance(text, str):
+                return
+            self.raw_text = text
+
+            def send(agent: GuestAgent) -> RenderableType:
+                _command, reply = agent.raw(text)
+                return Text(reply)
+
+            self._start("raw", send, title="Raw command")
+
+        self.app.push_screen(RawFormScreen(self.guest_name, self.raw_text), chosen)
+
+    def _refuse(self, action: str) -> bool:
+        why = self.why_unavailable(action)
+        if why is not None:
+            self.notify(f"{ACTIONS[action].title}: not available, {why}.", severity="warning")
+        return why is not None

@@ -1,0 +1,225 @@
+"""The agent screen on libvirt's test:/// driver, driven with the Pilot.
+
+The test driver has no guest agent: its guests have no agent channel, which the screen
+must say. The panel itself is fed answers recorded from the real qemu-ga
+(tests/agent_replay.py); tests/test_agent_daemon.py and test_agent_live_screen.py run
+the same code against the live agent.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, RenderableType
+from textual.widgets import Input, Static
+
+from backend.agent_info import CHANNEL_XML, AgentState, Secret
+from screens.agent import READ_ONLY_REASON, AgentScreen
+from screens.agent_forms import ExecFormScreen, PasswordFormScreen, RawFormScreen
+from screens.confirm import ConfirmScreen
+from tests.agent_replay import RecordedAgent, recorded_answers
+from tests.pilot import loaded, run_async, wait_for
+from tui.app import KvmtuiApp, make_app
+from tui.widgets.agent_output import AgentOutput
+from tui.widgets.agent_panel import AgentSection
+
+FIXED_EPOCH = 1_700_000_000.0
+WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1, running
+
+
+def plain(renderable: RenderableType) -> str:
+    console = Console(width=160, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def build(uri: str, *, readonly: bool = False) -> KvmtuiApp:
+    app = make_app([uri], readonly=readonly, clock=lambda: FIXED_EPOCH, stats=False)
+    app.animation_level = "none"
+    return app
+
+
+def section(screen: AgentScreen, key: str) -> str:
+    return plain(screen.query_one(f"#agent-{key}", AgentSection).body)
+
+
+def state_line(screen: AgentScreen) -> str:
+    return plain(screen.query_one("#agent-state", Static).content)  # type: ignore[arg-type]
+
+
+def output(screen: AgentScreen) -> str:
+    box = screen.query_one(AgentOutput)
+    return f"{box.border_title}\n{plain(box.content)}"  # type: ignore[arg-type]
+
+
+async def open_agent(
+    pilot: object, app: KvmtuiApp, agent: RecordedAgent | None = None
+) -> AgentScreen:
+    await loaded(pilot)  # type: ignore[arg-type]
+    screen = AgentScreen(app.hosts[0], WEB, agent=agent)
+    app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.state is not None, "the agent state")  # type: ignore[arg-type]
+    return screen
+
+
+@run_async
+async def test_a_guest_without_channel_shows_the_xml_to_add(test_node_uri: str) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_agent(pilot, app)
+        assert screen.state is AgentState.NO_CHANNEL
+        text = state_line(screen)
+        assert "No guest agent channel configured" in text
+        assert "<target type='virtio' name='org.qemu.guest_agent.0'/>" in text
+        assert CHANNEL_XML.splitlines()[0] in text
+        assert screen.check_action("ping", ()) is None
+        assert "the guest has no agent channel" in section(screen, "actions")
+        await pilot.press("p")
+        await pilot.pause()
+        assert not screen.query_one(AgentOutput).has_class("-shown"), "nothing was tried"
+
+
+@run_async
+async def test_recorded_panel_shows_every_section(test_node_uri: str) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 50)) as pilot:
+        agent = RecordedAgent(app.hosts[0], WEB)
+        screen = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+        system = section(screen, "system")
+        assert "kvmtui tiny guest" in system and "6.1.0-56-cloud-amd64" in system
+        assert "kvmtui-guest" in system and "2 of 2 (ids 0, 1)" in system
+        clock = section(screen, "clock")
+        assert "2026-11-26 05:05:42 UTC (UTC+00:00)" in clock
+        assert "0.34 s behind the host" in clock
+        assert "Nobody is logged in." in section(screen, "users")
+        filesystems = section(screen, "filesystems")
+        assert "/mnt/data" in filesystems and "ext2" in filesystems and "59 MiB" in filesystems
+        interfaces = section(screen, "interfaces")
+        assert "52:54:00:6c:73:81" in interfaces and "127.0.0.1/8" in interfaces
+        assert "fe80::5054:ff:fe6c:7381/64" in interfaces
+        assert "/dev/vda" in section(screen, "disks")
+        commands = section(screen, "commands")
+        assert "41 of 42 enabled" in commands and "guest-get-devices (disabled)" in commands
+        assert "Agent connected · qemu-ga 7.2.22" in state_line(screen)
+        assert screen.check_action("exec", ()) is True
+
+
+@run_async
+async def test_frozen_guest_warns_and_disables_what_the_agent_refuses(test_node_uri: str) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 50)) as pilot:
+        answers = recorded_answers(
+            freeze_status="frozen", guest_info={}, interfaces=None, vcpus=None, time=None
+        )
+        agent = RecordedAgent(app.hosts[0], WEB, answers=answers)
+        screen = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+        assert screen.query_one("#agent-frozen", Static).has_class("-shown")
+        assert screen.query_one("#agent-frozen", Static).display
+        actions = section(screen, "actions")
+        assert "the guest's filesystems are frozen; thaw them first" in actions
+        assert "the filesystems are already frozen" in actions
+        assert screen.check_action("thaw", ()) is True
+        assert screen.check_action("ping", ()) is True
+        assert screen.check_action("exec", ()) is None
+        assert "frozen" in section(screen, "system")
+
+
+@run_async
+async def test_read_only_says_the_agent_needs_read_write(test_node_uri: str) -> None:
+    app = build(test_node_uri, readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        agent = RecordedAgent(app.hosts[0], WEB)
+        screen = await open_agent(pilot, app, agent)
+        await pilot.pause()
+        assert "Read-only connection: libvirt allows the guest agent only" in state_line(screen)
+        assert agent.calls.made == [], "no agent read on a read-only connection"
+        assert all(screen.check_action(a, ()) is None for a in ("ping", "exec", "raw"))
+        assert READ_ONLY_REASON in section(screen, "actions")
+
+
+@run_async
+async def test_exec_form_splits_without_a_shell_and_asks_first(test_node_uri: str) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 50)) as pilot:
+        agent = RecordedAgent(app.hosts[0], WEB)
+        screen = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExecFormScreen), "the exec form")
+        form = app.screen
+        assert isinstance(form, ExecFormScreen)
+        await pilot.press("enter")
+        assert "Type the program" in form.error_text
+        form.query_one("#exec-command", Input).value = "echo 'a b' $HOME"
+        await pilot.pause()
+        assert "Program 'echo', arguments ['a b', '$HOME']" in plain(
+            form.query_one("#exec-preview", Static).content  # type: ignore[arg-type]
+        )
+        form.query_one("#exec-limit", Input).value = "0"
+        await pilot.press("enter")
+        assert "time limit" in form.error_text
+        form.query_one("#exec-limit", Input).value = "3"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")
+        await pilot.pause()
+        assert "exec" not in agent.calls.names()
+        # Again, and yes this time.
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExecFormScreen), "the exec form")
+        app.screen.query_one("#exec-command", Input).value = "uname -r"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "exit code 0" in output(screen), "the result")
+        assert ("exec", ("uname", "-r"), 10.0) in agent.calls.made
+        assert "6.1.0-56-cloud-amd64" in output(screen)
+
+
+@run_async
+async def test_raw_json_is_refused_in_the_form(test_node_uri: str) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 50)) as pilot:
+        agent = RecordedAgent(app.hosts[0], WEB)
+        screen = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(app.screen, RawFormScreen), "the raw form")
+        form = app.screen
+        assert isinstance(form, RawFormScreen)
+        form.query_one(Input).value = '{"execute": "guest-ping",}'
+        await pilot.press("enter")
+        assert "Not valid JSON" in form.error_text and "nothing was sent" in form.error_text
+        assert app.screen is form
+        assert [c for c in agent.calls.made if c[0] == "raw"] == []
+        form.query_one(Input).value = '{"execute": "guest-ping"}'
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: '"return"' in output(screen), "the reply")
+        assert ("raw", '{"execute": "guest-ping"}') in agent.calls.made
+
+
+@run_async
+async def test_password_is_masked_confirmed_and_never_shown(test_node_uri: str) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 50)) as pilot:
+        agent = RecordedAgent(app.hosts[0], WEB)
+        screen = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordFormScreen), "the form")
+        form = app.screen
+        assert form.query_one("#password-new", Input).password
+        await pilot.press(*"hunter2", "tab")
+        await pilot.press(*"hunter3", "enter")
+        assert "differ" in form.error_text  # type: ignore[attr-defined]
+        await pilot.press(*"hunter2", "tab", *"hunter2", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Password of 'root' set." in output(screen), "the result")
+        (call,) = [c for c in agent.calls.made if c[0] == "set_password"]
+        assert call[1] == "root" and isinstance(call[2], Secret)
+        assert call[2].reveal() == "hunter2" and "hunter2" not in repr(call)
+        workers = [w for w in app.workers if "hunter2" in (w.description or "")]
+        assert workers == []
