@@ -1,0 +1,559 @@
+"""The throttle editor of one guest: disk I/O limits and network bandwidth, two tabs.
+
+Each tab shows, for the chosen disk or interface, the limits in force on the running
+guest and in its saved configuration, a form for the new values, and the device's
+live rates against its limits. Apply validates (a message on each field at fault,
+nothing sent), previews old beside new, applies in a worker and shows what the
+hypervisor kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import libvirt
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Select, Static, TabbedContent, TabPane
+
+from backend import bandwidth, errors, iotune
+from backend.host import Host
+from backend.poller import StatsEngine
+from backend.stats import DeviceRates
+from backend.throttle import FieldError, Scope, ValidationError, scope_errors
+from screens.confirm import ConfirmScreen
+from screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
+from tui.widgets.throttle_form import FormRow, LimitForm
+from tui.widgets.throttle_messages import (
+    LimitsApplied,
+    LimitsFailed,
+    LimitsLoaded,
+    RatesSampled,
+)
+from tui.widgets.throttle_rates import DiskRatesView, NicRatesView
+
+DISK_TAB, NIC_TAB = "disk-tab", "nic-tab"
+_SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
+_HINTS = {"B/s": "B/s (K,M,G)", "B": "bytes (K,M)", "IOPS": "IOPS", "s": "seconds"}
+
+
+def disk_rows() -> tuple[FormRow, ...]:
+    rows = tuple(FormRow(s.name, s.label, _HINTS[s.unit]) for s in iotune.FIELDS)
+    return (*rows, FormRow(iotune.GROUP_NAME, iotune.LABELS[iotune.GROUP_NAME], "name"))
+
+
+def nic_rows() -> tuple[FormRow, ...]:
+    return tuple(
+        FormRow(s.name, s.label, "KiB/s (M,G)" if s.unit == "KiB/s" else "KiB (M,G)")
+        for s in bandwidth.FIELDS
+    )
+
+
+def _disk_texts(settings: iotune.IoTune | None) -> dict[str, str] | None:
+    if settings is None:
+        return None
+    return {n: iotune.display(n, settings.value(n)) for n in (*iotune.FIELD_NAMES, "group_name")}
+
+
+def _nic_texts(settings: bandwidth.Bandwidth | None) -> dict[str, str] | None:
+    if settings is None:
+        return None
+    return {n: bandwidth.display(n, settings.get(n)) for n in bandwidth.FIELD_NAMES}
+
+
+class ThrottleScreen(Screen[None]):
+    """Disk and network limits of the guest ``uuid`` on ``host``."""
+
+    CSS_PATH = "throttle.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "apply", "Preview & apply"),
+        Binding("ctrl+g", "cycle_scope", "Scope"),
+        Binding("ctrl+l", "clear", "Clear all limits"),
+        Binding("ctrl+r", "reload", "Reload"),
+        Binding("ctrl+t", "switch_tab", "Disk/Network"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    scope: reactive[Scope] = reactive(Scope.BOTH)
+
+    def __init__(
+        self,
+        host: Host,
+        uuid: str,
+        *,
+        rate_interval: float | None = 2.0,
+        initial_tab: str = DISK_TAB,
+    ) -> None:
+        """``rate_interval``: seconds between live-rate samples; None samples nothing
+        (tests feed rates with :meth:`show_rates`)."""
+        super().__init__()
+        self.host = host
+        self.uuid = uuid
+        self.rate_interval = rate_interval
+        self.initial_tab = initial_tab
+        self.disks: iotune.GuestIoTune | None = None
+        self.nics: bandwidth.GuestBandwidth | None = None
+        self.disk: str | None = None
+        self.nic: str | None = None  # MAC
+        self._disk_rates: tuple[DeviceRates, ...] | None = None
+        self._nic_rates: tuple[DeviceRates, ...] | None = None
+        self._engine = StatsEngine(host.label, with_host_figures=False)
+        self._busy = False
+
+    # -- layout ---------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        cached = self.host.guest(self.uuid)
+        name = cached.name if cached else self.uuid
+        suffix = " (read-only connection)" if self.host.readonly else ""
+        yield Static(f"I/O limits · {name} on {self.host.label}{suffix}", id="throttle-title")
+        yield Static("", id="throttle-scope")
+        with TabbedContent(initial=self.initial_tab, id="throttle-tabs"):
+            with TabPane("Disk I/O", id=DISK_TAB):
+                with Horizontal(classes="device-bar"):
+                    yield Label("Disk ", classes="device-label")
+                    yield Select[str]([], id="disk-select", prompt="(loading)", compact=True)
+                yield DiskRatesView(id="disk-rates")
+                yield LimitForm(disk_rows(), id="disk-form")
+            with TabPane("Network", id=NIC_TAB):
+                with Horizontal(classes="device-bar"):
+                    yield Label("Interface ", classes="device-label")
+                    yield Select[str]([], id="nic-select", prompt="(loading)", compact=True)
+                yield NicRatesView(id="nic-rates")
+                yield LimitForm(nic_rows(), id="nic-form")
+        yield Static("Reading the limits…", id="throttle-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_scope()
+        self._load()
+        if self.rate_interval is not None:
+            self._sample()
+
+    @property
+    def disk_form(self) -> LimitForm:
+        return self.query_one("#disk-form", LimitForm)
+
+    @property
+    def nic_form(self) -> LimitForm:
+        return self.query_one("#nic-form", LimitForm)
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or DISK_TAB
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#throttle-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    # -- workers: every libvirt call happens in one of these ------------------------------
+
+    @work(thread=True, exclusive=True, group="throttle-load")
+    def _load(self) -> None:
+        try:
+            disks = iotune.read_iotune(self.host, self.uuid)
+            nics = bandwidth.read_bandwidth(self.host, self.uuid)
+        except errors.KvmtuiError as exc:
+            self.post_message(LimitsFailed(str(exc)))
+            return
+        self.post_message(LimitsLoaded(disks, nics))
+
+    @work(thread=True, exclusive=True, group="throttle-rates")
+    def _sample(self) -> None:
+        try:
+            conn = self.host.connection("read statistics")
+            dom = conn.lookupByUUIDString(self.uuid)
+            tick = self._engine.tick(conn, domains=[dom])
+            disks, nics = tick.devices(self.uuid)
+            self.post_message(RatesSampled(disks or None, nics or None))
+        except (errors.KvmtuiError, libvirt.libvirtError):
+            self._engine.reset()
+            self.post_message(RatesSampled(None, None))
+
+    @work(thread=True, exclusive=True, group="throttle-apply")
+    def _apply_disk(self, disk: str, settings: iotune.IoTune, scope: Scope) -> None:
+        try:
+            result = iotune.set_iotune(self.host, self.uuid, disk, settings, scope)
+        except ValidationError as exc:
+            self.post_message(LimitsFailed(str(exc), exc.field_errors))
+            return
+        except errors.KvmtuiError as exc:
+            self.post_message(LimitsFailed(str(exc)))
+            return
+        self.post_message(LimitsApplied(result))
+
+    @work(thread=True, exclusive=True, group="throttle-apply")
+    def _apply_nic(self, mac: str, settings: bandwidth.Bandwidth, scope: Scope) -> None:
+        try:
+            result = bandwidth.set_bandwidth(self.host, self.uuid, mac, settings, scope)
+        except ValidationError as exc:
+            self.post_message(LimitsFailed(str(exc), exc.field_errors))
+            return
+        except errors.KvmtuiError as exc:
+            self.post_message(LimitsFailed(str(exc)))
+            return
+        self.post_message(LimitsApplied(result))
+
+    # -- what the workers report ------------------------------------------------------------
+
+    def on_limits_loaded(self, message: LimitsLoaded) -> None:
+        self.disks, self.nics = message.disks, message.nics
+        ref = message.disks.guest
+        if not ref.active:
+            self.scope = Scope.CONFIG
+        elif not ref.persistent:
+            self.scope = Scope.LIVE
+        disk_select = self.query_one("#disk-select", Select)
+        disk_select.set_options([(d.disk, d.disk) for d in message.disks.disks])
+        nic_select = self.query_one("#nic-select", Select)
+        nic_select.set_options(
+            [(f"{n.nic.target or n.nic.kind} ({n.nic.mac})", n.nic.mac) for n in message.nics.nics]
+        )
+        names = [d.disk for d in message.disks.disks]
+        self.disk = self.disk if self.disk in names else (names[0] if names else None)
+        macs = [n.nic.mac for n in message.nics.nics]
+        self.nic = self.nic if self.nic in macs else (macs[0] if macs else None)
+        if self.disk is not None:
+            disk_select.value = self.disk
+        if self.nic is not None:
+            nic_select.value = self.nic
+        self._fill_disk()
+        self._fill_nic()
+        self._busy = False
+        self._status(
+            f"{len(names)} disk(s), {len(macs)} interface(s). Type new values; "
+            "ctrl+s previews and applies."
+        )
+
+    def on_limits_failed(self, message: LimitsFailed) -> None:
+        self._busy = False
+        form = self.disk_form if self.active_tab == DISK_TAB else self.nic_form
+        form.show_errors(message.field_errors)
+        self._status(message.error, error=True)
+
+    def on_limits_applied(self, message: LimitsApplied) -> None:
+        self._busy = False
+        result = message.result
+        if isinstance(result, iotune.IoTuneResult):
+            if self.disks is not None:
+                disks = tuple(
+                    result.after if d.disk == result.disk else d for d in self.disks.disks
+                )
+                self.disks = iotune.GuestIoTune(self.disks.host, self.disks.guest, disks)
+            self._fill_disk()
+            missed = [
+                f"{iotune.LABELS[n]} {iotune.display(n, k)} instead of {iotune.display(n, r)}"
+                for n, r, k in result.not_kept()
+            ]
+            what, summary = f"disk {result.disk}", result.after.side(result.scope).summary()
+        else:
+            if self.nics is not None:
+                nics = tuple(
+                    result.after if n.nic.mac == result.nic.mac else n for n in self.nics.nics
+                )
+                self.nics = bandwidth.GuestBandwidth(self.nics.host, self.nics.guest, nics)
+            self._fill_nic()
+            missed = [
+                f"{bandwidth.LABELS[n]} {bandwidth.display(n, k)} instead of "
+                f"{bandwidth.display(n, r)}"
+                for n, r, k in result.not_kept()
+            ]
+            what = f"interface {result.nic.target or result.nic.mac}"
+            summary = result.after.side(result.scope).summary()
+        kept = (
+            "The hypervisor kept every value as asked."
+            if not missed
+            else "The hypervisor kept " + "; ".join(missed) + "."
+        )
+        self._status(
+            f"Applied to {what} ({result.scope.text}): now {summary}. {kept}", error=bool(missed)
+        )
+
+    def on_rates_sampled(self, message: RatesSampled) -> None:
+        self.show_rates(message.disks, message.nics)
+        if self.rate_interval is not None:
+            self.set_timer(self.rate_interval, self._sample)
+
+    def show_rates(
+        self, disks: Sequence[DeviceRates] | None, nics: Sequence[DeviceRates] | None
+    ) -> None:
+        """Show live rates (the sampler calls it; tests feed recorded figures)."""
+        self._disk_rates = tuple(disks) if disks is not None else None
+        self._nic_rates = tuple(nics) if nics is not None else None
+        self._show_disk_rates()
+        self._show_nic_rates()
+
+    # -- filling the forms ------------------------------------------------------------------
+
+    def _disk_record(self) -> iotune.DiskIoTune | None:
+        if self.disks is None:
+            return None
+        return next((d for d in self.disks.disks if d.disk == self.disk), None)
+
+    def _nic_record(self) -> bandwidth.NicBandwidth | None:
+        if self.nics is None:
+            return None
+        return next((n for n in self.nics.nics if n.nic.mac == self.nic), None)
+
+    def _fill_disk(self) -> None:
+        record = self._disk_record()
+        if record is None:
+            return
+        self.disk_form.show_current(_disk_texts(record.live), _disk_texts(record.config))
+        current = record.current
+        self.disk_form.set_values(
+            {n: iotune.form_text(n, current.value(n)) for n in (*iotune.FIELD_NAMES, "group_name")}
+        )
+        self._show_disk_rates()
+
+    def _fill_nic(self) -> None:
+        record = self._nic_record()
+        if record is None:
+            return
+        self.nic_form.show_current(_nic_texts(record.live), _nic_texts(record.config))
+        self.nic_form.set_values(
+            {n: bandwidth.form_text(n, record.current.get(n)) for n in bandwidth.FIELD_NAMES}
+        )
+        self._show_nic_rates()
+
+    def _show_disk_rates(self) -> None:
+        record = self._disk_record()
+        if record is None:
+            return
+        rates = next((r for r in self._disk_rates or () if r.name == record.disk), None)
+        self.query_one(DiskRatesView).show(
+            record.disk, rates, record.live, running=record.live is not None
+        )
+
+    def _show_nic_rates(self) -> None:
+        record = self._nic_record()
+        if record is None:
+            return
+        name = record.nic.target or record.nic.mac
+        rates = next((r for r in self._nic_rates or () if r.name == record.nic.target), None)
+        self.query_one(NicRatesView).show(name, rates, record.live, running=record.live is not None)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_apply()
+
+    @on(Select.Changed, "#disk-select")
+    def _disk_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.disk:
+            self.disk = event.value
+            self._fill_disk()
+
+    @on(Select.Changed, "#nic-select")
+    def _nic_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.nic:
+            self.nic = event.value
+            self._fill_nic()
+
+    # -- scope ------------------------------------------------------------------------------
+
+    def watch_scope(self) -> None:
+        if self.is_mounted:
+            self._show_scope()
+
+    def _show_scope(self) -> None:
+        self.query_one("#throttle-scope", Static).update(
+            f"Scope: [b]{self.scope.value}[/b] — changes go to {self.scope.text} (ctrl+g changes)"
+        )
+
+    def action_cycle_scope(self) -> None:
+        """Live, saved configuration or both, as virsh's --live / --config."""
+        self.scope = _SCOPES[(_SCOPES.index(self.scope) + 1) % len(_SCOPES)]
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_reload(self) -> None:
+        """Read every limit again from the hypervisor (typed values are dropped)."""
+        self._status("Reading the limits…")
+        self._load()
+
+    def action_switch_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = NIC_TAB if self.active_tab == DISK_TAB else DISK_TAB
+
+    def _refusal(self) -> str | None:
+        """Why nothing can be applied right now, or None."""
+        if self._busy:
+            return "A change is being applied; wait for its result."
+        if self.disks is None or self.nics is None:
+            return "The limits have not been read yet."
+        try:
+            self.host.require_writable("change the limits of", self.disks.guest.name)
+        except errors.ReadOnlyError as exc:
+            return str(exc)
+        found = scope_errors(self.disks.guest, self.scope)
+        if found:
+            return f"Scope {self.scope.value}: {found[0].message}. Nothing was sent."
+        return None
+
+    def action_apply(self) -> None:
+        """Validate the form, preview old beside new, then apply."""
+        refusal = self._refusal()
+        if refusal is not None:
+            self._status(refusal, error=True)
+            return
+        if self.active_tab == DISK_TAB:
+            self._apply_disk_form()
+        else:
+            self._apply_nic_form()
+
+    def _invalid(
+        self, form: LimitForm, found: Sequence[FieldError], labels: Mapping[str, str]
+    ) -> None:
+        form.show_errors(found)
+        first = found[0]
+        more = f" ({len(found) - 1} more marked)" if len(found) > 1 else ""
+        self._status(
+            f"Nothing was sent: {labels.get(first.field, first.field)} {first.message}{more}.",
+            error=True,
+        )
+
+    def _apply_disk_form(self) -> None:
+        record = self._disk_record()
+        if record is None or self.disk is None:
+            self._status("This guest has no disk to limit.", error=True)
+            return
+        settings, found = iotune.parse_form(self.disk_form.texts())
+        if settings is None:
+            self._invalid(self.disk_form, found, iotune.LABELS)
+            return
+        self.disk_form.clear_errors()
+        rows = self._preview_rows(
+            iotune.LABELS,
+            iotune.display,
+            record.live.as_dict() if record.live else None,
+            record.config.as_dict() if record.config else None,
+            settings.as_dict(),
+        )
+        if not rows:
+            self._status("Nothing to change: the new values are the ones in force.")
+            return
+        disk, scope = self.disk, self.scope
+
+        def answered(apply: bool | None) -> None:
+            if apply:
+                self._busy = True
+                self._status(f"Applying to disk {disk}…")
+                self._apply_disk(disk, settings, scope)
+            else:
+                self._status("Not applied.")
+
+        title = f"Disk {disk} of {self.disks.guest.name if self.disks else '?'}: {scope.text}"
+        self.app.push_screen(self._preview(title, rows, scope), answered)
+
+    def _apply_nic_form(self) -> None:
+        record = self._nic_record()
+        if record is None or self.nic is None:
+            self._status("This guest has no interface to limit.", error=True)
+            return
+        settings, found = bandwidth.parse_form(self.nic_form.texts())
+        if settings is None:
+            self._invalid(self.nic_form, found, bandwidth.LABELS)
+            return
+        self.nic_form.clear_errors()
+        rows = self._preview_rows(
+            bandwidth.LABELS,
+            bandwidth.display,
+            record.live.as_dict() if record.live else None,
+            record.config.as_dict() if record.config else None,
+            settings.as_dict(),
+        )
+        if not rows:
+            self._status("Nothing to change: the new values are the ones in force.")
+            return
+        mac, scope = self.nic, self.scope
+        name = record.nic.target or mac
+
+        def answered(apply: bool | None) -> None:
+            if apply:
+                self._busy = True
+                self._status(f"Applying to interface {name}…")
+                self._apply_nic(mac, settings, scope)
+            else:
+                self._status("Not applied.")
+
+        title = f"Interface {name}: {scope.text}"
+        self.app.push_screen(self._preview(title, rows, scope), answered)
+
+    def _preview(
+        self, title: str, rows: Sequence[PreviewRow], scope: Scope
+    ) -> ThrottlePreviewScreen:
+        return ThrottlePreviewScreen(
+            title,
+            rows,
+            "Only the settings that change are listed.",
+            show_live=scope is not Scope.CONFIG,
+            show_config=scope is not Scope.LIVE,
+        )
+
+    def _preview_rows(
+        self,
+        labels: Mapping[str, str],
+        show: Callable[[str, Any], str],
+        live: Mapping[str, Any] | None,
+        config: Mapping[str, Any] | None,
+        new: Mapping[str, Any],
+    ) -> list[PreviewRow]:
+        """One row per setting that changes on a side the scope touches."""
+        live = live if self.scope is not Scope.CONFIG else None
+        config = config if self.scope is not Scope.LIVE else None
+        rows = []
+        for name, value in new.items():
+            if any(side is not None and side[name] != value for side in (live, config)):
+                rows.append(
+                    PreviewRow(
+                        labels[name],
+                        show(name, live[name]) if live is not None else "",
+                        show(name, config[name]) if config is not None else "",
+                        show(name, value),
+                    )
+                )
+        return rows
+
+    def action_clear(self) -> None:
+        """Remove every limit of the chosen disk or interface (asks first)."""
+        refusal = self._refusal()
+        if refusal is not None:
+            self._status(refusal, error=True)
+            return
+        scope = self.scope
+        guest = self.disks.guest.name if self.disks else self.uuid
+        if self.active_tab == DISK_TAB:
+            disk = self.disk
+            if disk is None:
+                return
+            question = f"Remove every I/O limit of disk {disk} of '{guest}' ({scope.text})?"
+
+            def clear_disk(yes: bool | None) -> None:
+                if yes:
+                    self._busy = True
+                    self._status(f"Clearing the limits of disk {disk}…")
+                    self._apply_disk(disk, iotune.IoTune.of(), scope)
+
+            self.app.push_screen(ConfirmScreen(question, "Clear limits"), clear_disk)
+            return
+        mac = self.nic
+        if mac is None:
+            return
+        question = f"Remove every bandwidth limit of interface {mac} of '{guest}' ({scope.text})?"
+
+        def clear_nic(yes: bool | None) -> None:
+            if yes:
+                self._busy = True
+                self._status(f"Clearing the limits of interface {mac}…")
+                self._apply_nic(mac, bandwidth.Bandwidth.of(), scope)
+
+        self.app.push_screen(ConfirmScreen(question, "Clear limits"), clear_nic)

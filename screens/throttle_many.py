@@ -1,0 +1,190 @@
+"""The same disk I/O limits on several guests at once, with a result for each guest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from backend import errors, iotune
+from backend.host import Host
+from backend.throttle import Scope, ValidationError
+from screens.throttle import disk_rows
+from screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
+from tui.widgets.throttle_form import LimitForm
+from tui.widgets.throttle_messages import BatchApplied, LimitsFailed
+
+_SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
+
+
+class ThrottleManyScreen(Screen[None]):
+    """Limits typed once, applied to one disk (or every disk) of each target guest."""
+
+    CSS_PATH = "throttle.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "apply", "Preview & apply"),
+        Binding("ctrl+g", "cycle_scope", "Scope"),
+        Binding("escape", "close", "Close"),
+    ]
+
+    scope: reactive[Scope] = reactive(Scope.BOTH)
+
+    def __init__(self, targets: Sequence[tuple[Host, str]]) -> None:
+        super().__init__()
+        self.targets = tuple(targets)
+        self.outcomes: tuple[iotune.GuestOutcome, ...] = ()
+        self._busy = False
+
+    def _names(self) -> list[str]:
+        names = []
+        for host, uuid in self.targets:
+            guest = host.guest(uuid)
+            names.append(f"{guest.name if guest else uuid} ({host.label})")
+        return names
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"I/O limits for {len(self.targets)} guests: " + ", ".join(self._names()),
+            id="throttle-title",
+        )
+        yield Static("", id="throttle-scope")
+        with Horizontal(id="many-bar"):
+            yield Label("Disk ", classes="device-label")
+            yield Input(placeholder="all disks", id="many-disk", compact=True)
+            yield Label("  (a target name such as vda; blank: every disk but CD-ROMs)")
+        yield LimitForm(disk_rows(), show_current=False, id="many-form")
+        table: DataTable[str] = DataTable(id="many-outcomes", cursor_type="row")
+        table.add_columns("Guest", "Host", "Result")
+        yield table
+        yield Static(
+            "Type the limits once; ctrl+s previews and applies them to every guest listed.",
+            id="throttle-status",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_scope()
+
+    @property
+    def form(self) -> LimitForm:
+        return self.query_one("#many-form", LimitForm)
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#throttle-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    def watch_scope(self) -> None:
+        if self.is_mounted:
+            self._show_scope()
+
+    def _show_scope(self) -> None:
+        self.query_one("#throttle-scope", Static).update(
+            f"Scope: [b]{self.scope.value}[/b] — changes go to {self.scope.text} (ctrl+g changes)"
+        )
+
+    def action_cycle_scope(self) -> None:
+        """Live, saved configuration or both, as virsh's --live / --config."""
+        self.scope = _SCOPES[(_SCOPES.index(self.scope) + 1) % len(_SCOPES)]
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_apply()
+
+    def action_apply(self) -> None:
+        """Validate, preview the new limits and the guests, then apply to each."""
+        if self._busy:
+            self._status("A change is being applied; wait for its results.", error=True)
+            return
+        readonly = [h.label for h, _ in self.targets if h.readonly]
+        if readonly:
+            self._status(
+                f"Could not set limits: {', '.join(sorted(set(readonly)))} is read-only. "
+                "Nothing was sent.",
+                error=True,
+            )
+            return
+        settings, found = iotune.parse_form(self.form.texts())
+        if settings is None:
+            self.form.show_errors(found)
+            first = found[0]
+            self._status(
+                f"Nothing was sent: {iotune.LABELS.get(first.field, first.field)} {first.message}.",
+                error=True,
+            )
+            return
+        self.form.clear_errors()
+        disk = self.query_one("#many-disk", Input).value.strip() or None
+        values = settings.as_dict()
+        rows = [
+            PreviewRow(iotune.LABELS[n], "", "", iotune.display(n, v))
+            for n, v in values.items()
+            if v
+        ] or [PreviewRow("Every limit", "", "", "removed")]
+        scope = self.scope
+        title = (
+            f"{'Disk ' + disk if disk else 'Every disk'} of {len(self.targets)} guests: "
+            f"{scope.text}"
+        )
+        note = "Guests: " + ", ".join(self._names()) + ". Limits not listed are removed."
+
+        def answered(apply: bool | None) -> None:
+            if apply:
+                self._busy = True
+                self._status(f"Applying to {len(self.targets)} guests…")
+                self._apply(settings, scope, disk)
+            else:
+                self._status("Not applied.")
+
+        self.app.push_screen(
+            ThrottlePreviewScreen(title, rows, note, show_live=False, show_config=False), answered
+        )
+
+    @work(thread=True, exclusive=True, group="throttle-many")
+    def _apply(self, settings: iotune.IoTune, scope: Scope, disk: str | None) -> None:
+        try:
+            outcomes = iotune.apply_to_guests(self.targets, settings, scope, disk)
+        except ValidationError as exc:
+            self.post_message(LimitsFailed(str(exc), exc.field_errors))
+            return
+        except errors.KvmtuiError as exc:
+            self.post_message(LimitsFailed(str(exc)))
+            return
+        self.post_message(BatchApplied(outcomes))
+
+    def on_limits_failed(self, message: LimitsFailed) -> None:
+        self._busy = False
+        self.form.show_errors(message.field_errors)
+        self._status(message.error, error=True)
+
+    def on_batch_applied(self, message: BatchApplied) -> None:
+        self._busy = False
+        self.outcomes = message.outcomes
+        table = self.query_one("#many-outcomes", DataTable)
+        table.clear()
+        for outcome in message.outcomes:
+            if outcome.ok:
+                result = "; ".join(
+                    f"{r.disk}: {r.after.side(r.scope).summary()}"
+                    + (" (not all kept)" if r.not_kept() else "")
+                    for r in outcome.results
+                )
+            else:
+                result = outcome.error or "failed"
+            table.add_row(outcome.guest, outcome.host, result, key=f"{outcome.host}/{outcome.uuid}")
+        failed = sum(1 for o in message.outcomes if not o.ok)
+        self._status(
+            f"Applied to {len(message.outcomes) - failed} of {len(message.outcomes)} guests"
+            + (f"; {failed} failed and kept their old limits." if failed else "."),
+            error=bool(failed),
+        )

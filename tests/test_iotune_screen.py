@@ -1,0 +1,109 @@
+"""The throttle editor driven through the Pilot on the test:/// driver: apply, read-back,
+clear with confirmation, refusal on a read-only connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libvirt
+from textual.pilot import Pilot
+
+from conftest import node_uri
+from screens.confirm import ConfirmScreen
+from screens.throttle import NIC_TAB, ThrottleScreen
+from screens.throttle_preview import ThrottlePreviewScreen
+from tests.pilot import run_async, wait_for
+from tui.app import KvmtuiApp, make_app
+
+NODE = Path(__file__).parent / "data" / "throttle_node.xml"
+PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"
+LIVE, CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
+
+
+async def editor(pilot: Pilot[None], tab: str = "disk-tab") -> ThrottleScreen:
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    host = app.hosts[0]
+    await wait_for(pilot, lambda: host.connected and host.guest(PRIMARY), "the host")
+    screen = ThrottleScreen(host, PRIMARY, rate_interval=None, initial_tab=tab)
+    await app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.disks is not None, "the limits")
+    return screen
+
+
+def status_text(screen: ThrottleScreen) -> str:
+    return str(screen.query_one("#throttle-status").render())
+
+
+@run_async
+async def test_apply_previews_then_reads_back() -> None:
+    app = make_app([node_uri(NODE)])
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await editor(pilot)
+        screen.disk_form.input("total_iops_sec").value = "400"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThrottlePreviewScreen), "preview")
+        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        assert dom.blockIoTune("vda", LIVE)["total_iops_sec"] == 500, "sent before the preview"
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Applied to disk vda" in status_text(screen), "result")
+        assert "kept every value as asked" in status_text(screen)
+        for flag in (LIVE, CONFIG):
+            assert dom.blockIoTune("vda", flag)["total_iops_sec"] == 400
+        assert screen.disk_form.pending() == ()
+
+
+@run_async
+async def test_cancelled_preview_sends_nothing() -> None:
+    app = make_app([node_uri(NODE)])
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await editor(pilot)
+        screen.disk_form.input("total_iops_sec").value = "400"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThrottlePreviewScreen), "preview")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "Not applied" in status_text(screen), "cancel")
+        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        assert dom.blockIoTune("vda", LIVE)["total_iops_sec"] == 500
+
+
+@run_async
+async def test_clear_asks_then_removes_every_limit_of_the_scope() -> None:
+    app = make_app([node_uri(NODE)])
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("ctrl+g")  # both -> live
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Applied to disk vda" in status_text(screen), "result")
+        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        assert dom.blockIoTune("vda", LIVE)["total_iops_sec"] == 0
+        assert dom.blockIoTune("vda", CONFIG)["total_iops_sec"] == 500
+
+
+@run_async
+async def test_network_tab_applies_to_the_saved_configuration() -> None:
+    app = make_app([node_uri(NODE)])
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await editor(pilot, NIC_TAB)
+        await pilot.press("ctrl+g", "ctrl+g")  # both -> live -> config
+        screen.nic_form.input("outbound.average").value = "2M"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThrottlePreviewScreen), "preview")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Applied to interface" in status_text(screen), "result")
+        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        assert dom.interfaceParameters("52:54:00:12:34:56", CONFIG)["outbound.average"] == 2048
+        assert dom.interfaceParameters("52:54:00:12:34:56", LIVE)["outbound.average"] == 0
+
+
+@run_async
+async def test_read_only_connection_is_refused_without_a_preview() -> None:
+    app = make_app([node_uri(NODE)], readonly=True)
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await editor(pilot)
+        screen.disk_form.input("total_iops_sec").value = "400"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "read-only" in status_text(screen), "refusal")
+        assert not isinstance(app.screen, ThrottlePreviewScreen)
