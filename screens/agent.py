@@ -34,6 +34,7 @@ from backend.agent_info import (
 )
 from backend.errors import KvmtuiError
 from backend.host import Host
+from backend.model import Guest, GuestState
 from screens.agent_forms import (
     ExecFormScreen,
     ExecRequest,
@@ -126,15 +127,15 @@ class AgentScreen(Screen[None]):
         Binding("q", "back", "Back", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("p", "ping", "Ping"),
-        Binding("c", "set_clock", "Set clock"),
-        Binding("e", "exec", "Run program"),
+        Binding("c", "set_clock", "Clock"),
+        Binding("e", "exec", "Run"),
         Binding("f", "freeze", "Freeze"),
         Binding("u", "thaw", "Thaw"),
         Binding("t", "trim", "Trim"),
         Binding("w", "password", "Password"),
-        Binding("s", "shutdown", "Shut down"),
+        Binding("s", "shutdown", "Shutdown"),
         Binding("b", "reboot", "Reboot"),
-        Binding("j", "raw", "Raw JSON"),
+        Binding("j", "raw", "JSON"),
     ]
 
     def __init__(
@@ -221,8 +222,11 @@ class AgentScreen(Screen[None]):
             self._show_output("Reading the agent", Text(message.error or "", style="red"), False)
         else:
             self.panel = message.panel
-            show_panel(list(self.query(AgentSection).exclude("#agent-actions")), message.panel)
+            show_panel(self._panel_sections(), message.panel)
         self._redraw_status()
+
+    def _panel_sections(self) -> list[AgentSection]:
+        return list(self.query(AgentSection).exclude("#agent-actions"))
 
     def _set_state(self, state: AgentState | None) -> None:
         self.state = state
@@ -230,6 +234,16 @@ class AgentScreen(Screen[None]):
 
     def _redraw_status(self) -> None:
         self.query_one("#agent-state", Static).update(self._state_text())
+        if self.panel is None:
+            why = (
+                READ_ONLY_REASON
+                if self.host.readonly
+                else _STATE_REASONS.get(self.state or AgentState.UNKNOWN)
+            )
+            if why is not None:
+                note = Text(f"Nothing to ask: {why}.", style="dim")
+                for section in self._panel_sections():
+                    section.show(note)
         self.query_one("#agent-frozen", Static).set_class(
             bool(self.panel and self.panel.frozen), "-shown"
         )
@@ -268,6 +282,8 @@ class AgentScreen(Screen[None]):
         else:
             text.append("Agent state unknown", style="bold yellow")
             text.append(": libvirt does not report it; commands are tried anyway.")
+        if self.panel is not None and state not in (AgentState.CONNECTED, None):
+            text.append("\nThe values below were read while the agent was connected.", "dim")
         if self.host.readonly:
             text.append(
                 "\nRead-only connection: libvirt allows the guest agent only on read-write "
@@ -279,9 +295,20 @@ class AgentScreen(Screen[None]):
     # -- live updates (forwarded by the app) ----------------------------------------------
 
     def on_guest_updated(self, message: messages.GuestUpdated) -> None:
-        guest = message.guest
+        self._follow(message.guest)
+
+    def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
+        """After a reconnect the host reloads every guest, agent state included."""
+        for guest in message.guests:
+            if guest.key == self.guest_key:
+                self._follow(guest)
+
+    def _follow(self, guest: Guest) -> None:
+        """Follow the guest's run state and the agent-lifecycle event it carries."""
         if guest.key != self.guest_key or self.state is AgentState.NO_CHANNEL:
             return
+        if guest.state is GuestState.UNKNOWN:
+            return  # the host is unreachable; the calls will say so
         if not guest.state.active:
             state = AgentState.NOT_RUNNING
         elif guest.agent_connected is None:
