@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND := noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: deps venv image daemon demo lint test clean-guests
+.PHONY: deps venv image daemon demo lint test bench clean-guests
 
 # Debian packages; system python3, stdlib only (runs before the venv exists).
 deps:
@@ -49,6 +49,13 @@ lint: | venv
 
 test: deps venv image daemon lint
 	$(VENV)/bin/pytest
+
+# Benchmarks through the real libvirtd (figures printed, JSON in bench/results/).
+# stats_bench first: ui_bench adds its backend tick to the UI's for the whole tick.
+bench: deps venv daemon
+	$(VPY) bench/stats_bench.py
+	$(VPY) bench/ui_bench.py
+	if [ -f bench/console_bench.py ]; then $(VPY) bench/console_bench.py; fi
 
 # Destroy and undefine kvmtui-test-* and kvmtui-demo-* guests.
 clean-guests: | venv

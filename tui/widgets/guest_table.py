@@ -279,6 +279,8 @@ class GuestTable(ScrollView, can_focus=True):
         self._layout_width = -1
         self._name_width = 4
         self._host_width = 4
+        self._base_style: Style | None = None
+        self._raw: dict[str, Strip] = {}  # rows without the widget's style, for the cursor
 
     # -- what the screen reads -------------------------------------------------------
 
@@ -496,18 +498,32 @@ class GuestTable(ScrollView, can_focus=True):
         self._invalidate()
         self._update_virtual_size()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+        self._strips.clear()
+
+    @property
+    def base_style(self) -> Style:
+        """The widget's own style, computed once (``rich_style`` walks the DOM)."""
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.base_style
         if y == 0:
             return self._header(width).apply_style(base)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._order):
             return Strip.blank(width, base)
-        strip = self._strip(self._order[index])
+        key = self._order[index]
+        strip = self._strip(key)
         if index == self._cursor:
-            return strip.apply_style(base + self.get_component_rich_style("guest-table--cursor"))
-        return strip.apply_style(base)
+            cursor = base + self.get_component_rich_style("guest-table--cursor")
+            return self._raw[key].apply_style(cursor)
+        return strip
 
     def _columns(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
@@ -565,12 +581,19 @@ class GuestTable(ScrollView, can_focus=True):
             return strip
         cells = self._cells_of(key)
         self._cells[key] = cells
-        segments = [Segment(" ")]
+        space = Segment(" ")
+        segments = [space]
+        length = 1
         for (column, width), (text, style) in zip(self._columns(), cells, strict=True):
             segments.append(Segment(_fit(text, width, column.justify), _style(style)))
-            segments.append(Segment(" "))
-        strip = Strip(segments).adjust_cell_length(self.scrollable_content_region.width)
-        self._strips[key] = strip
+            segments.append(space)
+            length += width + 1
+        raw = Strip(segments, length)
+        width = self.scrollable_content_region.width
+        if length != width:
+            raw = raw.adjust_cell_length(width)
+        self._raw[key] = raw
+        strip = self._strips[key] = raw.apply_style(self.base_style)
         return strip
 
     def _refresh_visible_changes(self, host: str | None = None) -> None:
@@ -583,14 +606,17 @@ class GuestTable(ScrollView, can_focus=True):
             if key in self._strips:
                 continue
             before = self._cells.get(key)
-            if self._cells_of(key) != before:
+            self._strip(key)
+            if self._cells[key] != before:
                 self.refresh_line(index + 1)
 
     def _forget(self, key: str) -> None:
         self._strips.pop(key, None)
+        self._raw.pop(key, None)
         self._cells.pop(key, None)
 
     def _invalidate(self) -> None:
+        self._base_style = None
         self._strips.clear()
         self._cells.clear()
         self._layout_width = -1
