@@ -20,6 +20,7 @@ from backend.history import HostHistory
 from backend.host import Host
 from backend.model import Guest
 from backend.poller import StatsUpdated
+from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, open_tool, tool_disabled_reason
 from tui import messages
 from tui.polling import Pollers
 from tui.widgets.guest_facts import GuestFacts, GuestSection
@@ -35,6 +36,7 @@ class DetailsScreen(Screen[None]):
         Binding("q", "back", "Back", show=False),
         Binding("space", "app.toggle_stats", "Pause statistics", show=False),
         Binding("d", "app.set_delay", "Refresh interval", show=False),
+        *TOOL_BINDINGS,
     ]
 
     def __init__(
@@ -105,6 +107,7 @@ class DetailsScreen(Screen[None]):
     def _show(self, guest: Guest) -> None:
         self.guest = guest
         self.gone = False
+        self.refresh_bindings()
         for section in self.query(GuestSection):
             section.update_guest(guest)
         self.query_one("#details-heading", Static).update(self._heading())
@@ -133,3 +136,32 @@ class DetailsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    # -- the guest's console, agent and limits ----------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in TOOL_ACTIONS:
+            return None if self._tool_reason(action) else True
+        return True
+
+    def _tool_reason(self, action: str) -> str | None:
+        if self.gone:
+            return "the guest is no longer defined"
+        return tool_disabled_reason(action, self.host, self.guest)
+
+    def _open_tool(self, action: str) -> None:
+        if self.host is None:
+            return
+        reason = self._tool_reason(action) if action != "console" else None
+        reason = reason or open_tool(self.app, action, self.host, self.guest)
+        if reason is not None:
+            self.notify(f"Cannot open the {action} of '{self.guest.name}': {reason}.")
+
+    def action_console(self) -> None:
+        self._open_tool("console")
+
+    def action_agent(self) -> None:
+        self._open_tool("agent")
+
+    def action_throttle(self) -> None:
+        self._open_tool("throttle")

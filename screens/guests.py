@@ -22,6 +22,7 @@ from backend.model import ConnectionState, Guest, GuestState
 from backend.poller import StatsUpdated
 from screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from screens.details import DetailsScreen
+from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, open_tool, tool_disabled_reason
 from screens.help import HelpRow, HelpScreen
 from screens.host import HostScreen
 from tui import messages
@@ -74,13 +75,12 @@ class GuestsScreen(Screen[None]):
     """Host status lines, the guest table, a filter line and the footer."""
 
     CSS_PATH = "guests.tcss"
-    # c stays free for the serial console.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Start", tooltip="Boot the guest."),
         Binding(
             "h", "shutdown", "Shutdown", tooltip="Ask the guest OS to power off (agent or ACPI)."
         ),
-        Binding("r", "reboot", "Reboot", tooltip="Ask the guest OS to restart."),
+        Binding("r", "reboot", "Reboot", show=False, tooltip="Ask the guest OS to restart."),
         Binding("p", "pause_resume", "Pause/resume", tooltip="Pause, or resume a paused guest."),
         Binding("F", "force_off", "Force off", tooltip="Pull the plug (asks first)."),
         Binding("R", "reset", "Reset", show=False, tooltip="Press the reset button (asks first)."),
@@ -98,6 +98,7 @@ class GuestsScreen(Screen[None]):
             show=False,
             tooltip="Start with the host, or not.",
         ),
+        *TOOL_BINDINGS,
         Binding("slash", "filter", "Filter", tooltip="Show only guests whose name matches."),
         Binding("P", "sort('cpu')", "Sort by %CPU", show=False),
         Binding("M", "sort('memory')", "Sort by %MEM", show=False),
@@ -263,6 +264,9 @@ class GuestsScreen(Screen[None]):
     def disabled_reason(self, action: str) -> str | None:
         """Why a guest action cannot run now, or None when it can."""
         guest = self.table.selected_guest
+        if action in TOOL_ACTIONS:
+            host = self.hosts.get(guest.host) if guest is not None else None
+            return tool_disabled_reason(action, host, guest)
         if self.readonly or (guest is not None and self.hosts[guest.host].readonly):
             return READ_ONLY
         if guest is None:
@@ -272,7 +276,7 @@ class GuestsScreen(Screen[None]):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.MUTATING:
+        if action in self.MUTATING or action in TOOL_ACTIONS:
             return True if self.disabled_reason(action) is None else None
         if action == "clear_filter":
             return self.filter_bar.display or bool(self.table.filter_text)
@@ -293,6 +297,22 @@ class GuestsScreen(Screen[None]):
 
     def action_start(self) -> None:
         self._launch(START)
+
+    def _open_tool(self, action: str) -> None:
+        selected = self._selected()
+        if selected is not None:
+            reason = open_tool(self.app, action, *selected)
+            if reason is not None:
+                self.notify(f"Cannot open the {action} of '{selected[1].name}': {reason}.")
+
+    def action_console(self) -> None:
+        self._open_tool("console")
+
+    def action_agent(self) -> None:
+        self._open_tool("agent")
+
+    def action_throttle(self) -> None:
+        self._open_tool("throttle")
 
     def action_shutdown(self) -> None:
         self._launch(SHUTDOWN)

@@ -532,3 +532,66 @@ def test_memory_and_state_text() -> None:
     assert STATE_STYLES[GuestState.CRASHED].endswith("red")
     assert STATE_STYLES[GuestState.UNKNOWN] == "dim italic"
     assert set(STATE_STYLES) == set(GuestState)
+
+
+# -- the guest's own screens: console, agent, limits -----------------------------------
+
+
+@run_async
+async def test_g_and_t_open_the_agent_and_throttle_screens(test_node_uri: str) -> None:
+    from screens.agent import AgentScreen
+    from screens.throttle import ThrottleScreen
+
+    app = build([test_node_uri])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        guest = await select(pilot, screen.table, "web-frontend-1")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent screen")
+        assert isinstance(app.screen, AgentScreen) and app.screen.guest_uuid == guest.uuid
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThrottleScreen), "the limits")
+        assert isinstance(app.screen, ThrottleScreen) and app.screen.uuid == guest.uuid
+
+
+@run_async
+async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: str) -> None:
+    """c works on a running guest, is greyed on a stopped one and on read-only hosts."""
+    from screens.console import ConsoleScreen
+
+    app = build([test_node_uri])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "build-runner")  # shut off
+        assert screen.check_action("console", ()) is None
+        assert "not running" in (screen.disabled_reason("console") or "")
+        await select(pilot, screen.table, "web-frontend-1")
+        assert screen.check_action("console", ()) is True
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), "the console")
+
+    ro = build([test_node_uri], readonly=True)
+    async with ro.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "web-frontend-1")
+        assert screen.check_action("console", ()) is None
+        assert "read-only" in (screen.disabled_reason("console") or "")
+        await pilot.press("c")
+        await pilot.pause()
+        assert ro.screen is screen, "no console opened on a read-only host"
+
+
+@run_async
+async def test_details_screen_opens_the_agent_too(test_node_uri: str) -> None:
+    from screens.agent import AgentScreen
+
+    app = build([test_node_uri])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "db-primary")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent screen")

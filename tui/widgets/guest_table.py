@@ -146,7 +146,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("state", "State", 11, lambda r: (r.guest.state.value, STATE_STYLES[r.guest.state]),
            lambda r: r.guest.state.value, 90, "left", descending=False),
     Column("vcpus", "vCPUs", 5, lambda r: (str(r.guest.vcpus), ""), lambda r: r.guest.vcpus, 30),
-    Column("memory", "Memory", 15,
+    Column("memory", "Memory", 16,
            lambda r: (memory_text(r.guest.memory_kib, r.guest.max_memory_kib), ""),
            lambda r: r.guest.memory_kib, 20),
     Column("cpu", "%CPU", 5, _cpu_cell, _of(lambda r: r.cpu_pct), 80),

@@ -1,0 +1,46 @@
+"""Screens one guest opens from the guest list and the details screen: its serial
+console, its guest agent and its I/O limits. One table of keys, one way to open each."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from backend.console import can_open
+from backend.host import Host
+from backend.model import Guest, GuestState
+from screens.agent import AgentScreen
+from screens.console import show_console
+from screens.throttle import ThrottleScreen
+
+TOOL_BINDINGS: list[Binding] = [
+    Binding("c", "console", "Console", tooltip="The guest's serial console (Ctrl+] leaves)."),
+    Binding("g", "agent", "Agent", show=False, tooltip="The guest agent: facts and commands."),
+    Binding("t", "throttle", "Throttle", show=False, tooltip="Disk I/O and network limits."),
+]
+TOOL_ACTIONS = frozenset({"console", "agent", "throttle"})
+
+
+def tool_disabled_reason(action: str, host: Host | None, guest: Guest | None) -> str | None:
+    """Why a guest tool cannot open now, or None when it can."""
+    if host is None or guest is None:
+        return "no guest selected"
+    if guest.state is GuestState.UNKNOWN:
+        return "the guest's host is unreachable"
+    if action == "console":
+        return can_open(host, guest)
+    return None
+
+
+def open_tool(app: App[object], action: str, host: Host, guest: Guest) -> str | None:
+    """Open the screen for ``action``; the reason when it cannot open."""
+    reason = tool_disabled_reason(action, host, guest)
+    if action == "console":
+        return show_console(app, host, guest.uuid, guest.name)
+    if reason is not None:
+        return reason
+    if action == "agent":
+        app.push_screen(AgentScreen(host, guest.uuid))
+    elif action == "throttle":
+        app.push_screen(ThrottleScreen(host, guest.uuid))
+    return None
