@@ -55,7 +55,7 @@ test: deps venv image daemon lint
 bench: deps venv daemon
 	$(VPY) bench/stats_bench.py
 	$(VPY) bench/ui_bench.py
-	if [ -f bench/console_bench.py ]; then $(VPY) bench/console_bench.py; fi
+	$(VPY) bench/console_bench.py
 
 # Destroy and undefine kvmtui-test-* and kvmtui-demo-* guests.
 clean-guests: | venv
