@@ -18,6 +18,7 @@ from backend import lifecycle
 from backend.errors import KvmtuiError
 from backend.history import HostHistory
 from backend.host import Host
+from backend.ksm import KsmHistory
 from backend.model import ConnectionState, Guest, GuestState
 from backend.poller import StatsUpdated
 from screens.confirm import ConfirmScreen, TypeToConfirmScreen
@@ -25,6 +26,8 @@ from screens.details import DetailsScreen
 from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, open_tool, tool_disabled_reason
 from screens.help import HelpRow, HelpScreen
 from screens.host import HostScreen
+from screens.ksm import KsmScreen
+from screens.storage import StorageScreen
 from tui import messages
 from tui.polling import Pollers
 from tui.widgets.guest_table import SORT_KEYS, GuestTable
@@ -124,6 +127,8 @@ class GuestsScreen(Screen[None]):
         Binding(
             "H", "host_screen", "Host view", show=False, tooltip="Host CPU, memory, overcommit."
         ),
+        Binding("K", "ksm_screen", "KSM", show=False, tooltip="Memory sharing and overcommit."),
+        Binding("S", "storage_screen", "Storage", show=False, tooltip="Pools and volumes."),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -153,6 +158,7 @@ class GuestsScreen(Screen[None]):
     def __init__(self, hosts: Sequence[Host], pollers: Pollers | None = None) -> None:
         super().__init__()
         self.hosts = {host.label: host for host in hosts}
+        self.ksm_histories: dict[str, KsmHistory] = {}
         self.pollers = pollers
         self.readonly = bool(hosts) and all(host.readonly for host in hosts)
 
@@ -258,6 +264,13 @@ class GuestsScreen(Screen[None]):
 
     def action_host_screen(self) -> None:
         self.app.push_screen(HostScreen(list(self.hosts.values()), self.pollers))
+
+    def action_ksm_screen(self) -> None:
+        # One history per host kept here, so the saved-memory graph survives reopening.
+        self.app.push_screen(KsmScreen(list(self.hosts.values()), histories=self.ksm_histories))
+
+    def action_storage_screen(self) -> None:
+        self.app.push_screen(StorageScreen(list(self.hosts.values())))
 
     # -- which keys work now -----------------------------------------------------------
 

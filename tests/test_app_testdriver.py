@@ -595,3 +595,19 @@ async def test_details_screen_opens_the_agent_too(test_node_uri: str) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
         await pilot.press("g")
         await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent screen")
+
+
+@run_async
+async def test_k_and_s_open_the_ksm_and_storage_screens(test_node_uri: str) -> None:
+    from screens.ksm import KsmScreen
+    from screens.storage import StorageScreen
+
+    app = build([test_node_uri])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.press("K")
+        await wait_for(pilot, lambda: isinstance(app.screen, KsmScreen), "the KSM screen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+        await pilot.press("S")
+        await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen), "storage")
