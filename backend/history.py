@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from backend.hoststats import HostFigures
@@ -104,9 +104,22 @@ class HostHistory:
     # -- writing (the poller thread) --------------------------------------------------
 
     def append(
-        self, wall: float, guests: Sequence[GuestRates], host: HostFigures | None = None
+        self,
+        wall: float,
+        guests: Sequence[GuestRates],
+        host: HostFigures | None = None,
+        *,
+        written: Sequence[GuestRates] | None = None,
+        since: Mapping[str, int] | None = None,
     ) -> int:
-        """Record one tick; returns its number. Guests not in ``guests`` get a gap."""
+        """Record one tick; returns its number.
+
+        ``guests`` are every guest's latest figures (the host's totals sum them);
+        ``written`` the guests read this tick (default: all of ``guests``). A guest
+        not written gets a gap. ``since`` maps a written guest to the tick of its
+        previous reading: its rates average over every tick since then, so the ticks
+        it skipped get the same values instead of a gap.
+        """
         width = len(GUEST_METRICS)
         with self._lock:
             self._tick += 1
@@ -114,7 +127,8 @@ class HostHistory:
             row = tick % self.capacity
             self._walls[row] = wall
             present: set[str] = set()
-            for rates in guests:
+            known_since = since.get if since is not None else None
+            for rates in guests if written is None else written:
                 values = (
                     rates.cpu_pct,
                     rates.mem_used_kib,
@@ -130,7 +144,8 @@ class HostHistory:
                         continue  # nothing known yet: allocate nothing
                     rows = self._guests[rates.uuid] = _Rows(self.capacity, width)
                     rows.last_tick = tick - 1  # born all NaN: no gap to clear
-                self._write(rows, tick, width, values)
+                fill_from = known_since(rates.uuid) if known_since is not None else None
+                self._write(rows, tick, width, values, fill_from)
             self._write(self._host, tick, len(HOST_METRICS), _host_values(host, guests))
             if tick % self.capacity == self.capacity - 1:
                 # Once a lap: forget guests gone for a whole lap (undefined elsewhere).
@@ -144,17 +159,27 @@ class HostHistory:
         return tick
 
     def _write(
-        self, rows: _Rows, tick: int, width: int, values: Iterable[float | int | None]
+        self,
+        rows: _Rows,
+        tick: int,
+        width: int,
+        values: Iterable[float | int | None],
+        fill_from: int | None = None,
     ) -> None:
         data = rows.data
         cap = self.capacity
-        # Ticks this guest missed since its last write are gaps, not old data.
-        for missed in range(max(rows.last_tick + 1, tick - cap + 1), tick):
-            start = (missed % cap) * width
-            data[start : start + width] = _nan_row(width)
+        row = array("f", [_NAN if v is None else v for v in values])
         start = (tick % cap) * width
-        for i, value in enumerate(values):
-            data[start + i] = _NAN if value is None else value
+        data[start : start + width] = row
+        first_missed = max(rows.last_tick + 1, tick - cap + 1)
+        if first_missed < tick:
+            # Ticks this guest missed since its last write: the values of this reading
+            # where they average over those ticks too, else gaps (not old data).
+            averaged_from = fill_from + 1 if fill_from is not None else tick
+            gap = _nan_row(width)
+            for missed in range(first_missed, tick):
+                start = (missed % cap) * width
+                data[start : start + width] = row if missed >= averaged_from else gap
         rows.last_tick = tick
 
     def forget(self, uuid: str) -> None:
@@ -189,6 +214,17 @@ class HostHistory:
             if rows is None:
                 return Series((None,) * len(ticks))
             return Series(self._read(rows, ticks, len(GUEST_METRICS), index))
+
+    def guest_tail(self, uuid: str, metric: str, count: int) -> tuple[float | None, ...]:
+        """The last ``count`` values of one guest's metric (a list row's sparkline)."""
+        index = _GUEST_INDEX[metric]
+        with self._lock:
+            kept = self._kept_ticks()
+            ticks = kept[-count:] if count > 0 else kept[:0]
+            rows = self._guests.get(uuid)
+            if rows is None:
+                return (None,) * len(ticks)
+            return self._read(rows, ticks, len(GUEST_METRICS), index)
 
     def host(self, metric: str) -> Series:
         index = _HOST_INDEX[metric]

@@ -4,7 +4,9 @@
 directly): a host sample, one bulk guest sample, rates against the previous tick, the
 history. :class:`StatsPoller` runs an engine for one :class:`~backend.host.Host` in its
 own thread: poll, then wait the interval after the poll ends (a one-shot timer re-armed,
-so polls never overlap and a slow host only slows itself). Results go to a listener
+so polls never overlap and a slow host only slows itself). While the UI says which
+guests it shows (:class:`ShownGuests`), a tick reads only those, and every guest every
+:data:`FULL_EVERY` ticks; each guest's rates use its own previous reading. Results go to a listener
 callable, from the poller's thread, as immutable :data:`StatsResult` values; the UI
 posts them as messages.
 """
@@ -14,8 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import libvirt
 
@@ -28,15 +31,21 @@ from backend.stats import (
     DeviceRates,
     GuestRates,
     Sample,
+    Seen,
     StatsCollector,
-    compute_rates,
     device_rates,
+    rates_since,
 )
 
 log = logging.getLogger(__name__)
 
 #: The shortest interval accepted (virt-top refuses below 0.1 s too).
 MIN_INTERVAL = 0.1
+#: While a screen says which guests it shows, every guest is read every this many
+#: ticks (one ``getAllDomainStats``); the shown ones every tick (``domainListGetStats``).
+FULL_EVERY = 5
+#: A shown set larger than this share of the host's guests is read with the full call.
+_SUBSET_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +53,13 @@ class StatsUpdated:
     """One tick of one host.
 
     ``elapsed`` is the seconds since the previous tick (None on the first: every rate
-    is then unknown). ``guests`` is sorted by name. ``host_figures`` is None when host
-    figures were not asked for. ``collect_s`` is the duration of the bulk call.
-    ``sample``/``previous`` are the raw samples behind it, for :meth:`devices`.
+    is then unknown). ``guests`` holds every guest's latest figures, sorted by name.
+    ``polled`` is None when every guest was read this tick, else the UUIDs that were
+    (the others' figures are from their last reading, at most ``FULL_EVERY`` ticks
+    old). ``host_figures`` is None when host figures were not asked for.
+    ``collect_s`` is the duration of the bulk call. ``sample`` is the raw reading
+    behind it, ``previous`` the one before when all guests share one cadence, and
+    ``seen_before`` each read guest's own previous reading, for :meth:`devices`.
     """
 
     host: str
@@ -59,18 +72,36 @@ class StatsUpdated:
     collect_s: float
     sample: Sample | None = field(default=None, repr=False, compare=False)
     previous: Sample | None = field(default=None, repr=False, compare=False)
+    polled: frozenset[str] | None = None
+    seen_before: Mapping[str, Seen] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def complete(self) -> bool:
+        """Every guest was read this tick."""
+        return self.polled is None
+
+    @property
+    def fresh(self) -> tuple[GuestRates, ...]:
+        """The figures read this tick: every guest's, or only the polled ones'."""
+        if self.polled is None:
+            return self.guests
+        polled = self.polled
+        return tuple(g for g in self.guests if g.uuid in polled)
 
     def by_uuid(self) -> dict[str, GuestRates]:
         return {g.uuid: g for g in self.guests}
 
     def devices(self, uuid: str) -> tuple[tuple[DeviceRates, ...], tuple[DeviceRates, ...]]:
         """Per-disk and per-NIC rates of one guest (computed now: only one screen needs
-        them); empty if the guest is not in this tick."""
+        them); empty if the guest was not read this tick."""
         current = self.sample.guests.get(uuid) if self.sample is not None else None
-        if current is None:
+        if current is None or self.sample is None:
             return (), ()
+        seen = self.seen_before.get(uuid) if self.seen_before is not None else None
+        if seen is not None:
+            return device_rates(seen.counters, current, self.sample.monotonic - seen.monotonic)
         old = self.previous.guests.get(uuid) if self.previous is not None else None
-        return device_rates(old, current, self.elapsed)
+        return device_rates(old, current, self.elapsed if self.previous is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +117,56 @@ StatsResult = StatsUpdated | StatsFailed
 StatsListener = Callable[[StatsResult], None]
 
 
+class ShownGuests:
+    """The guests a screen shows now, by UUID; written by the UI, read by the poller.
+
+    Until :meth:`show` is first called nobody has said what is shown and every tick
+    reads every guest. ``pin`` keeps a guest read every tick whatever the list shows
+    (an open details screen).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shown: frozenset[str] | None = None
+        self._pinned: dict[str, int] = {}
+
+    def show(self, uuids: Iterable[str]) -> None:
+        shown = frozenset(uuids)
+        with self._lock:
+            self._shown = shown
+
+    def pin(self, uuid: str) -> None:
+        with self._lock:
+            self._pinned[uuid] = self._pinned.get(uuid, 0) + 1
+
+    def unpin(self, uuid: str) -> None:
+        with self._lock:
+            left = self._pinned.get(uuid, 0) - 1
+            if left > 0:
+                self._pinned[uuid] = left
+            else:
+                self._pinned.pop(uuid, None)
+
+    def wanted(self) -> frozenset[str] | None:
+        """The guests to read every tick, or None: every guest, every tick."""
+        with self._lock:
+            if self._shown is None:
+                return None
+            return self._shown | self._pinned.keys() if self._pinned else self._shown
+
+
+_BY_NAME = attrgetter("name")
+
+
 class StatsEngine:
-    """Ticks of one host: samples, rates against the previous tick, history."""
+    """Ticks of one host: samples, rates against each guest's previous reading, history.
+
+    ``tick(conn, visible=...)`` reads only the ``visible`` guests with
+    ``domainListGetStats`` (on the domain objects the last bulk reply returned, no
+    lookups) and every guest with ``getAllDomainStats`` every ``full_every`` ticks,
+    when a visible guest is not known yet, or when the visible set is a large share
+    of the host. Without ``visible`` every tick reads every guest.
+    """
 
     def __init__(
         self,
@@ -95,59 +174,134 @@ class StatsEngine:
         *,
         history: HostHistory | None = None,
         with_host_figures: bool = True,
+        full_every: int = FULL_EVERY,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        if full_every < 1:
+            raise ValueError("full_every must be at least 1")
         self.label = label
         self.history = history
+        self.full_every = full_every
         self._with_host = with_host_figures
         self._collector = StatsCollector(label, clock=clock, wall_clock=wall_clock)
         self._host_sampler = HostSampler(clock=clock, wall_clock=wall_clock)
-        self._previous: Sample | None = None
         self._previous_host: HostSample | None = None
+        self._previous_monotonic: float | None = None
+        self._previous_full: Sample | None = None  # the last tick, if it read everyone
+        self._seen: dict[str, Seen] = {}
+        self._seen_tick: dict[str, int] = {}
+        self._rates: dict[str, GuestRates] = {}
+        self._order: list[str] = []  # UUIDs by name, as of the last full reading
+        self._since_full: int | None = None  # ticks since the last full reading
         self._ticks = 0
 
     def reset(self) -> None:
-        """Forget the previous tick: the next one has no rates."""
-        self._previous = None
+        """Forget every earlier reading: the next tick reads everyone, without rates."""
         self._previous_host = None
+        self._previous_monotonic = None
+        self._previous_full = None
+        self._seen = {}
+        self._seen_tick = {}
+        self._rates = {}
+        self._order = []
+        self._since_full = None
+        self._collector.domains = {}
+
+    def _subset(self, visible: Collection[str] | None) -> list[libvirt.virDomain] | None:
+        """The domains to read this tick, or None for every guest."""
+        if visible is None or self._since_full is None:
+            return None
+        if self._since_full + 1 >= self.full_every:
+            return None
+        known = self._collector.domains
+        if len(visible) > _SUBSET_SHARE * len(known):
+            return None
+        domains = []
+        for uuid in visible:
+            dom = known.get(uuid)
+            if dom is None:
+                return None  # a guest new since the last full reading
+            domains.append(dom)
+        return domains
 
     def tick(
         self,
         conn: libvirt.virConnect,
         guests: Sequence[Guest] | None = None,
         domains: Sequence[libvirt.virDomain] | None = None,
+        visible: Collection[str] | None = None,
     ) -> StatsUpdated:
         """Take one tick. ``guests`` (the host's guest list) adds overcommit figures;
-        ``domains`` limits the bulk call to those guests.
+        ``domains`` limits the bulk call to those guests; ``visible`` (UUIDs) reads
+        those every tick and everyone every ``full_every`` ticks.
 
         Raises :class:`libvirt.libvirtError`.
         """
         host_sample = self._host_sampler.sample(conn) if self._with_host else None
-        sample = self._collector.sample(conn, domains)
-        previous = self._previous
+        subset = list(domains) if domains is not None else self._subset(visible)
+        try:
+            sample = self._collector.sample(conn, subset)
+        except libvirt.libvirtError as exc:
+            if subset is None or exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+            subset = None  # a shown guest vanished: read everyone
+            sample = self._collector.sample(conn)
+        complete = subset is None
         figures = None
         if host_sample is not None:
             figures = host_figures(self._previous_host, host_sample, guests)
         host_cpus = host_sample.node.cpus if host_sample is not None else None
-        rates = compute_rates(previous, sample, host_cpus)
-        if self.history is not None:
-            tick = self.history.append(sample.wall, rates, figures)
+
+        seen_before = self._seen
+        read = rates_since(seen_before, sample, host_cpus)
+        tick = self.history.ticks if self.history is not None else self._ticks
+        if complete:
+            read.sort(key=_BY_NAME)
+            self._rates = {r.uuid: r for r in read}
+            self._order = [r.uuid for r in read]
+            all_rates = tuple(read)
+            # Replaced, never changed later: the UI may read the old dicts meanwhile.
+            before: Mapping[str, Seen] = seen_before
+            since_before: Mapping[str, int] = self._seen_tick
+            self._seen = {u: Seen(g, sample.monotonic) for u, g in sample.guests.items()}
+            self._seen_tick = dict.fromkeys(sample.guests, tick)
         else:
-            tick = self._ticks
+            rates = self._rates
+            for r in read:
+                rates[r.uuid] = r
+            all_rates = tuple(map(rates.__getitem__, self._order))
+            seen_tick = self._seen_tick
+            before = {u: seen_before[u] for u in sample.guests if u in seen_before}
+            since_before = {u: seen_tick[u] for u in sample.guests if u in seen_tick}
+            for u, g in sample.guests.items():
+                seen_before[u] = Seen(g, sample.monotonic)
+                seen_tick[u] = tick
+        if self.history is not None:
+            tick = self.history.append(
+                sample.wall, all_rates, figures, written=read, since=since_before
+            )
         self._ticks += 1
-        self._previous, self._previous_host = sample, host_sample
+        self._since_full = 0 if complete else (self._since_full or 0) + 1
+        previous_monotonic = self._previous_monotonic
+        previous_full = self._previous_full
+        self._previous_host, self._previous_monotonic = host_sample, sample.monotonic
+        self._previous_full = sample if complete else None
         return StatsUpdated(
             host=self.label,
             tick=tick,
             wall=sample.wall,
             monotonic=sample.monotonic,
-            elapsed=sample.monotonic - previous.monotonic if previous is not None else None,
-            guests=rates,
+            elapsed=(
+                sample.monotonic - previous_monotonic if previous_monotonic is not None else None
+            ),
+            guests=all_rates,
             host_figures=figures,
             collect_s=sample.duration_s,
             sample=sample,
-            previous=previous,
+            previous=previous_full if complete else None,
+            polled=None if complete else frozenset(sample.guests),
+            seen_before=before,
         )
 
 
@@ -166,17 +320,24 @@ class StatsPoller:
         *,
         interval: float = DEFAULT_INTERVAL,
         history_capacity: int = DEFAULT_CAPACITY,
+        full_every: int = FULL_EVERY,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.host = host
         self.history = HostHistory(history_capacity)
+        #: What the UI shows of this host: read every tick, the rest every few ticks.
+        self.visible = ShownGuests()
         self._listener = listener
         self._interval = _checked_interval(interval)
         self._clock = clock
         self._wall_clock = wall_clock
         self._engine = StatsEngine(
-            host.label, history=self.history, clock=clock, wall_clock=wall_clock
+            host.label,
+            history=self.history,
+            full_every=full_every,
+            clock=clock,
+            wall_clock=wall_clock,
         )
         self._cond = threading.Condition()
         self._paused = False
@@ -271,7 +432,7 @@ class StatsPoller:
         result: StatsResult
         try:
             conn = self.host.connection("read statistics")
-            result = self._engine.tick(conn, self.host.guests())
+            result = self._engine.tick(conn, self.host.guests(), visible=self.visible.wanted())
             self._last = result
         except errors.KvmtuiError as exc:
             self._engine.reset()

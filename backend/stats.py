@@ -206,6 +206,9 @@ class StatsCollector:
         self._clock = clock
         self._wall_clock = wall_clock
         self._nowait_refused_by: libvirt.virConnect | None = None
+        #: The domain objects of the latest replies by UUID, for ``domainListGetStats``
+        #: (their name, UUID and id are held locally: reusing them costs no lookup RPC).
+        self.domains: dict[str, libvirt.virDomain] = {}
 
     def sample(
         self, conn: libvirt.virConnect, domains: Sequence[libvirt.virDomain] | None = None
@@ -218,7 +221,16 @@ class StatsCollector:
         records = self._bulk(conn, domains)
         finished = self._clock()
         wall = self._wall_clock()
-        guests = [parse_counters(d.UUIDString(), d.name(), d.ID(), s) for d, s in records]
+        guests = []
+        seen: dict[str, libvirt.virDomain] = {}
+        for d, s in records:
+            uuid = d.UUIDString()
+            seen[uuid] = d
+            guests.append(parse_counters(uuid, d.name(), d.ID(), s))
+        if domains is None:
+            self.domains = seen
+        else:
+            self.domains.update(seen)
         # The daemon read the counters somewhere inside the call: its middle is the
         # best estimate, and it keeps rates honest when one call is slow.
         return Sample.of(self.host, (started + finished) / 2, wall, guests, finished - started)
@@ -450,13 +462,44 @@ def device_rates(
 _BY_NAME = attrgetter("name")
 
 
+class Seen(NamedTuple):
+    """A guest's counters as last read, and when (the monotonic time of that sample)."""
+
+    counters: GuestCounters
+    monotonic: float
+
+
+def rates_since(
+    last_seen: Mapping[str, Seen], current: Sample, host_cpus: int | None = None
+) -> list[GuestRates]:
+    """Rates of every guest of ``current`` against its own last reading, in sample order.
+
+    Guests are read at different cadences (the visible ones every tick, the rest
+    every few ticks), so each rate uses the time since *that guest's* previous
+    reading, never one elapsed time for the whole sample. A guest without an earlier
+    reading gets point values and unknown rates.
+    """
+    now = current.monotonic
+    host = current.host
+    get = last_seen.get
+    out = []
+    for uuid, g in current.guests.items():
+        seen = get(uuid)
+        if seen is None:
+            out.append(guest_rates(host, None, g, None, host_cpus))
+        else:
+            out.append(guest_rates(host, seen.counters, g, now - seen.monotonic, host_cpus))
+    return out
+
+
 def compute_rates(
     previous: Sample | None, current: Sample, host_cpus: int | None = None
 ) -> tuple[GuestRates, ...]:
     """Rates for every guest of ``current``, sorted by name, against ``previous``.
 
     Guests only in ``previous`` (vanished) are simply absent; guests only in
-    ``current`` (appeared) get point values and unknown rates.
+    ``current`` (appeared) get point values and unknown rates. Both samples must hold
+    the same guests' readings (one cadence); :func:`rates_since` handles mixed ones.
     """
     elapsed = current.monotonic - previous.monotonic if previous is not None else None
     before = previous.guests if previous is not None else {}

@@ -63,6 +63,8 @@ class DetailsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.pollers is not None:  # read this guest every tick while shown
+            self.pollers.pin(self.guest.host, self.guest.uuid)
         if self.host is not None:
             self.load_layout(self.host, self.guest.uuid)
         else:
@@ -71,6 +73,10 @@ class DetailsScreen(Screen[None]):
             last = self.pollers.last(self.guest.host)
             if last is not None:
                 self._show_tick(last, self.pollers.history(self.guest.host))
+
+    def on_unmount(self) -> None:
+        if self.pollers is not None:
+            self.pollers.unpin(self.guest.host, self.guest.uuid)
 
     @work(thread=True, exclusive=True, group="details-layout")
     def load_layout(self, host: Host, uuid: str) -> None:

@@ -230,7 +230,9 @@ class GuestsScreen(Screen[None]):
             self._show_tick(message.update, message.history)
 
     def _show_tick(self, update: StatsUpdated, history: HostHistory | None) -> None:
-        self.table.update_stats(update.host, update.tick, update.guests, history)
+        self.table.update_stats(
+            update.host, update.tick, update.fresh, history, complete=update.complete
+        )
         self.status_bar.set_figures(update.host, update.host_figures, None)
 
     def on_stats_error(self, message: messages.StatsError) -> None:
@@ -240,6 +242,11 @@ class GuestsScreen(Screen[None]):
 
     def on_stats_control_changed(self, message: messages.StatsControlChanged) -> None:
         self.status_bar.set_paused(message.paused)
+
+    @on(GuestTable.VisibleChanged)
+    def _visible_changed(self, event: GuestTable.VisibleChanged) -> None:
+        if self.pollers is not None:
+            self.pollers.show(event.by_host())
 
     @on(GuestTable.CursorMoved)
     def _cursor_moved(self) -> None:

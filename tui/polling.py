@@ -4,13 +4,15 @@ Each host gets a :class:`backend.poller.StatsPoller` (or whatever the factory gi
 ``make_app`` builds: the snapshot tests replay recorded ticks). A poller starts when
 its host first connects (so its first tick is not a failure), polls at once after a
 reconnect, and stops when the app exits. Results arrive on the poller's thread and are
-only posted as messages.
+only posted as messages. The guest list tells the pollers which guests are on screen
+(:meth:`Pollers.show`), a details screen pins its guest: those are read every tick,
+the rest every few ticks.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Protocol
 
 from textual.message_pump import MessagePump
@@ -19,6 +21,7 @@ from backend.history import HostHistory
 from backend.host import Host
 from backend.poller import (
     MIN_INTERVAL,
+    ShownGuests,
     StatsFailed,
     StatsListener,
     StatsPoller,
@@ -94,6 +97,30 @@ class Pollers:
     @property
     def labels(self) -> list[str]:
         return list(self._pollers)
+
+    def _shown(self, host: str) -> ShownGuests | None:
+        # Replayed pollers (tests) have no notion of shown guests.
+        shown = getattr(self._pollers.get(host), "visible", None)
+        return shown if isinstance(shown, ShownGuests) else None
+
+    def show(self, by_host: Mapping[str, Collection[str]]) -> None:
+        """The guests on screen now, UUIDs per host label: read every tick, the others
+        every few ticks. A host missing from ``by_host`` has none on screen."""
+        for label in self._pollers:
+            shown = self._shown(label)
+            if shown is not None:
+                shown.show(by_host.get(label, ()))
+
+    def pin(self, host: str, uuid: str) -> None:
+        """Read this guest every tick whatever the list shows (a details screen)."""
+        shown = self._shown(host)
+        if shown is not None:
+            shown.pin(uuid)
+
+    def unpin(self, host: str, uuid: str) -> None:
+        shown = self._shown(host)
+        if shown is not None:
+            shown.unpin(uuid)
 
     def host_connected(self, host: str) -> None:
         """Start the host's poller on its first connection; poll at once after a reconnect."""

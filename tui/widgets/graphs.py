@@ -46,7 +46,8 @@ def values_text(series: Series | None, fmt: Formatter) -> Text:
 
 
 class GraphRow(Horizontal):
-    """``label  ▁▂▃▅▇  now X  min Y  max Z``; the sparkline takes the spare width."""
+    """``label  ▁▂▃▅▇  now X  min Y  max Z``; the sparkline takes the spare width, the
+    kept values stretched over it until there are more values than cells."""
 
     DEFAULT_CSS = """
     GraphRow {
@@ -77,7 +78,7 @@ class GraphRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(self.label, classes="graph-label")
-        yield Sparkline(top=self.top)
+        yield Sparkline(top=self.top, stretch=True)
         yield Static(values_text(None, self.fmt), classes="graph-values")
 
     def set_series(self, series: Series | None, top: float | None = None) -> None:

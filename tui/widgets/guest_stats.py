@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -11,7 +12,7 @@ from textual.widgets import Static
 from backend.domxml import DomainLayout
 from backend.history import HostHistory
 from backend.stats import DeviceRates
-from tui.format import UNKNOWN, count_text, rate_style, rate_text
+from tui.format import UNKNOWN, count_text, rate_style
 from tui.widgets.graphs import GraphRow, kib, pct, per_second
 
 #: (history metric, label, formatter, full-scale value or None for the series' max)
@@ -66,61 +67,130 @@ class GuestGraphs(_Section):
         return row.series.values if row.series is not None else ()
 
 
-def _rates(rates: DeviceRates | None) -> list[Text]:
+#: Padding between and inside cells. Its meta makes it a style of its own, so the
+#: compositor never merges it into the neighbouring text: every cell starts at its own
+#: column in any rendering (an SVG viewer that draws spaces narrower included).
+_PAD = Style(meta={"cell-pad": True})
+#: The longest source path or network name shown; longer ones keep their end.
+SOURCE_MAX = 36
+
+Cell = tuple[str, str]  # text, style
+_TableColumn = tuple[str, str]  # title, "left" | "right"
+
+DISK_COLUMNS: tuple[_TableColumn, ...] = (
+    ("Disk", "left"),
+    ("Type", "left"),
+    ("Source", "left"),
+    ("Read", "right"),
+    ("Write", "right"),
+    ("Rd req/s", "right"),
+    ("Wr req/s", "right"),
+)
+NIC_COLUMNS: tuple[_TableColumn, ...] = (
+    ("NIC", "left"),
+    ("MAC", "left"),
+    ("Type", "left"),
+    ("Network", "left"),
+    ("Receive", "right"),
+    ("Send", "right"),
+    ("Rx pkt/s", "right"),
+    ("Tx pkt/s", "right"),
+)
+
+
+def _rate_cells(rates: DeviceRates | None) -> list[Cell]:
     if rates is None:
-        return [Text(UNKNOWN, style="dim", justify="right") for _ in range(4)]
-    out = [
-        Text(rate_text(v), style=rate_style(v), justify="right")
-        for v in (rates.in_bps, rates.out_bps)
+        return [(UNKNOWN, "dim")] * 4
+    return [(per_second(v), rate_style(v)) for v in (rates.in_bps, rates.out_bps)] + [
+        (count_text(v), rate_style(v)) for v in (rates.in_ps, rates.out_ps)
     ]
-    out += [
-        Text(count_text(v), style=rate_style(v), justify="right")
-        for v in (rates.in_ps, rates.out_ps)
+
+
+def _short(text: str | None) -> str:
+    if not text:
+        return UNKNOWN
+    return text if len(text) <= SOURCE_MAX else "…" + text[-(SOURCE_MAX - 1) :]
+
+
+def aligned_table(columns: tuple[_TableColumn, ...], rows: list[list[Cell]]) -> Text:
+    """A header and rows in columns as wide as their widest cell, two spaces apart."""
+    widths = [
+        max([cell_len(title), *(cell_len(row[i][0]) for row in rows)])
+        for i, (title, _) in enumerate(columns)
     ]
+    lines = [[(title, "bold") for title, _ in columns], *rows]
+    out = Text(no_wrap=True, overflow="crop")
+    for n, cells in enumerate(lines):
+        if n:
+            out.append("\n")
+        for i, ((text, style), (_, justify), width) in enumerate(
+            zip(cells, columns, widths, strict=True)
+        ):
+            pad = " " * (width - cell_len(text))
+            if i:
+                out.append("  ", _PAD)
+            if justify == "right" and pad:
+                out.append(pad, _PAD)
+            out.append(text, style)
+            if justify == "left" and pad and i < len(columns) - 1:
+                out.append(pad, _PAD)
     return out
 
 
-def devices_table(
+def device_rows(
     layout: DomainLayout | None,
     disks: tuple[DeviceRates, ...],
     nics: tuple[DeviceRates, ...],
-) -> Table:
-    """Every disk and NIC, from the XML and from the statistics, with its own rates."""
-    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
-    for title, justify in (
-        ("Device", "left"),
-        ("Kind", "left"),
-        ("Source / MAC", "left"),
-        ("in B/s", "right"),
-        ("out B/s", "right"),
-        ("in /s", "right"),
-        ("out /s", "right"),
-    ):
-        table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+) -> tuple[list[list[Cell]], list[list[Cell]]]:
+    """The disk rows and the NIC rows: the XML's devices matched with the statistics'."""
     disk_rates = {d.name: d for d in disks}
-    nic_rates = {n.name: n for n in nics}
+    disk_rows: list[list[Cell]] = []
     shown: set[str] = set()
     for disk in layout.disks if layout else ():
         shown.add(disk.target)
         kind = " ".join(p for p in (disk.device, disk.bus, disk.format) if p)
-        table.add_row(
-            disk.target, kind, disk.source or UNKNOWN, *_rates(disk_rates.get(disk.target))
-        )
+        disk_rows.append(
+            [(disk.target, ""), (kind, ""), (_short(disk.source), "" if disk.source else "dim"),
+             *_rate_cells(disk_rates.get(disk.target))]
+        )  # fmt: skip
     for name, disk_rate in disk_rates.items():
         if name not in shown:
-            table.add_row(name, "disk", UNKNOWN, *_rates(disk_rate))
+            disk_rows.append([(name, ""), ("disk", ""), (UNKNOWN, "dim"), *_rate_cells(disk_rate)])
+
+    nic_rates = {n.name: n for n in nics}
+    nic_rows: list[list[Cell]] = []
     unmatched = [n for n in nics if not layout or all(x.target != n.name for x in layout.nics)]
     for nic in layout.nics if layout else ():
         nic_rate = nic_rates.get(nic.target) if nic.target else None
         if nic_rate is None and unmatched:
             nic_rate = unmatched.pop(0)  # not running yet under a known name: by order
         kind = " ".join(p for p in (nic.kind, nic.model) if p)
-        source = f"{nic.mac or UNKNOWN}" + (f" on {nic.source}" if nic.source else "")
         name = nic.target or (nic_rate.name if nic_rate is not None else "nic")
-        table.add_row(name, kind, source, *_rates(nic_rate))
+        nic_rows.append(
+            [(name, ""), (nic.mac or UNKNOWN, "" if nic.mac else "dim"), (kind, ""),
+             (_short(nic.source), "" if nic.source else "dim"), *_rate_cells(nic_rate)]
+        )  # fmt: skip
     for nic_rate in unmatched:
-        table.add_row(nic_rate.name, "nic", UNKNOWN, *_rates(nic_rate))
-    return table
+        nic_rows.append(
+            [(nic_rate.name, ""), (UNKNOWN, "dim"), ("nic", ""), (UNKNOWN, "dim"),
+             *_rate_cells(nic_rate)]
+        )  # fmt: skip
+    return disk_rows, nic_rows
+
+
+def devices_table(
+    layout: DomainLayout | None,
+    disks: tuple[DeviceRates, ...],
+    nics: tuple[DeviceRates, ...],
+) -> Text:
+    """Every disk, then every NIC, each kind in its own aligned table with its rates."""
+    disk_rows, nic_rows = device_rows(layout, disks, nics)
+    parts = []
+    if disk_rows:
+        parts.append(aligned_table(DISK_COLUMNS, disk_rows))
+    if nic_rows:
+        parts.append(aligned_table(NIC_COLUMNS, nic_rows))
+    return Text("\n\n", no_wrap=True, overflow="crop").join(parts)
 
 
 def _has_devices(layout: DomainLayout | None) -> bool:
@@ -130,8 +200,8 @@ def _has_devices(layout: DomainLayout | None) -> bool:
 class GuestDevices(_Section):
     """Disks and NICs: what they are (domain XML, read once) and their rates now.
 
-    Disk columns are read/write bytes/s and requests/s; NIC columns receive/send
-    bytes/s and packets/s.
+    Disks: read/write bytes/s and requests/s; NICs: receive/send bytes/s and
+    packets/s, each kind in its own aligned table.
     """
 
     def __init__(self) -> None:

@@ -14,19 +14,28 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+_ODD, _EVEN = Style(meta={"spark-cell": 1}), Style(meta={"spark-cell": 0})
+
 #: Heights 1/8 to 8/8; a gap (unknown) is a space, a known zero the lowest block.
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def spark(values: Sequence[float | None], width: int, top: float | None = None) -> str:
+def spark(
+    values: Sequence[float | None], width: int, top: float | None = None, *, stretch: bool = False
+) -> str:
     """The last ``width`` values as block characters, right-aligned (newest at the end).
 
     ``top`` is the value of a full block (100 for percentages); without it the largest
-    known value is. Unknown values are spaces.
+    known value is. Unknown values are spaces. ``stretch`` spreads fewer values than
+    ``width`` over the whole width (each value a few cells wide) instead of leaving
+    the left part blank.
     """
     if width <= 0:
         return ""
     tail = list(values[-width:])
+    if stretch and 0 < len(tail) < width:
+        count = len(tail)
+        tail = [tail[i * count // width] for i in range(width)]
     known = [v for v in tail if v is not None]
     peak = top if top is not None else (max(known) if known else 0.0)
     last = len(BLOCKS) - 1
@@ -58,12 +67,14 @@ class Sparkline(Widget):
         values: Sequence[float | None] = (),
         *,
         top: float | None = None,
+        stretch: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self._values: tuple[float | None, ...] = tuple(values)
         self.top = top
+        self.stretch = stretch
 
     @property
     def values(self) -> tuple[float | None, ...]:
@@ -79,5 +90,11 @@ class Sparkline(Widget):
         width = self.size.width
         if y != 0:
             return Strip.blank(width, self.rich_style)
-        text = spark(self._values, width, self.top)
-        return Strip([Segment(text, self.rich_style + Style())], width)
+        text = spark(self._values, width, self.top, stretch=self.stretch)
+        style = self.rich_style
+        # One segment per block, neighbours in styles that differ only by meta: the
+        # compositor never merges them, so each block keeps its own column even where
+        # a renderer draws block glyphs wider or narrower than a cell (SVG viewers).
+        odd, even = style + _ODD, style + _EVEN
+        segments = [Segment(char, odd if i % 2 else even) for i, char in enumerate(text)]
+        return Strip(segments, width)
