@@ -10,7 +10,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
@@ -20,14 +19,14 @@ from backend.history import HostHistory
 from backend.host import Host
 from backend.model import Guest
 from backend.poller import StatsUpdated
-from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, open_tool, tool_disabled_reason
+from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
 from tui import messages
 from tui.polling import Pollers
 from tui.widgets.guest_facts import GuestFacts, GuestSection
 from tui.widgets.guest_stats import GuestDevices, GuestGraphs
 
 
-class DetailsScreen(Screen[None]):
+class DetailsScreen(GuestToolsScreen):
     """Facts, history graphs and devices of one guest; later issues add more sections."""
 
     CSS_PATH = "details.tcss"
@@ -145,29 +144,12 @@ class DetailsScreen(Screen[None]):
 
     # -- the guest's console, agent and limits ----------------------------------------
 
+    def tool_target(self) -> tuple[Host, Guest] | None:
+        if self.host is None or self.gone:
+            return None
+        return self.host, self.guest
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in TOOL_ACTIONS:
-            return None if self._tool_reason(action) else True
+            return None if self.tool_reason(action) else True
         return True
-
-    def _tool_reason(self, action: str) -> str | None:
-        if self.gone:
-            return "the guest is no longer defined"
-        return tool_disabled_reason(action, self.host, self.guest)
-
-    def _open_tool(self, action: str) -> None:
-        if self.host is None:
-            return
-        reason = self._tool_reason(action) if action != "console" else None
-        reason = reason or open_tool(self.app, action, self.host, self.guest)
-        if reason is not None:
-            self.notify(f"Cannot open the {action} of '{self.guest.name}': {reason}.")
-
-    def action_console(self) -> None:
-        self._open_tool("console")
-
-    def action_agent(self) -> None:
-        self._open_tool("agent")
-
-    def action_throttle(self) -> None:
-        self._open_tool("throttle")

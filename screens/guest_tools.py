@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from backend.console import can_open
 from backend.host import Host
@@ -44,3 +45,37 @@ def open_tool(app: App[object], action: str, host: Host, guest: Guest) -> str | 
     elif action == "throttle":
         app.push_screen(ThrottleScreen(host, guest.uuid))
     return None
+
+
+class GuestToolsScreen(Screen[None]):
+    """A screen about one selected guest: c, g and t open its console, agent and limits.
+
+    Subclasses say which guest with :meth:`tool_target` and include ``TOOL_BINDINGS``.
+    """
+
+    def tool_target(self) -> tuple[Host, Guest] | None:
+        raise NotImplementedError
+
+    def tool_reason(self, action: str) -> str | None:
+        """Why ``action`` cannot open now (for check_action and help), or None."""
+        target = self.tool_target()
+        if target is None:
+            return "no guest selected"
+        return tool_disabled_reason(action, *target)
+
+    def _open_tool(self, action: str) -> None:
+        target = self.tool_target()
+        if target is None:
+            return
+        reason = open_tool(self.app, action, *target)
+        if reason is not None:
+            self.notify(f"Cannot open the {action} of '{target[1].name}': {reason}.")
+
+    def action_console(self) -> None:
+        self._open_tool("console")
+
+    def action_agent(self) -> None:
+        self._open_tool("agent")
+
+    def action_throttle(self) -> None:
+        self._open_tool("throttle")

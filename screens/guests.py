@@ -11,7 +11,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
 
 from backend import lifecycle
@@ -23,7 +22,7 @@ from backend.model import ConnectionState, Guest, GuestState
 from backend.poller import StatsUpdated
 from screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from screens.details import DetailsScreen
-from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, open_tool, tool_disabled_reason
+from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
 from screens.help import HelpRow, HelpScreen
 from screens.host import HostScreen
 from screens.ksm import KsmScreen
@@ -74,7 +73,7 @@ AUTOSTART_OFF = Operation(
 )
 
 
-class GuestsScreen(Screen[None]):
+class GuestsScreen(GuestToolsScreen):
     """Host status lines, the guest table, a filter line and the footer."""
 
     CSS_PATH = "guests.tcss"
@@ -285,8 +284,7 @@ class GuestsScreen(Screen[None]):
         """Why a guest action cannot run now, or None when it can."""
         guest = self.table.selected_guest
         if action in TOOL_ACTIONS:
-            host = self.hosts.get(guest.host) if guest is not None else None
-            return tool_disabled_reason(action, host, guest)
+            return self.tool_reason(action)
         if self.readonly or (guest is not None and self.hosts[guest.host].readonly):
             return READ_ONLY
         if guest is None:
@@ -318,21 +316,8 @@ class GuestsScreen(Screen[None]):
     def action_start(self) -> None:
         self._launch(START)
 
-    def _open_tool(self, action: str) -> None:
-        selected = self._selected()
-        if selected is not None:
-            reason = open_tool(self.app, action, *selected)
-            if reason is not None:
-                self.notify(f"Cannot open the {action} of '{selected[1].name}': {reason}.")
-
-    def action_console(self) -> None:
-        self._open_tool("console")
-
-    def action_agent(self) -> None:
-        self._open_tool("agent")
-
-    def action_throttle(self) -> None:
-        self._open_tool("throttle")
+    def tool_target(self) -> tuple[Host, Guest] | None:
+        return self._selected()
 
     def action_shutdown(self) -> None:
         self._launch(SHUTDOWN)
