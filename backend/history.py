@@ -145,6 +145,8 @@ class HostHistory:
                     rows = self._guests[rates.uuid] = _Rows(self.capacity, width)
                     rows.last_tick = tick - 1  # born all NaN: no gap to clear
                 fill_from = known_since(rates.uuid) if known_since is not None else None
+                if fill_from is not None and rows.last_tick == tick - 1 and fill_from < tick:
+                    rows.last_tick = min(rows.last_tick, fill_from)  # born now: fill back too
                 self._write(rows, tick, width, values, fill_from)
             self._write(self._host, tick, len(HOST_METRICS), _host_values(host, guests))
             if tick % self.capacity == self.capacity - 1:

@@ -264,6 +264,42 @@ async def test_host_screen_shows_overcommit_and_history(test_node_uri: str) -> N
         await wait_for(pilot, lambda: isinstance(app.screen, GuestsScreen), "back")
 
 
+# -- visible-first polling -----------------------------------------------------------
+
+
+@run_async
+async def test_the_list_tells_the_poller_which_guests_are_on_screen(test_node_uri: str) -> None:
+    app = build(test_node_uri, delay=0.2)
+    async with app.run_test(size=(100, 12)) as pilot:
+        screen = await loaded(pilot, 13)
+        table = screen.table
+        assert app.pollers is not None
+        poller = app.pollers._pollers["test:node"]
+        shown = poller.visible  # type: ignore[attr-defined]
+
+        def on_screen() -> set[str]:
+            return {k.rpartition("/")[2] for k in table.visible_keys()}
+
+        await wait_for(pilot, lambda: shown.wanted() == on_screen(), "the first rows")
+        first = on_screen()
+        assert 0 < len(first) < 13, "a short terminal shows only some guests"
+        await pilot.press("end")
+        await wait_for(pilot, lambda: shown.wanted() == on_screen() != first, "the last rows")
+        last_guest = table.selected_guest
+        assert last_guest is not None and last_guest.uuid in shown.wanted()
+
+        await pilot.press("home")
+        await wait_for(pilot, lambda: shown.wanted() == first, "back at the top")
+        await pilot.press("end", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
+        assert last_guest.uuid in shown.wanted(), "the details guest is read every tick"
+        table.action_first()  # the list scrolls away under the details screen
+        await wait_for(pilot, lambda: shown.wanted() == first | {last_guest.uuid}, "pinned")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, GuestsScreen), "back")
+        await wait_for(pilot, lambda: shown.wanted() == first, "the pin is gone")
+
+
 # -- a real guest --------------------------------------------------------------------
 
 

@@ -1,0 +1,195 @@
+"""Mixed cadences: guests read at different ticks get rates over their own elapsed time.
+
+Constructed samples for the rate code and the engine (a stand-in connection that
+answers the two bulk calls), and the real test:/// driver through a Host for the
+visible-first poller: shown guests every tick with domainListGetStats, everyone every
+FULL_EVERY ticks with getAllDomainStats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import libvirt
+import pytest
+
+from backend.history import HostHistory
+from backend.host import Host
+from backend.model import GuestState
+from backend.poller import FULL_EVERY, ShownGuests, StatsEngine, StatsPoller, StatsUpdated
+from backend.stats import GuestCounters, Sample, Seen, rates_since
+from tests.waiting import wait_for
+
+
+def guest(uuid: str, cpu_s: float, domain_id: int = 5) -> GuestCounters:
+    return GuestCounters(uuid, uuid, domain_id, GuestState.RUNNING, int(cpu_s * 1e9), 1)
+
+
+def test_each_guest_rate_uses_its_own_previous_reading() -> None:
+    # "a" was read 1 s ago, "b" 5 s ago (it was off screen): both used 1 CPU-second.
+    last = {"a": Seen(guest("a", 10.0), 99.0), "b": Seen(guest("b", 10.0), 95.0)}
+    now = Sample.of("h", 100.0, 0.0, [guest("a", 11.0), guest("b", 11.0)])
+    rates = {r.uuid: r for r in rates_since(last, now)}
+    assert rates["a"].cpu_pct == pytest.approx(100.0)
+    assert rates["b"].cpu_pct == pytest.approx(20.0)  # 1 s over 5 s, not over 1 s
+
+
+def test_unknown_without_earlier_reading_or_after_a_restart() -> None:
+    last = {"a": Seen(guest("a", 10.0, domain_id=5), 99.0)}
+    now = Sample.of("h", 100.0, 0.0, [guest("a", 0.5, domain_id=6), guest("new", 1.0)])
+    rates = {r.uuid: r for r in rates_since(last, now)}
+    assert rates["a"].cpu_pct is None  # restarted: another domain id
+    assert rates["new"].cpu_pct is None and rates["new"].cpu_time_s == pytest.approx(1.0)
+
+
+class _Dom:
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid
+
+    def UUIDString(self) -> str:  # libvirt's names
+        return self.uuid
+
+    def name(self) -> str:
+        return self.uuid
+
+    def ID(self) -> int:
+        return 5
+
+
+class Counting:
+    """Answers both bulk calls; guest ``u`` uses ``load[u]`` CPU-seconds per second."""
+
+    def __init__(self, load: dict[str, float]) -> None:
+        self.load = load
+        self.doms = [_Dom(u) for u in load]
+        self.now = 0.0
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def _records(self, doms: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        return [
+            (d, {"state.state": 1, "vcpu.current": 1, "cpu.time": self._cpu_ns(d.uuid)})
+            for d in doms
+        ]
+
+    def _cpu_ns(self, uuid: str) -> int:
+        return int(self.load[uuid] * self.now * 1e9)
+
+    def getAllDomainStats(self, _groups: int, _flags: int) -> list[tuple[Any, dict[str, Any]]]:
+        self.calls.append(("all", [d.uuid for d in self.doms]))
+        return self._records(self.doms)
+
+    def domainListGetStats(
+        self, doms: list[Any], _groups: int, _flags: int
+    ) -> list[tuple[Any, dict[str, Any]]]:
+        self.calls.append(("list", sorted(d.uuid for d in doms)))
+        return self._records(doms)
+
+
+def test_engine_reads_shown_guests_every_tick_and_all_every_full_every_ticks() -> None:
+    load = {f"g{i}": 0.1 * (i + 1) for i in range(8)}
+    conn = Counting(load)
+    history = HostHistory(capacity=50)
+    engine = StatsEngine(
+        "h", history=history, with_host_figures=False, full_every=3, clock=lambda: conn.now
+    )
+    updates: list[StatsUpdated] = []
+    for tick in range(7):
+        conn.now = 2.0 * tick
+        updates.append(engine.tick(conn, visible={"g0"}))  # type: ignore[arg-type]
+    kinds = [kind for kind, _ in conn.calls]
+    assert kinds == ["all", "list", "list", "all", "list", "list", "all"]
+    assert conn.calls[1] == ("list", ["g0"])
+    assert [u.complete for u in updates] == [k == "all" for k in kinds]
+    # Every tick carries every guest's latest figures; a partial tick says who was read.
+    partial = updates[4]
+    assert partial.polled == frozenset({"g0"}) and len(partial.guests) == 8
+    assert [r.uuid for r in partial.fresh] == ["g0"]
+    # Rates are right at either cadence: g0 over 2 s, g5 over the 6 s since its last read.
+    for update in updates[3:]:
+        by = update.by_uuid()
+        assert by["g0"].cpu_pct == pytest.approx(10.0)
+        assert by["g5"].cpu_pct == pytest.approx(60.0)
+    # The history holds g5's average over the ticks it was not read, not gaps.
+    assert history.guest("g5", "cpu_pct").values[-6:] == pytest.approx([60.0] * 6)
+    assert history.guest("g0", "cpu_pct").values[-6:] == pytest.approx([10.0] * 6)
+
+
+def test_engine_reads_everyone_when_a_shown_guest_is_new() -> None:
+    conn = Counting({"a": 0.5, **{f"g{i}": 0.5 for i in range(9)}})
+    engine = StatsEngine("h", with_host_figures=False, clock=lambda: conn.now)
+    engine.tick(conn, visible={"a"})  # type: ignore[arg-type]
+    conn.now = 1.0
+    engine.tick(conn, visible={"a"})  # type: ignore[arg-type]
+    conn.now = 2.0
+    update = engine.tick(conn, visible={"a", "unknown"})  # type: ignore[arg-type]
+    assert [kind for kind, _ in conn.calls] == ["all", "list", "all"]
+    assert update.complete
+
+
+def test_shown_guests_with_pins() -> None:
+    shown = ShownGuests()
+    assert shown.wanted() is None  # nobody said: read everyone every tick
+    shown.show({"a"})
+    shown.pin("z")
+    shown.pin("z")
+    shown.unpin("z")
+    assert shown.wanted() == {"a", "z"}
+    shown.unpin("z")
+    assert shown.wanted() == {"a"}
+
+
+# -- the real API: test:/// driver through a Host ----------------------------------------
+
+
+@pytest.fixture
+def host(test_node_uri: str) -> Iterator[Host]:
+    h = Host(test_node_uri, readonly=True)
+    h.start()
+    assert h.wait_connected(10), h.status.error
+    yield h
+    h.stop()
+
+
+class Spy:
+    """The host's connection, recording which bulk call each tick made."""
+
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self._conn = conn
+        self.calls: list[tuple[str, int]] = []
+
+    def getAllDomainStats(self, stats: int, flags: int) -> Any:
+        self.calls.append(("all", 0))
+        return self._conn.getAllDomainStats(stats, flags)
+
+    def domainListGetStats(self, doms: list[libvirt.virDomain], stats: int, flags: int) -> Any:
+        self.calls.append(("list", len(doms)))
+        return self._conn.domainListGetStats(doms, stats, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_poller_reads_the_shown_guests_of_a_real_host(host: Host) -> None:
+    spy = Spy(host.connection())
+    host.connection = lambda action="": spy  # type: ignore[method-assign]
+    by_name = {g.name: g.uuid for g in host.guests()}
+    shown = {by_name["db-primary"], by_name["cache-redis"]}
+    results: list[StatsUpdated] = []
+    poller = StatsPoller(host, results.append, interval=0.1)  # type: ignore[arg-type]
+    poller.visible.show(shown)
+    poller.start()
+    try:
+        wait_for_ticks = FULL_EVERY + 2
+        wait_for(lambda: len(results) >= wait_for_ticks, 20, what="the ticks")
+    finally:
+        poller.stop()
+    ticks = results[:wait_for_ticks]
+    assert all(isinstance(r, StatsUpdated) for r in ticks)
+    assert spy.calls[0] == ("all", 0)
+    assert spy.calls[1:FULL_EVERY] == [("list", 2)] * (FULL_EVERY - 1)
+    assert spy.calls[FULL_EVERY] == ("all", 0)
+    partial = ticks[1]
+    assert partial.polled == frozenset(shown)
+    assert len(partial.guests) == 13, "every guest's latest figures ride along"
+    assert {g.name for g in partial.fresh} == {"db-primary", "cache-redis"}
