@@ -10,7 +10,7 @@ version of the machine running the tests (9.0.0 on the project's images).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from textual.pilot import Pilot
@@ -31,14 +31,7 @@ MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Times of day render in UTC whatever the machine's zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def build(uris: list[str | None], *, readonly: bool = False) -> KvmtuiApp:

@@ -8,8 +8,7 @@ the app's own Host.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from textual.binding import Binding
@@ -35,13 +34,7 @@ MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def build(uris: list[str | None], *, readonly: bool = False, stats: bool = True) -> KvmtuiApp:
