@@ -283,21 +283,42 @@ async def test_the_list_tells_the_poller_which_guests_are_on_screen(test_node_ur
         await wait_for(pilot, lambda: shown.wanted() == on_screen(), "the first rows")
         first = on_screen()
         assert 0 < len(first) < 13, "a short terminal shows only some guests"
+        await wait_for(pilot, lambda: table.max_scroll_y > 0, "the table laid out")
         await pilot.press("end")
-        await wait_for(pilot, lambda: shown.wanted() == on_screen() != first, "the last rows")
         last_guest = table.selected_guest
-        assert last_guest is not None and last_guest.uuid in shown.wanted()
+        assert last_guest is not None
+        await wait_for(
+            pilot,
+            lambda: shown.wanted() == on_screen() != first and last_guest.uuid in on_screen(),
+            "the last rows",
+        )
 
         await pilot.press("home")
-        await wait_for(pilot, lambda: shown.wanted() == first, "back at the top")
+        top_guest = table.selected_guest
+        assert top_guest is not None
+        await wait_for(
+            pilot,
+            lambda: shown.wanted() == on_screen() and last_guest.uuid not in on_screen(),
+            "back at the top",
+        )
         await pilot.press("end", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
         assert last_guest.uuid in shown.wanted(), "the details guest is read every tick"
         table.action_first()  # the list scrolls away under the details screen
-        await wait_for(pilot, lambda: shown.wanted() == first | {last_guest.uuid}, "pinned")
+        await wait_for(
+            pilot,
+            lambda: (
+                top_guest.uuid in on_screen() and shown.wanted() == on_screen() | {last_guest.uuid}
+            ),
+            "pinned",
+        )
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, GuestsScreen), "back")
-        await wait_for(pilot, lambda: shown.wanted() == first, "the pin is gone")
+        await wait_for(
+            pilot,
+            lambda: shown.wanted() == on_screen() and last_guest.uuid not in shown.wanted(),
+            "the pin is gone",
+        )
 
 
 # -- a real guest --------------------------------------------------------------------

@@ -541,6 +541,8 @@ class GuestTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._invalidate()
         self._update_virtual_size()
+        # A scroll clamped by the old height may leave the cursor off screen.
+        self.call_after_refresh(self._scroll_to_cursor)
         self._report_visible()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
