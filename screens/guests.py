@@ -27,6 +27,7 @@ from screens.help import HelpRow, HelpScreen
 from screens.host import HostScreen
 from screens.ksm import KsmScreen
 from screens.storage import StorageScreen
+from screens.throttle_many import ThrottleManyScreen
 from tui import messages
 from tui.polling import Pollers
 from tui.widgets.guest_table import SORT_KEYS, GuestTable
@@ -125,6 +126,13 @@ class GuestsScreen(GuestToolsScreen):
         ),
         Binding(
             "H", "host_screen", "Host view", show=False, tooltip="Host CPU, memory, overcommit."
+        ),
+        Binding(
+            "x",
+            "toggle_mark",
+            "Mark",
+            show=False,
+            tooltip="Mark guests; t then sets the same disk limits on every marked guest.",
         ),
         Binding("K", "ksm_screen", "KSM", show=False, tooltip="Memory sharing and overcommit."),
         Binding("S", "storage_screen", "Storage", show=False, tooltip="Pools and volumes."),
@@ -318,6 +326,21 @@ class GuestsScreen(GuestToolsScreen):
 
     def tool_target(self) -> tuple[Host, Guest] | None:
         return self._selected()
+
+    def action_toggle_mark(self) -> None:
+        key = self.table.selected_key
+        if key is not None:
+            self.table.toggle_mark(key)
+            self.table.action_cursor_down()
+
+    def action_throttle(self) -> None:
+        """Limits of the selected guest, or the same disk limits on every marked guest."""
+        marked = self.table.marked_guests()
+        if len(marked) < 2:
+            super().action_throttle()
+            return
+        targets = [(self.hosts[g.host], g.uuid) for g in marked if g.host in self.hosts]
+        self.app.push_screen(ThrottleManyScreen(targets))
 
     def action_shutdown(self) -> None:
         self._launch(SHUTDOWN)

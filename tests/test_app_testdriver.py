@@ -604,3 +604,35 @@ async def test_k_and_s_open_the_ksm_and_storage_screens(test_node_uri: str) -> N
         await wait_for(pilot, lambda: app.screen is screen, "back to the list")
         await pilot.press("S")
         await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen), "storage")
+
+
+@run_async
+async def test_marked_guests_get_the_same_limits_together(test_node_uri: str) -> None:
+    """x marks guests (a * before the row); t then opens the editor for all of them."""
+    from screens.throttle import ThrottleScreen
+    from screens.throttle_many import ThrottleManyScreen
+
+    app = build([test_node_uri])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        first = await select(pilot, screen.table, "db-primary")
+        await pilot.press("x")  # marks and moves down to db-replica
+        second = screen.table.selected_guest
+        assert second is not None and second.name == "db-replica"
+        await pilot.press("x")
+        assert [g.name for g in screen.table.marked_guests()] == ["db-primary", "db-replica"]
+        row = screen.table.get_row_index(first.key) + 1 - int(screen.table.scroll_y)
+        assert screen.table.render_line(row).text.startswith("*")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThrottleManyScreen), "editor")
+        assert isinstance(app.screen, ThrottleManyScreen)
+        assert [uuid for _, uuid in app.screen.targets] == [first.uuid, second.uuid]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+
+        # Unmark one: t is the single-guest editor again.
+        await select(pilot, screen.table, "db-replica")
+        await pilot.press("x")
+        assert [g.name for g in screen.table.marked_guests()] == ["db-primary"]
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThrottleScreen), "one editor")

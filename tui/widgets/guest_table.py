@@ -189,6 +189,9 @@ def _base_key(guest: Guest) -> tuple[str, str]:
     return (guest.host, guest.name.casefold())
 
 
+_MARK_STYLE = Style(bold=True, color="yellow")
+
+
 class GuestTable(ScrollView, can_focus=True):
     """Guests of all hosts, sorted (host then name by default) and filtered by name.
 
@@ -308,6 +311,7 @@ class GuestTable(ScrollView, can_focus=True):
         # (row style, cell style name) -> combined Style; Style.__add__ is not free.
         self._combined: dict[tuple[Style, str], Style] = {}
         self._visible: frozenset[str] | None = None  # the rows on screen, as last reported
+        self._marked: set[str] = set()  # guests marked for an action on several at once
 
     # -- what the screen reads -------------------------------------------------------
 
@@ -425,7 +429,27 @@ class GuestTable(ScrollView, can_focus=True):
             return
         self._resync()
 
+    def toggle_mark(self, key: str) -> bool:
+        """Mark or unmark a guest (shown as ``*`` before its row); True when now marked."""
+        marked = key not in self._marked
+        if marked:
+            self._marked.add(key)
+        else:
+            self._marked.discard(key)
+        self._forget(key)
+        index = self._index.get(key)
+        if index is not None and self.is_mounted:
+            self.refresh_line(index + 1)
+        return marked
+
+    def marked_guests(self) -> list[Guest]:
+        """The marked guests that still exist, in the order the rows show them."""
+        return [self._guests[k] for k in self._order if k in self._marked] + [
+            self._guests[k] for k in sorted(self._marked - set(self._order)) if k in self._guests
+        ]
+
     def remove_guest(self, key: str) -> None:
+        self._marked.discard(key)
         if self._guests.pop(key, None) is not None:
             self._rates.pop(key, None)
             self._forget(key)
@@ -586,7 +610,7 @@ class GuestTable(ScrollView, can_focus=True):
         strip = self._strip(key, width)
         if index == self._cursor:
             cursor = base + self.get_component_rich_style("guest-table--cursor")
-            return self._build(self._cells[key], cursor, width)
+            return self._build(self._cells[key], cursor, width, marked=key in self._marked)
         return strip
 
     def _columns(self, width: int | None = None) -> list[tuple[Column, int]]:
@@ -649,15 +673,20 @@ class GuestTable(ScrollView, can_focus=True):
             width = self.scrollable_content_region.width
         cells = self._cells_of(key, width)
         self._cells[key] = cells
-        strip = self._strips[key] = self._build(cells, self.base_style, width)
+        strip = self._strips[key] = self._build(
+            cells, self.base_style, width, marked=key in self._marked
+        )
         return strip
 
-    def _build(self, cells: tuple[Cell, ...], row_style: Style, width: int) -> Strip:
+    def _build(
+        self, cells: tuple[Cell, ...], row_style: Style, width: int, *, marked: bool = False
+    ) -> Strip:
         """One line of cells, each cell's style over ``row_style``, as one Strip (each
-        Strip carries its own caches: making one per row, not three, halves a tick)."""
+        Strip carries its own caches: making one per row, not three, halves a tick).
+        The first column is the mark: ``*`` for a marked guest."""
         combined = self._combined
         space = Segment(" ", row_style)
-        segments = [space]
+        segments = [Segment("*", row_style + _MARK_STYLE) if marked else space]
         length = 1
         for (column, cells_wide), (text, style_name) in zip(
             self._columns(width), cells, strict=True
