@@ -69,3 +69,26 @@ def test_a_long_flood_keeps_history_at_its_cap() -> None:
     stream = TermStream(screen)
     stream.feed(b"x\r\n" * (SCROLLBACK * 10))
     assert len(screen.history) == SCROLLBACK
+
+
+def test_an_unterminated_title_or_csi_is_dropped_not_kept_forever() -> None:
+    """ESC ] 0 ; followed by megabytes and no BEL must not grow pyte's parameter text."""
+    screen = TermScreen(COLUMNS, LINES, SCROLLBACK)
+    stream = TermStream(screen)
+    stream.feed(b"\x1b]0;" + b"A" * 1_000_000)
+    stream.feed(b"\x1b[" + b"9" * 1_000_000)
+    assert stream.errors >= 2
+    # The parser is back at plain text: what follows is drawn as usual.
+    stream.feed(b"\r\nhello")
+    assert "hello" in "".join(screen.display)
+
+
+def test_origin_mode_without_margins_keeps_the_cursor_on_screen() -> None:
+    """Found by hypothesis: DECOM on with no margins set left pyte's cursor below the
+    last line (pyte asserted half-way through moving it)."""
+    screen = TermScreen(COLUMNS, LINES, SCROLLBACK)
+    stream = TermStream(screen)
+    stream.feed(b"\x1b[6?h\x1b[99d")
+    assert screen.cursor.y == LINES - 1
+    stream.feed(b"\x1b[99;99H")
+    assert (screen.cursor.y, screen.cursor.x) == (LINES - 1, COLUMNS - 1)

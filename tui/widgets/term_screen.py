@@ -50,6 +50,21 @@ class TermScreen(pyte.Screen):
     def cursor_visible(self) -> bool:
         return not self.cursor.hidden
 
+    def _origin_margins(self) -> None:
+        """pyte assumes margins exist whenever origin mode (DECOM) is on; a guest can turn
+        it on without setting any, and pyte then fails half-way with the cursor off the
+        screen. Full-screen margins are what no margins mean."""
+        if self.margins is None and mo.DECOM in self.mode:
+            self.margins = pyte.screens.Margins(0, self.lines - 1)
+
+    def cursor_position(self, line: int | None = None, column: int | None = None) -> None:
+        self._origin_margins()
+        super().cursor_position(line, column)
+
+    def cursor_to_line(self, line: int | None = None) -> None:
+        self._origin_margins()
+        super().cursor_to_line(line)
+
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
         private = kwargs.get("private", False)
         if private:
@@ -184,6 +199,11 @@ class TermScreen(pyte.Screen):
         dirty.add(cursor.y)
 
 
+#: The longest escape sequence kept: a guest that opens a title (OSC) or a CSI and never
+#: ends it would otherwise grow pyte's parameter text without a bound.
+MAX_SEQUENCE = 4096
+
+
 class TermStream(pyte.ByteStream):
     """pyte's byte stream, decoding UTF-8 but honouring G0/G1 charsets and SI/SO.
 
@@ -196,6 +216,7 @@ class TermStream(pyte.ByteStream):
         self.decode_utf8 = True
         self.errors = 0  # malformed sequences skipped
         self.use_utf8 = False  # what the parser checks before designating charsets
+        self._sequence_length = 0  # characters fed since the parser left plain text
 
     def feed(self, data: bytes) -> None:  # type: ignore[override]
         """pyte's feed loop, except that a bad sequence costs itself, not the whole chunk.
@@ -212,6 +233,7 @@ class TermStream(pyte.ByteStream):
         length, offset = len(text), 0
         while offset < length:
             if taking_plain_text:
+                self._sequence_length = 0
                 match = match_text(text, offset)
                 if match:
                     start, offset = match.span()
@@ -225,6 +247,12 @@ class TermStream(pyte.ByteStream):
                     self.errors += 1
                     taking_plain_text = self._taking_plain_text
                 offset += 1
+                self._sequence_length += 1
+                if self._sequence_length > MAX_SEQUENCE and not taking_plain_text:
+                    # An unterminated sequence: drop it, as a terminal drops garbage.
+                    self.errors += 1
+                    self._initialize_parser()
+                    taking_plain_text = True
         self._taking_plain_text = taking_plain_text
 
     def select_other_charset(self, code: str) -> None:
