@@ -90,5 +90,5 @@ def test_origin_mode_without_margins_keeps_the_cursor_on_screen() -> None:
     stream = TermStream(screen)
     stream.feed(b"\x1b[6?h\x1b[99d")
     assert screen.cursor.y == LINES - 1
-    stream.feed(b"\x1b[99;99H")
-    assert (screen.cursor.y, screen.cursor.x) == (LINES - 1, COLUMNS - 1)
+    stream.feed(b"\x1b[3;5H")  # relative to the (full-screen) margins
+    assert (screen.cursor.y, screen.cursor.x) == (2, 4)
