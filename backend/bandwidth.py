@@ -10,25 +10,25 @@ those modules makes the live change fail with tc's message.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import libvirt
 
-from backend import errors
 from backend.host import Host
 from backend.throttle import (
+    DeviceSides,
     FieldError,
     GuestRef,
     NicDevice,
     Scope,
     binary_text,
-    open_guest,
+    changed_fields,
+    not_kept_rows,
     parse_whole,
+    read_devices,
     read_scopes,
-    refuse_invalid,
-    scope_errors,
+    set_device_limits,
 )
 
 #: libvirt passes these as unsigned 32-bit numbers.
@@ -185,21 +185,14 @@ def validate(settings: Bandwidth) -> list[FieldError]:
 
 
 @dataclass(frozen=True, slots=True)
-class NicBandwidth:
+class NicBandwidth(DeviceSides[Bandwidth]):
     nic: NicDevice
     live: Bandwidth | None
     config: Bandwidth | None
 
-    @property
-    def differs(self) -> bool:
-        return self.live is not None and self.config is not None and self.live != self.config
-
-    @property
-    def current(self) -> Bandwidth:
-        return self.live or self.config or Bandwidth.of()
-
-    def side(self, scope: Scope) -> Bandwidth:
-        return (self.config if scope is Scope.CONFIG else self.live) or Bandwidth.of()
+    @staticmethod
+    def no_limits() -> Bandwidth:
+        return Bandwidth.of()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,16 +212,12 @@ def _read_nic(dom: libvirt.virDomain, ref: GuestRef, nic: NicDevice) -> NicBandw
 def read_bandwidth(host: Host, uuid: str) -> GuestBandwidth:
     """Every interface's limits, live and saved (blocking: run it in a worker)."""
     action = "read the network limits of"
-    dom, ref = open_guest(host, uuid, action)
-    try:
-        nics = tuple(_read_nic(dom, ref, n) for n in ref.nics)
-    except libvirt.libvirtError as exc:
-        raise errors.from_libvirt(exc, host=host.label, action=action, guest=ref.name) from exc
+    ref, nics = read_devices(host, uuid, action, lambda ref: ref.nics, _read_nic)
     return GuestBandwidth(host.label, ref, nics)
 
 
 def changes(old: Bandwidth, new: Bandwidth) -> tuple[tuple[str, int, int], ...]:
-    return tuple((n, old.get(n), new.get(n)) for n in FIELD_NAMES if old.get(n) != new.get(n))
+    return changed_fields(FIELD_NAMES, old.as_dict(), new.as_dict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,14 +231,7 @@ class BandwidthResult:
     after: NicBandwidth
 
     def not_kept(self) -> tuple[tuple[str, int, int], ...]:
-        sides = [self.after.live] if self.scope is not Scope.CONFIG else []
-        if self.scope is not Scope.LIVE:
-            sides.append(self.after.config)
-        out: list[tuple[str, int, int]] = []
-        for side in sides:
-            if side is not None:
-                out.extend(c for c in changes(self.requested, side) if c not in out)
-        return tuple(out)
+        return not_kept_rows(self.scope, self.requested, self.after, changes)
 
 
 def set_bandwidth(
@@ -260,48 +242,24 @@ def set_bandwidth(
     Raises :class:`~backend.throttle.ValidationError` (nothing sent) or another
     :class:`~backend.errors.KvmtuiError`; a failure leaves the old limits everywhere.
     """
-    action = f"set the network limits of interface {mac} of"
-    cached = host.guest(uuid)
-    host.require_writable(action, cached.name if cached else uuid)
-    refuse_invalid(
-        validate(settings), host=host.label, guest=cached.name if cached else uuid, action=action
+
+    def send(
+        dom: libvirt.virDomain, nic: NicDevice, new: Bandwidth, _old: Bandwidth | None, flag: int
+    ) -> None:
+        dom.setInterfaceParameters(nic.mac, new.as_dict(), flag)
+
+    ref, nic, before, after = set_device_limits(
+        host,
+        uuid,
+        f"set the network limits of interface {mac} of",
+        settings,
+        scope,
+        invalid=validate(settings),
+        find=lambda ref: next((n for n in ref.nics if n.mac.lower() == mac.lower()), None),
+        missing=f"interface {mac}",
+        read=_read_nic,
+        send=send,
     )
-    dom, ref = open_guest(host, uuid, action)
-    nic = next((n for n in ref.nics if n.mac.lower() == mac.lower()), None)
-    if nic is None:
-        raise errors.OperationError(
-            f"Could not {action} guest '{ref.name}' on {host.label}: it has no interface {mac}.",
-            host=host.label,
-            guest=ref.name,
-            action=action,
-        )
-    refuse_invalid(scope_errors(ref, scope), host=host.label, guest=ref.name, action=action)
-    params: dict[str, int] = settings.as_dict()
-    try:
-        before = _read_nic(dom, ref, nic)
-        done: list[int] = []
-        try:
-            for flag in scope.flags:
-                dom.setInterfaceParameters(nic.mac, params, flag)
-                done.append(flag)
-        except libvirt.libvirtError:
-            for flag in done:
-                old = before.live if flag == libvirt.VIR_DOMAIN_AFFECT_LIVE else before.config
-                if old is not None:
-                    with contextlib.suppress(libvirt.libvirtError):  # report the first error
-                        dom.setInterfaceParameters(nic.mac, old.as_dict(), flag)
-            raise
-        after = _read_nic(dom, ref, nic)
-    except libvirt.libvirtError as exc:
-        failure = errors.from_libvirt(exc, host=host.label, action=action, guest=ref.name)
-        raise type(failure)(
-            f"{failure.message} Nothing was changed.",
-            host=host.label,
-            guest=ref.name,
-            action=action,
-            detail=failure.detail,
-            code=failure.code,
-        ) from exc
     return BandwidthResult(host.label, ref.name, nic, scope, settings, before, after)
 
 

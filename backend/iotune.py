@@ -21,16 +21,19 @@ import libvirt
 from backend import errors
 from backend.host import Host
 from backend.throttle import (
+    DeviceSides,
     FieldError,
     GuestRef,
     Scope,
     ValidationError,
     binary_text,
+    changed_fields,
+    not_kept_rows,
     open_guest,
     parse_whole,
+    read_devices,
     read_scopes,
-    refuse_invalid,
-    scope_errors,
+    set_device_limits,
 )
 
 #: The largest value QEMU and libvirt accept for any limit (THROTTLE_VALUE_MAX).
@@ -250,24 +253,16 @@ def validate(settings: IoTune) -> list[FieldError]:
 
 
 @dataclass(frozen=True, slots=True)
-class DiskIoTune:
+class DiskIoTune(DeviceSides[IoTune]):
     """One disk's limits on the running guest and in its saved configuration."""
 
     disk: str
     live: IoTune | None  # None: the guest is not running
     config: IoTune | None  # None: the guest is transient
 
-    @property
-    def differs(self) -> bool:
-        return self.live is not None and self.config is not None and self.live != self.config
-
-    @property
-    def current(self) -> IoTune:
-        """What the editor starts from: live when running, else the configuration."""
-        return self.live or self.config or IoTune.of()
-
-    def side(self, scope: Scope) -> IoTune:
-        return (self.config if scope is Scope.CONFIG else self.live) or IoTune.of()
+    @staticmethod
+    def no_limits() -> IoTune:
+        return IoTune.of()
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,18 +280,15 @@ def _read_disk(dom: libvirt.virDomain, ref: GuestRef, disk: str) -> DiskIoTune:
 def read_iotune(host: Host, uuid: str) -> GuestIoTune:
     """Every disk's limits, live and saved (blocking: run it in a worker)."""
     action = "read the disk limits of"
-    dom, ref = open_guest(host, uuid, action)
-    try:
-        disks = tuple(_read_disk(dom, ref, d.target) for d in ref.disks)
-    except libvirt.libvirtError as exc:
-        raise errors.from_libvirt(exc, host=host.label, action=action, guest=ref.name) from exc
+    ref, disks = read_devices(
+        host, uuid, action, lambda ref: [d.target for d in ref.disks], _read_disk
+    )
     return GuestIoTune(host.label, ref, disks)
 
 
 def changes(old: IoTune, new: IoTune) -> tuple[tuple[str, int | str, int | str], ...]:
     """(field, old, new) for each field that differs: the preview's rows."""
-    names = (*FIELD_NAMES, GROUP_NAME)
-    return tuple((n, old.value(n), new.value(n)) for n in names if old.value(n) != new.value(n))
+    return changed_fields((*FIELD_NAMES, GROUP_NAME), old.as_dict(), new.as_dict())
 
 
 def _params(settings: IoTune, current: IoTune | None) -> dict[str, int | str]:
@@ -321,40 +313,11 @@ class IoTuneResult:
 
     def not_kept(self) -> tuple[tuple[str, int | str, int | str], ...]:
         """(field, requested, kept) where the hypervisor kept something else."""
-        sides = [self.after.live] if self.scope is not Scope.CONFIG else []
-        if self.scope is not Scope.LIVE:
-            sides.append(self.after.config)
-        out: list[tuple[str, int | str, int | str]] = []
-        for side in sides:
-            if side is not None:
-                out.extend(
-                    (n, r, k) for n, r, k in changes(self.requested, side) if (n, r, k) not in out
-                )
-        return tuple(out)
+        return not_kept_rows(self.scope, self.requested, self.after, changes)
 
 
-def _apply(
-    dom: libvirt.virDomain,
-    ref: GuestRef,
-    disk: str,
-    settings: IoTune,
-    scope: Scope,
-    before: DiskIoTune,
-) -> None:
-    """Send the settings one scope at a time; undo the live part if the config part fails."""
-    done: list[int] = []
-    try:
-        for flag in scope.flags:
-            side = before.live if flag == libvirt.VIR_DOMAIN_AFFECT_LIVE else before.config
-            dom.setBlockIoTune(disk, _params(settings, side), flag)
-            done.append(flag)
-    except libvirt.libvirtError:
-        for flag in done:
-            side = before.live if flag == libvirt.VIR_DOMAIN_AFFECT_LIVE else before.config
-            if side is not None:
-                with contextlib.suppress(libvirt.libvirtError):  # report the first error
-                    dom.setBlockIoTune(disk, _params(side, settings), flag)
-        raise
+def _send(dom: libvirt.virDomain, disk: str, new: IoTune, old: IoTune | None, flag: int) -> None:
+    dom.setBlockIoTune(disk, _params(new, old), flag)
 
 
 def set_iotune(
@@ -365,35 +328,18 @@ def set_iotune(
     Raises :class:`~backend.throttle.ValidationError` (nothing sent) or another
     :class:`~backend.errors.KvmtuiError` with libvirt's reason in a sentence.
     """
-    action = f"set the I/O limits of disk {disk} of"
-    cached = host.guest(uuid)
-    host.require_writable(action, cached.name if cached else uuid)
-    refuse_invalid(
-        validate(settings), host=host.label, guest=cached.name if cached else uuid, action=action
+    ref, _, before, after = set_device_limits(
+        host,
+        uuid,
+        f"set the I/O limits of disk {disk} of",
+        settings,
+        scope,
+        invalid=validate(settings),
+        find=lambda ref: disk if disk in {d.target for d in ref.disks} else None,
+        missing=f"disk {disk}",
+        read=_read_disk,
+        send=_send,
     )
-    dom, ref = open_guest(host, uuid, action)
-    if disk not in {d.target for d in ref.disks}:
-        raise errors.OperationError(
-            f"Could not {action} guest '{ref.name}' on {host.label}: it has no disk {disk}.",
-            host=host.label,
-            guest=ref.name,
-            action=action,
-        )
-    refuse_invalid(scope_errors(ref, scope), host=host.label, guest=ref.name, action=action)
-    try:
-        before = _read_disk(dom, ref, disk)
-        _apply(dom, ref, disk, settings, scope, before)
-        after = _read_disk(dom, ref, disk)
-    except libvirt.libvirtError as exc:
-        failure = errors.from_libvirt(exc, host=host.label, action=action, guest=ref.name)
-        raise type(failure)(
-            f"{failure.message} Nothing was changed.",
-            host=host.label,
-            guest=ref.name,
-            action=action,
-            detail=failure.detail,
-            code=failure.code,
-        ) from exc
     return IoTuneResult(host.label, ref.name, disk, scope, settings, before, after)
 
 

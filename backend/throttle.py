@@ -1,18 +1,20 @@
 """What the disk and network limit editors share: scopes, field errors, number parsing,
-and the guest's disks and NICs as the editors name them.
+the guest's disks and NICs as the editors name them, and reading, applying and reading
+back one device's limits scope by scope.
 
 :mod:`backend.iotune` (blkdeviotune) and :mod:`backend.bandwidth` (interface bandwidth)
-build on this. Nothing here calls libvirt except :func:`read_devices`.
+build on this, passing the libvirt calls for their kind of device.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import libvirt
 
@@ -213,7 +215,41 @@ def scope_errors(ref: GuestRef, scope: Scope) -> list[FieldError]:
     return []
 
 
-T = TypeVar("T")
+T = TypeVar("T")  # one device's limits: IoTune or Bandwidth
+D = TypeVar("D")  # how a device is named: a disk target or a NicDevice
+C = TypeVar("C")  # one (field, requested, kept) row
+V = TypeVar("V")
+R = TypeVar("R", bound="DeviceSides[Any]")
+
+
+class DeviceSides(Generic[T]):
+    """Mixin for one device's limits on the running guest (``live``, None when it is not
+    running) and in its saved configuration (``config``, None when it is transient)."""
+
+    __slots__ = ()
+    live: T | None
+    config: T | None
+
+    @staticmethod
+    def no_limits() -> T:
+        """The limits of a device without any (the subclass says which kind)."""
+        raise NotImplementedError
+
+    @property
+    def differs(self) -> bool:
+        return self.live is not None and self.config is not None and self.live != self.config
+
+    @property
+    def current(self) -> T:
+        """What the editor starts from: live when running, else the configuration."""
+        return self.live or self.config or self.no_limits()
+
+    def side(self, scope: Scope) -> T:
+        return (self.config if scope is Scope.CONFIG else self.live) or self.no_limits()
+
+    def at(self, flag: int) -> T | None:
+        """The side one libvirt flag (VIR_DOMAIN_AFFECT_LIVE or _CONFIG) addresses."""
+        return self.live if flag == libvirt.VIR_DOMAIN_AFFECT_LIVE else self.config
 
 
 def read_scopes(
@@ -227,8 +263,114 @@ def read_scopes(
     return live, config
 
 
+def read_devices(
+    host: Host,
+    uuid: str,
+    action: str,
+    devices: Callable[[GuestRef], Iterable[D]],
+    read: Callable[[libvirt.virDomain, GuestRef, D], R],
+) -> tuple[GuestRef, tuple[R, ...]]:
+    """The guest and each of its ``devices``' limits, live and saved (blocking)."""
+    dom, ref = open_guest(host, uuid, action)
+    try:
+        return ref, tuple(read(dom, ref, device) for device in devices(ref))
+    except libvirt.libvirtError as exc:
+        raise errors.from_libvirt(exc, host=host.label, action=action, guest=ref.name) from exc
+
+
 def changed_fields(
-    names: Iterable[str], old: Mapping[str, object], new: Mapping[str, object]
-) -> tuple[tuple[str, object, object], ...]:
+    names: Iterable[str], old: Mapping[str, V], new: Mapping[str, V]
+) -> tuple[tuple[str, V, V], ...]:
     """(field, old, new) for every field whose value differs."""
-    return tuple((n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n))
+    return tuple((n, old[n], new[n]) for n in names if old[n] != new[n])
+
+
+def not_kept_rows(
+    scope: Scope, requested: T, after: DeviceSides[T], changes: Callable[[T, T], Iterable[C]]
+) -> tuple[C, ...]:
+    """(field, requested, kept) where the hypervisor kept something else on a side the
+    change went to; each row once."""
+    sides = [after.live] if scope is not Scope.CONFIG else []
+    if scope is not Scope.LIVE:
+        sides.append(after.config)
+    out: list[C] = []
+    for side in sides:
+        if side is not None:
+            out.extend(c for c in changes(requested, side) if c not in out)
+    return tuple(out)
+
+
+def _apply_scopes(
+    scope: Scope,
+    settings: T,
+    before: DeviceSides[T],
+    send: Callable[[T, T | None, int], None],
+) -> None:
+    """``send(new, old, flag)`` one scope at a time; if a later scope fails, put back
+    what the earlier ones had, so nothing is left half applied."""
+    done: list[int] = []
+    try:
+        for flag in scope.flags:
+            send(settings, before.at(flag), flag)
+            done.append(flag)
+    except libvirt.libvirtError:
+        for flag in done:
+            old = before.at(flag)
+            if old is not None:
+                with contextlib.suppress(libvirt.libvirtError):  # report the first error
+                    send(old, settings, flag)
+        raise
+
+
+def set_device_limits(
+    host: Host,
+    uuid: str,
+    action: str,
+    settings: T,
+    scope: Scope,
+    *,
+    invalid: Sequence[FieldError],
+    find: Callable[[GuestRef], D | None],
+    missing: str,
+    read: Callable[[libvirt.virDomain, GuestRef, D], R],
+    send: Callable[[libvirt.virDomain, D, T, T | None, int], None],
+) -> tuple[GuestRef, D, R, R]:
+    """Refuse, apply and read back one device's limits (blocking: run it in a worker).
+
+    ``invalid``: the settings' field errors; ``find``: the device in the guest, None
+    when it has none (``missing`` names it); ``read``: its limits, live and saved;
+    ``send(dom, device, new, old, flag)``: one libvirt call. Returns the guest, the
+    device, and its limits before and after. Raises
+    :class:`ValidationError` (nothing sent) or another :class:`~backend.errors.KvmtuiError`;
+    a failure leaves the old limits everywhere.
+    """
+    cached = host.guest(uuid)
+    host.require_writable(action, cached.name if cached else uuid)
+    refuse_invalid(invalid, host=host.label, guest=cached.name if cached else uuid, action=action)
+    dom, ref = open_guest(host, uuid, action)
+    device = find(ref)
+    if device is None:
+        raise errors.OperationError(
+            f"Could not {action} guest '{ref.name}' on {host.label}: it has no {missing}.",
+            host=host.label,
+            guest=ref.name,
+            action=action,
+        )
+    refuse_invalid(scope_errors(ref, scope), host=host.label, guest=ref.name, action=action)
+    try:
+        before = read(dom, ref, device)
+        _apply_scopes(
+            scope, settings, before, lambda new, old, flag: send(dom, device, new, old, flag)
+        )
+        after = read(dom, ref, device)
+    except libvirt.libvirtError as exc:
+        failure = errors.from_libvirt(exc, host=host.label, action=action, guest=ref.name)
+        raise type(failure)(
+            f"{failure.message} Nothing was changed.",
+            host=host.label,
+            guest=ref.name,
+            action=action,
+            detail=failure.detail,
+            code=failure.code,
+        ) from exc
+    return ref, device, before, after

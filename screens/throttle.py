@@ -9,8 +9,8 @@ hypervisor kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import libvirt
 from textual import on, work
@@ -25,7 +25,7 @@ from backend import bandwidth, errors, iotune
 from backend.host import Host
 from backend.poller import StatsEngine
 from backend.stats import DeviceRates
-from backend.throttle import FieldError, Scope, ValidationError, scope_errors
+from backend.throttle import DeviceSides, FieldError, Scope, scope_errors
 from screens.confirm import ConfirmScreen
 from screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
 from tui.widgets.throttle_form import FormRow, LimitForm
@@ -39,6 +39,7 @@ from tui.widgets.throttle_rates import DiskRatesView, NicRatesView
 
 DISK_TAB, NIC_TAB = "disk-tab", "nic-tab"
 _SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
+L = TypeVar("L", iotune.IoTune, bandwidth.Bandwidth)
 _HINTS = {"B/s": "B/s (K,M,G)", "B": "bytes (K,M)", "IOPS": "IOPS", "s": "seconds"}
 
 
@@ -66,7 +67,72 @@ def _nic_texts(settings: bandwidth.Bandwidth | None) -> dict[str, str] | None:
     return {n: bandwidth.display(n, settings.get(n)) for n in bandwidth.FIELD_NAMES}
 
 
-class ThrottleScreen(Screen[None]):
+def _not_kept_text(
+    labels: Mapping[str, str], show: Callable[[str, Any], str], rows: Iterable[tuple[str, Any, Any]]
+) -> list[str]:
+    """For each (field, requested, kept): 'Total IOPS 400 IOPS instead of 500 IOPS'."""
+    return [f"{labels[n]} {show(n, k)} instead of {show(n, r)}" for n, r, k in rows]
+
+
+class ScopedLimitsScreen(Screen[None]):
+    """What the limit editors share: the scope (ctrl+g) and its line, the status line,
+    Enter to apply, a question before anything is sent, Escape to close."""
+
+    scope: reactive[Scope] = reactive(Scope.BOTH)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._busy = False  # a change is being applied
+
+    def action_apply(self) -> None:
+        raise NotImplementedError
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_apply()
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#throttle-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    def watch_scope(self) -> None:
+        if self.is_mounted:
+            self._show_scope()
+
+    def _show_scope(self) -> None:
+        self.query_one("#throttle-scope", Static).update(
+            f"Scope: [b]{self.scope.value}[/b] — changes go to {self.scope.text} (ctrl+g changes)"
+        )
+
+    def action_cycle_scope(self) -> None:
+        """Live, saved configuration or both, as virsh's --live / --config."""
+        self.scope = _SCOPES[(_SCOPES.index(self.scope) + 1) % len(_SCOPES)]
+
+    def _ask_then_apply(
+        self,
+        question: Screen[bool],
+        applying: str,
+        start: Callable[[], object],
+        declined: str | None = "Not applied.",
+    ) -> None:
+        """Push ``question``; on yes, say ``applying`` and ``start`` the worker."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._busy = True
+                self._status(applying)
+                start()
+            elif declined is not None:
+                self._status(declined)
+
+        self.app.push_screen(question, answered)
+
+
+class ThrottleScreen(ScopedLimitsScreen):
     """Disk and network limits of the guest ``uuid`` on ``host``."""
 
     CSS_PATH = "throttle.tcss"
@@ -78,8 +144,6 @@ class ThrottleScreen(Screen[None]):
         Binding("ctrl+t", "switch_tab", "Disk/Network"),
         Binding("escape", "close", "Close"),
     ]
-
-    scope: reactive[Scope] = reactive(Scope.BOTH)
 
     def __init__(
         self,
@@ -103,7 +167,6 @@ class ThrottleScreen(Screen[None]):
         self._disk_rates: tuple[DeviceRates, ...] | None = None
         self._nic_rates: tuple[DeviceRates, ...] | None = None
         self._engine = StatsEngine(host.label, with_host_figures=False)
-        self._busy = False
 
     # -- layout ---------------------------------------------------------------------
 
@@ -147,11 +210,6 @@ class ThrottleScreen(Screen[None]):
     def active_tab(self) -> str:
         return self.query_one(TabbedContent).active or DISK_TAB
 
-    def _status(self, text: str, *, error: bool = False) -> None:
-        status = self.query_one("#throttle-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
-
     # -- workers: every libvirt call happens in one of these ------------------------------
 
     @work(thread=True, exclusive=True, group="throttle-load")
@@ -160,7 +218,7 @@ class ThrottleScreen(Screen[None]):
             disks = iotune.read_iotune(self.host, self.uuid)
             nics = bandwidth.read_bandwidth(self.host, self.uuid)
         except errors.KvmtuiError as exc:
-            self.post_message(LimitsFailed(str(exc)))
+            self.post_message(LimitsFailed.of(exc))
             return
         self.post_message(LimitsLoaded(disks, nics))
 
@@ -177,26 +235,21 @@ class ThrottleScreen(Screen[None]):
             self.post_message(RatesSampled(None, None))
 
     @work(thread=True, exclusive=True, group="throttle-apply")
-    def _apply_disk(self, disk: str, settings: iotune.IoTune, scope: Scope) -> None:
+    def _apply_limits(
+        self,
+        set_limits: Callable[
+            [Host, str, str, L, Scope], iotune.IoTuneResult | bandwidth.BandwidthResult
+        ],
+        device: str,
+        settings: L,
+        scope: Scope,
+    ) -> None:
+        """``set_limits``: iotune.set_iotune (``device`` a disk) or bandwidth.set_bandwidth
+        (``device`` a MAC)."""
         try:
-            result = iotune.set_iotune(self.host, self.uuid, disk, settings, scope)
-        except ValidationError as exc:
-            self.post_message(LimitsFailed(str(exc), exc.field_errors))
-            return
+            result = set_limits(self.host, self.uuid, device, settings, scope)
         except errors.KvmtuiError as exc:
-            self.post_message(LimitsFailed(str(exc)))
-            return
-        self.post_message(LimitsApplied(result))
-
-    @work(thread=True, exclusive=True, group="throttle-apply")
-    def _apply_nic(self, mac: str, settings: bandwidth.Bandwidth, scope: Scope) -> None:
-        try:
-            result = bandwidth.set_bandwidth(self.host, self.uuid, mac, settings, scope)
-        except ValidationError as exc:
-            self.post_message(LimitsFailed(str(exc), exc.field_errors))
-            return
-        except errors.KvmtuiError as exc:
-            self.post_message(LimitsFailed(str(exc)))
+            self.post_message(LimitsFailed.of(exc))
             return
         self.post_message(LimitsApplied(result))
 
@@ -247,11 +300,8 @@ class ThrottleScreen(Screen[None]):
                 )
                 self.disks = iotune.GuestIoTune(self.disks.host, self.disks.guest, disks)
             self._fill_disk()
-            missed = [
-                f"{iotune.LABELS[n]} {iotune.display(n, k)} instead of {iotune.display(n, r)}"
-                for n, r, k in result.not_kept()
-            ]
-            what, summary = f"disk {result.disk}", result.after.side(result.scope).summary()
+            missed = _not_kept_text(iotune.LABELS, iotune.display, result.not_kept())
+            what = f"disk {result.disk}"
         else:
             if self.nics is not None:
                 nics = tuple(
@@ -259,13 +309,9 @@ class ThrottleScreen(Screen[None]):
                 )
                 self.nics = bandwidth.GuestBandwidth(self.nics.host, self.nics.guest, nics)
             self._fill_nic()
-            missed = [
-                f"{bandwidth.LABELS[n]} {bandwidth.display(n, k)} instead of "
-                f"{bandwidth.display(n, r)}"
-                for n, r, k in result.not_kept()
-            ]
+            missed = _not_kept_text(bandwidth.LABELS, bandwidth.display, result.not_kept())
             what = f"interface {result.nic.target or result.nic.mac}"
-            summary = result.after.side(result.scope).summary()
+        summary = result.after.side(result.scope).summary()
         kept = (
             "The hypervisor kept every value as asked."
             if not missed
@@ -339,10 +385,6 @@ class ThrottleScreen(Screen[None]):
         rates = next((r for r in self._nic_rates or () if r.name == record.nic.target), None)
         self.query_one(NicRatesView).show(name, rates, record.live, running=record.live is not None)
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_apply()
-
     @on(Select.Changed, "#disk-select")
     def _disk_chosen(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and event.value != self.disk:
@@ -355,25 +397,7 @@ class ThrottleScreen(Screen[None]):
             self.nic = event.value
             self._fill_nic()
 
-    # -- scope ------------------------------------------------------------------------------
-
-    def watch_scope(self) -> None:
-        if self.is_mounted:
-            self._show_scope()
-
-    def _show_scope(self) -> None:
-        self.query_one("#throttle-scope", Static).update(
-            f"Scope: [b]{self.scope.value}[/b] — changes go to {self.scope.text} (ctrl+g changes)"
-        )
-
-    def action_cycle_scope(self) -> None:
-        """Live, saved configuration or both, as virsh's --live / --config."""
-        self.scope = _SCOPES[(_SCOPES.index(self.scope) + 1) % len(_SCOPES)]
-
     # -- actions ----------------------------------------------------------------------------
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
     def action_reload(self) -> None:
         """Read every limit again from the hypervisor (typed values are dropped)."""
@@ -399,11 +423,16 @@ class ThrottleScreen(Screen[None]):
             return f"Scope {self.scope.value}: {found[0].message}. Nothing was sent."
         return None
 
-    def action_apply(self) -> None:
-        """Validate the form, preview old beside new, then apply."""
+    def _refused(self) -> bool:
+        """Say why nothing can be applied right now, if so."""
         refusal = self._refusal()
         if refusal is not None:
             self._status(refusal, error=True)
+        return refusal is not None
+
+    def action_apply(self) -> None:
+        """Validate the form, preview old beside new, then apply."""
+        if self._refused():
             return
         if self.active_tab == DISK_TAB:
             self._apply_disk_form()
@@ -422,51 +451,61 @@ class ThrottleScreen(Screen[None]):
         )
 
     def _apply_disk_form(self) -> None:
-        record = self._disk_record()
-        if record is None or self.disk is None:
+        record, disk = self._disk_record(), self.disk
+        if record is None or disk is None:
             self._status("This guest has no disk to limit.", error=True)
             return
-        settings, found = iotune.parse_form(self.disk_form.texts())
-        if settings is None:
-            self._invalid(self.disk_form, found, iotune.LABELS)
-            return
-        self.disk_form.clear_errors()
-        rows = self._preview_rows(
+        self._preview_form(
+            self.disk_form,
+            iotune.parse_form(self.disk_form.texts()),
             iotune.LABELS,
             iotune.display,
-            record.live.as_dict() if record.live else None,
-            record.config.as_dict() if record.config else None,
-            settings.as_dict(),
+            record,
+            f"Disk {disk} of {self.disks.guest.name if self.disks else '?'}",
+            f"disk {disk}",
+            lambda settings, scope: self._apply_limits(iotune.set_iotune, disk, settings, scope),
         )
-        if not rows:
-            self._status("Nothing to change: the new values are the ones in force.")
-            return
-        disk, scope = self.disk, self.scope
-
-        def answered(apply: bool | None) -> None:
-            if apply:
-                self._busy = True
-                self._status(f"Applying to disk {disk}…")
-                self._apply_disk(disk, settings, scope)
-            else:
-                self._status("Not applied.")
-
-        title = f"Disk {disk} of {self.disks.guest.name if self.disks else '?'}: {scope.text}"
-        self.app.push_screen(self._preview(title, rows, scope), answered)
 
     def _apply_nic_form(self) -> None:
-        record = self._nic_record()
-        if record is None or self.nic is None:
+        record, mac = self._nic_record(), self.nic
+        if record is None or mac is None:
             self._status("This guest has no interface to limit.", error=True)
             return
-        settings, found = bandwidth.parse_form(self.nic_form.texts())
-        if settings is None:
-            self._invalid(self.nic_form, found, bandwidth.LABELS)
-            return
-        self.nic_form.clear_errors()
-        rows = self._preview_rows(
+        name = record.nic.target or mac
+        self._preview_form(
+            self.nic_form,
+            bandwidth.parse_form(self.nic_form.texts()),
             bandwidth.LABELS,
             bandwidth.display,
+            record,
+            f"Interface {name}",
+            f"interface {name}",
+            lambda settings, scope: self._apply_limits(
+                bandwidth.set_bandwidth, mac, settings, scope
+            ),
+        )
+
+    def _preview_form(
+        self,
+        form: LimitForm,
+        parsed: tuple[L | None, Sequence[FieldError]],
+        labels: Mapping[str, str],
+        show: Callable[[str, Any], str],
+        record: DeviceSides[L],
+        title: str,
+        device: str,
+        start: Callable[[L, Scope], object],
+    ) -> None:
+        """Mark the form's faults, or preview what changes on ``device`` and, on yes,
+        ``start`` applying it."""
+        settings, found = parsed
+        if settings is None:
+            self._invalid(form, found, labels)
+            return
+        form.clear_errors()
+        rows = self._preview_rows(
+            labels,
+            show,
             record.live.as_dict() if record.live else None,
             record.config.as_dict() if record.config else None,
             settings.as_dict(),
@@ -474,19 +513,12 @@ class ThrottleScreen(Screen[None]):
         if not rows:
             self._status("Nothing to change: the new values are the ones in force.")
             return
-        mac, scope = self.nic, self.scope
-        name = record.nic.target or mac
-
-        def answered(apply: bool | None) -> None:
-            if apply:
-                self._busy = True
-                self._status(f"Applying to interface {name}…")
-                self._apply_nic(mac, settings, scope)
-            else:
-                self._status("Not applied.")
-
-        title = f"Interface {name}: {scope.text}"
-        self.app.push_screen(self._preview(title, rows, scope), answered)
+        scope = self.scope
+        self._ask_then_apply(
+            self._preview(f"{title}: {scope.text}", rows, scope),
+            f"Applying to {device}…",
+            lambda: start(settings, scope),
+        )
 
     def _preview(
         self, title: str, rows: Sequence[PreviewRow], scope: Scope
@@ -525,35 +557,34 @@ class ThrottleScreen(Screen[None]):
 
     def action_clear(self) -> None:
         """Remove every limit of the chosen disk or interface (asks first)."""
-        refusal = self._refusal()
-        if refusal is not None:
-            self._status(refusal, error=True)
+        if self._refused():
             return
-        scope = self.scope
-        guest = self.disks.guest.name if self.disks else self.uuid
         if self.active_tab == DISK_TAB:
             disk = self.disk
-            if disk is None:
-                return
-            question = f"Remove every I/O limit of disk {disk} of '{guest}' ({scope.text})?"
+            if disk is not None:
+                self._ask_clear(
+                    "I/O",
+                    f"disk {disk}",
+                    lambda scope: self._apply_limits(
+                        iotune.set_iotune, disk, iotune.IoTune.of(), scope
+                    ),
+                )
+        elif (mac := self.nic) is not None:
+            self._ask_clear(
+                "bandwidth",
+                f"interface {mac}",
+                lambda scope: self._apply_limits(
+                    bandwidth.set_bandwidth, mac, bandwidth.Bandwidth.of(), scope
+                ),
+            )
 
-            def clear_disk(yes: bool | None) -> None:
-                if yes:
-                    self._busy = True
-                    self._status(f"Clearing the limits of disk {disk}…")
-                    self._apply_disk(disk, iotune.IoTune.of(), scope)
-
-            self.app.push_screen(ConfirmScreen(question, "Clear limits"), clear_disk)
-            return
-        mac = self.nic
-        if mac is None:
-            return
-        question = f"Remove every bandwidth limit of interface {mac} of '{guest}' ({scope.text})?"
-
-        def clear_nic(yes: bool | None) -> None:
-            if yes:
-                self._busy = True
-                self._status(f"Clearing the limits of interface {mac}…")
-                self._apply_nic(mac, bandwidth.Bandwidth.of(), scope)
-
-        self.app.push_screen(ConfirmScreen(question, "Clear limits"), clear_nic)
+    def _ask_clear(self, kind: str, device: str, start: Callable[[Scope], object]) -> None:
+        scope = self.scope
+        guest = self.disks.guest.name if self.disks else self.uuid
+        question = f"Remove every {kind} limit of {device} of '{guest}' ({scope.text})?"
+        self._ask_then_apply(
+            ConfirmScreen(question, "Clear limits"),
+            f"Clearing the limits of {device}…",
+            lambda: start(scope),
+            declined=None,
+        )

@@ -5,26 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from backend import errors, iotune
 from backend.host import Host
-from backend.throttle import Scope, ValidationError
-from screens.throttle import disk_rows
+from backend.throttle import Scope
+from screens.throttle import ScopedLimitsScreen, disk_rows
 from screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
 from tui.widgets.throttle_form import LimitForm
 from tui.widgets.throttle_messages import BatchApplied, LimitsFailed
 
-_SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
 
-
-class ThrottleManyScreen(Screen[None]):
+class ThrottleManyScreen(ScopedLimitsScreen):
     """Limits typed once, applied to one disk (or every disk) of each target guest."""
 
     CSS_PATH = "throttle.tcss"
@@ -34,13 +30,10 @@ class ThrottleManyScreen(Screen[None]):
         Binding("escape", "close", "Close"),
     ]
 
-    scope: reactive[Scope] = reactive(Scope.BOTH)
-
     def __init__(self, targets: Sequence[tuple[Host, str]]) -> None:
         super().__init__()
         self.targets = tuple(targets)
         self.outcomes: tuple[iotune.GuestOutcome, ...] = ()
-        self._busy = False
 
     def _names(self) -> list[str]:
         names = []
@@ -75,31 +68,6 @@ class ThrottleManyScreen(Screen[None]):
     @property
     def form(self) -> LimitForm:
         return self.query_one("#many-form", LimitForm)
-
-    def _status(self, text: str, *, error: bool = False) -> None:
-        status = self.query_one("#throttle-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
-
-    def watch_scope(self) -> None:
-        if self.is_mounted:
-            self._show_scope()
-
-    def _show_scope(self) -> None:
-        self.query_one("#throttle-scope", Static).update(
-            f"Scope: [b]{self.scope.value}[/b] — changes go to {self.scope.text} (ctrl+g changes)"
-        )
-
-    def action_cycle_scope(self) -> None:
-        """Live, saved configuration or both, as virsh's --live / --config."""
-        self.scope = _SCOPES[(_SCOPES.index(self.scope) + 1) % len(_SCOPES)]
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_apply()
 
     def action_apply(self) -> None:
         """Validate, preview the new limits and the guests, then apply to each."""
@@ -137,28 +105,18 @@ class ThrottleManyScreen(Screen[None]):
             f"{scope.text}"
         )
         note = "Guests: " + ", ".join(self._names()) + ". Limits not listed are removed."
-
-        def answered(apply: bool | None) -> None:
-            if apply:
-                self._busy = True
-                self._status(f"Applying to {len(self.targets)} guests…")
-                self._apply(settings, scope, disk)
-            else:
-                self._status("Not applied.")
-
-        self.app.push_screen(
-            ThrottlePreviewScreen(title, rows, note, show_live=False, show_config=False), answered
+        self._ask_then_apply(
+            ThrottlePreviewScreen(title, rows, note, show_live=False, show_config=False),
+            f"Applying to {len(self.targets)} guests…",
+            lambda: self._apply(settings, scope, disk),
         )
 
     @work(thread=True, exclusive=True, group="throttle-many")
     def _apply(self, settings: iotune.IoTune, scope: Scope, disk: str | None) -> None:
         try:
             outcomes = iotune.apply_to_guests(self.targets, settings, scope, disk)
-        except ValidationError as exc:
-            self.post_message(LimitsFailed(str(exc), exc.field_errors))
-            return
         except errors.KvmtuiError as exc:
-            self.post_message(LimitsFailed(str(exc)))
+            self.post_message(LimitsFailed.of(exc))
             return
         self.post_message(BatchApplied(outcomes))
 

@@ -6,26 +6,23 @@ follows the host's agent-lifecycle events. Every wait has a deadline.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import libvirt
 import pytest
-from rich.console import Console, RenderableType
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
 
 from backend.agent import AgentUnavailableError
 from backend.agent_info import AgentState
 from screens.agent import AgentScreen
-from screens.agent_forms import ExecFormScreen
-from screens.confirm import ConfirmScreen
 from tests.harness.guest_files import HOSTNAME
 from tests.pilot import loaded, run_async, wait_for
 from tests.test_agent_daemon import serial_command, xml_mac
-from tui.app import KvmtuiApp, make_app
+from tests.test_agent_screen import answer, exec_confirmed, plain, section, state_line
+from tui.app import make_app
 from tui.widgets.agent_output import AgentOutput
-from tui.widgets.agent_panel import AgentSection
 
 pytestmark = pytest.mark.daemon
 
@@ -33,34 +30,25 @@ STEP_S = 30.0  # a busy 2-core machine running TCG guests
 LIMIT_S = 3.0
 
 
-def plain(renderable: RenderableType) -> str:
-    console = Console(width=160, record=True, file=io.StringIO(), color_system=None)
-    console.print(renderable)
-    return console.export_text()
-
-
-def section(screen: AgentScreen, key: str) -> str:
-    return plain(screen.query_one(f"#agent-{key}", AgentSection).body)
-
-
-def state_line(screen: AgentScreen) -> str:
-    return plain(screen.query_one("#agent-state", Static).content)  # type: ignore[arg-type]
-
-
 def output(screen: AgentScreen) -> str:
     return plain(screen.query_one(AgentOutput).content)  # type: ignore[arg-type]
 
 
-async def open_agent(pilot: Pilot[None], dom: libvirt.virDomain) -> AgentScreen:
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    await loaded(pilot, timeout=STEP_S)
-    host = app.hosts[0]
-    await wait_for(pilot, lambda: host.guest(dom.UUIDString()) is not None, "the guest", STEP_S)
-    screen = AgentScreen(host, dom.UUIDString(), limit_s=LIMIT_S)
-    app.push_screen(screen)
-    await wait_for(pilot, lambda: screen.panel is not None, "the panel", STEP_S)
-    return screen
+@contextlib.asynccontextmanager
+async def agent_screen(
+    daemon_uri: str, dom: libvirt.virDomain
+) -> AsyncIterator[tuple[Pilot[None], AgentScreen]]:
+    """The real app (140x60) with ``dom``'s agent screen open, its panel read."""
+    app = make_app([daemon_uri], stats=False)
+    app.animation_level = "none"
+    async with app.run_test(size=(140, 60)) as pilot:
+        await loaded(pilot, timeout=STEP_S)
+        host = app.hosts[0]
+        await wait_for(pilot, lambda: host.guest(dom.UUIDString()) is not None, "the guest", STEP_S)
+        screen = AgentScreen(host, dom.UUIDString(), limit_s=LIMIT_S)
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel", STEP_S)
+        yield pilot, screen
 
 
 @run_async
@@ -68,10 +56,7 @@ async def test_panel_exec_and_a_stopped_agent(
     daemon_uri: str, booted_guest: libvirt.virDomain
 ) -> None:
     dom = booted_guest
-    app = make_app([daemon_uri], stats=False)
-    app.animation_level = "none"
-    async with app.run_test(size=(140, 60)) as pilot:
-        screen = await open_agent(pilot, dom)
+    async with agent_screen(daemon_uri, dom) as (pilot, screen):
         assert screen.state is AgentState.CONNECTED
         assert "Agent connected · qemu-ga 7.2" in state_line(screen)
         system = section(screen, "system")
@@ -83,12 +68,7 @@ async def test_panel_exec_and_a_stopped_agent(
         assert "Nobody is logged in." in section(screen, "users")
 
         # Run uname -r through the keys: form, question, answer.
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExecFormScreen), "the exec form")
-        app.screen.query_one("#exec-command", Input).value = "uname -r"
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("y")
+        await exec_confirmed(pilot, "uname -r")
         await wait_for(pilot, lambda: "exit code 0" in output(screen), "uname's result", STEP_S)
         assert "-cloud-amd64" in output(screen)
 
@@ -102,7 +82,7 @@ async def test_panel_exec_and_a_stopped_agent(
         # Refreshing reads the XML: still disconnected; asking the agent directly fails
         # with a sentence well within the limit.
         await pilot.press("r")
-        await app.workers.wait_for_complete()
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert screen.state is AgentState.DISCONNECTED
         started = time.monotonic()
@@ -117,13 +97,9 @@ async def test_shutdown_key_stops_the_guest(
     daemon_uri: str, booted_guest: libvirt.virDomain
 ) -> None:
     dom = booted_guest
-    app = make_app([daemon_uri], stats=False)
-    app.animation_level = "none"
-    async with app.run_test(size=(140, 60)) as pilot:
-        screen = await open_agent(pilot, dom)
+    async with agent_screen(daemon_uri, dom) as (pilot, screen):
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(
             pilot, lambda: screen.state is AgentState.NOT_RUNNING, "the guest to stop", 60
         )

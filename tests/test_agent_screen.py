@@ -8,12 +8,17 @@ the same code against the live agent.
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import AsyncIterator
+from typing import TypeVar
 
 from rich.console import Console, RenderableType
+from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from backend.agent_info import CHANNEL_XML, AgentState, Secret
+from backend.agent_info import CHANNEL_XML, AgentAnswers, AgentState, Secret
 from screens.agent import READ_ONLY_REASON, AgentScreen
 from screens.agent_forms import ExecFormScreen, PasswordFormScreen, RawFormScreen
 from screens.confirm import ConfirmScreen
@@ -62,6 +67,45 @@ async def open_agent(
     return screen
 
 
+@contextlib.asynccontextmanager
+async def recorded_panel(
+    uri: str, answers: AgentAnswers | None = None
+) -> AsyncIterator[tuple[Pilot[None], AgentScreen, RecordedAgent]]:
+    """The app (120x50) with WEB's agent screen on a recorded agent, its panel read."""
+    app = build(uri)
+    async with app.run_test(size=(120, 50)) as pilot:
+        agent = RecordedAgent(app.hosts[0], WEB, answers=answers)
+        screen = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+        yield pilot, screen, agent
+
+
+FormT = TypeVar("FormT", bound=Screen[object])
+
+
+async def open_form(pilot: Pilot[None], key: str, form_type: type[FormT]) -> FormT:
+    """Press ``key`` and return the form it opens."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, form_type), form_type.__name__)
+    form = pilot.app.screen
+    assert isinstance(form, form_type)
+    return form
+
+
+async def answer(pilot: Pilot[None], key: str) -> None:
+    """Answer the confirmation question with ``key`` (y or n)."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+    await pilot.press(key)
+
+
+async def exec_confirmed(pilot: Pilot[None], command: str) -> None:
+    """Run ``command`` through the keys: the exec form, Enter, yes to the question."""
+    form = await open_form(pilot, "e", ExecFormScreen)
+    form.query_one("#exec-command", Input).value = command
+    await pilot.press("enter")
+    await answer(pilot, "y")
+
+
 @run_async
 async def test_a_guest_without_channel_shows_the_xml_to_add(test_node_uri: str) -> None:
     app = build(test_node_uri)
@@ -81,11 +125,7 @@ async def test_a_guest_without_channel_shows_the_xml_to_add(test_node_uri: str) 
 
 @run_async
 async def test_recorded_panel_shows_every_section(test_node_uri: str) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 50)) as pilot:
-        agent = RecordedAgent(app.hosts[0], WEB)
-        screen = await open_agent(pilot, app, agent)
-        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+    async with recorded_panel(test_node_uri) as (_, screen, _):
         system = section(screen, "system")
         assert "kvmtui tiny guest" in system and "6.1.0-56-cloud-amd64" in system
         assert "kvmtui-guest" in system and "2 of 2 (ids 0, 1)" in system
@@ -107,14 +147,10 @@ async def test_recorded_panel_shows_every_section(test_node_uri: str) -> None:
 
 @run_async
 async def test_frozen_guest_warns_and_disables_what_the_agent_refuses(test_node_uri: str) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 50)) as pilot:
-        answers = recorded_answers(
-            freeze_status="frozen", guest_info={}, interfaces=None, vcpus=None, time=None
-        )
-        agent = RecordedAgent(app.hosts[0], WEB, answers=answers)
-        screen = await open_agent(pilot, app, agent)
-        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
+    answers = recorded_answers(
+        freeze_status="frozen", guest_info={}, interfaces=None, vcpus=None, time=None
+    )
+    async with recorded_panel(test_node_uri, answers) as (_, screen, _):
         assert screen.query_one("#agent-frozen", Static).has_class("-shown")
         assert screen.query_one("#agent-frozen", Static).display
         actions = section(screen, "actions")
@@ -141,15 +177,8 @@ async def test_read_only_says_the_agent_needs_read_write(test_node_uri: str) -> 
 
 @run_async
 async def test_exec_form_splits_without_a_shell_and_asks_first(test_node_uri: str) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 50)) as pilot:
-        agent = RecordedAgent(app.hosts[0], WEB)
-        screen = await open_agent(pilot, app, agent)
-        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExecFormScreen), "the exec form")
-        form = app.screen
-        assert isinstance(form, ExecFormScreen)
+    async with recorded_panel(test_node_uri) as (pilot, screen, agent):
+        form = await open_form(pilot, "e", ExecFormScreen)
         await pilot.press("enter")
         assert "Type the program" in form.error_text
         form.query_one("#exec-command", Input).value = "echo 'a b' $HOME"
@@ -162,17 +191,11 @@ async def test_exec_form_splits_without_a_shell_and_asks_first(test_node_uri: st
         assert "time limit" in form.error_text
         form.query_one("#exec-limit", Input).value = "3"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("n")
+        await answer(pilot, "n")
         await pilot.pause()
         assert "exec" not in agent.calls.names()
         # Again, and yes this time.
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExecFormScreen), "the exec form")
-        app.screen.query_one("#exec-command", Input).value = "uname -r"
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("y")
+        await exec_confirmed(pilot, "uname -r")
         await wait_for(pilot, lambda: "exit code 0" in output(screen), "the result")
         assert ("exec", ("uname", "-r"), 10.0) in agent.calls.made
         assert "6.1.0-56-cloud-amd64" in output(screen)
@@ -180,19 +203,12 @@ async def test_exec_form_splits_without_a_shell_and_asks_first(test_node_uri: st
 
 @run_async
 async def test_raw_json_is_refused_in_the_form(test_node_uri: str) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 50)) as pilot:
-        agent = RecordedAgent(app.hosts[0], WEB)
-        screen = await open_agent(pilot, app, agent)
-        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
-        await pilot.press("j")
-        await wait_for(pilot, lambda: isinstance(app.screen, RawFormScreen), "the raw form")
-        form = app.screen
-        assert isinstance(form, RawFormScreen)
+    async with recorded_panel(test_node_uri) as (pilot, screen, agent):
+        form = await open_form(pilot, "j", RawFormScreen)
         form.query_one(Input).value = '{"execute": "guest-ping",}'
         await pilot.press("enter")
         assert "Not valid JSON" in form.error_text and "nothing was sent" in form.error_text
-        assert app.screen is form
+        assert pilot.app.screen is form
         assert [c for c in agent.calls.made if c[0] == "raw"] == []
         form.query_one(Input).value = '{"execute": "guest-ping"}'
         await pilot.press("enter")
@@ -202,24 +218,17 @@ async def test_raw_json_is_refused_in_the_form(test_node_uri: str) -> None:
 
 @run_async
 async def test_password_is_masked_confirmed_and_never_shown(test_node_uri: str) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 50)) as pilot:
-        agent = RecordedAgent(app.hosts[0], WEB)
-        screen = await open_agent(pilot, app, agent)
-        await wait_for(pilot, lambda: screen.panel is not None, "the panel")
-        await pilot.press("w")
-        await wait_for(pilot, lambda: isinstance(app.screen, PasswordFormScreen), "the form")
-        form = app.screen
+    async with recorded_panel(test_node_uri) as (pilot, screen, agent):
+        form = await open_form(pilot, "w", PasswordFormScreen)
         assert form.query_one("#password-new", Input).password
         await pilot.press(*"hunter2", "tab")
         await pilot.press(*"hunter3", "enter")
-        assert "differ" in form.error_text  # type: ignore[attr-defined]
+        assert "differ" in form.error_text
         await pilot.press(*"hunter2", "tab", *"hunter2", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: "Password of 'root' set." in output(screen), "the result")
         (call,) = [c for c in agent.calls.made if c[0] == "set_password"]
         assert call[1] == "root" and isinstance(call[2], Secret)
         assert call[2].reveal() == "hunter2" and "hunter2" not in repr(call)
-        workers = [w for w in app.workers if "hunter2" in (w.description or "")]
+        workers = [w for w in pilot.app.workers if "hunter2" in (w.description or "")]
         assert workers == []

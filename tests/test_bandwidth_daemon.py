@@ -7,8 +7,6 @@ test checks that the admin gets that as a sentence with nothing changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import libvirt
 import pytest
 
@@ -17,6 +15,7 @@ from backend.bandwidth import Bandwidth
 from backend.errors import KvmtuiError
 from backend.host import Host
 from backend.throttle import Scope, ValidationError
+from tests.test_iotune_daemon import connected_host  # noqa: F401 (the host fixture)
 
 pytestmark = [pytest.mark.daemon, pytest.mark.guest]
 
@@ -27,15 +26,6 @@ LIMITS = Bandwidth.of(
 )  # fmt: skip
 #: What tc says on a host kernel built without the shaping modules.
 MISSING_TC = ("qdisc kind is unknown", "Failed to load TC action module")
-
-
-@pytest.fixture
-def host(daemon_uri: str) -> Iterator[Host]:
-    h = Host(daemon_uri)
-    h.start()
-    assert h.wait_connected(30), h.status.error
-    yield h
-    h.stop()
 
 
 def only_mac(host: Host, uuid: str) -> str:

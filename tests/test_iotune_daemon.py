@@ -29,8 +29,9 @@ LIMIT_IOPS = 100
 LIVE, CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
 
 
-@pytest.fixture
-def host(daemon_uri: str) -> Iterator[Host]:
+@pytest.fixture(name="host")
+def connected_host(daemon_uri: str) -> Iterator[Host]:
+    """A Host connected to the harness's libvirtd (test_bandwidth_daemon uses it too)."""
     h = Host(daemon_uri)
     h.start()
     assert h.wait_connected(30), h.status.error

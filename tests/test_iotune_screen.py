@@ -3,10 +3,14 @@ clear with confirmation, refusal on a read-only connection."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import libvirt
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from conftest import node_uri
 from screens.confirm import ConfirmScreen
@@ -20,30 +24,42 @@ PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"
 LIVE, CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
 
 
-async def editor(pilot: Pilot[None], tab: str = "disk-tab") -> ThrottleScreen:
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    host = app.hosts[0]
-    await wait_for(pilot, lambda: host.connected and host.guest(PRIMARY), "the host")
-    screen = ThrottleScreen(host, PRIMARY, rate_interval=None, initial_tab=tab)
-    await app.push_screen(screen)
-    await wait_for(pilot, lambda: screen.disks is not None, "the limits")
-    return screen
+@contextlib.asynccontextmanager
+async def editor(
+    tab: str = "disk-tab", *, readonly: bool = False
+) -> AsyncIterator[tuple[Pilot[None], ThrottleScreen]]:
+    """The app on NODE (130x44) with PRIMARY's throttle editor open on ``tab``, limits read."""
+    app = make_app([node_uri(NODE)], readonly=readonly)
+    async with app.run_test(size=(130, 44)) as pilot:
+        host = app.hosts[0]
+        await wait_for(pilot, lambda: host.connected and host.guest(PRIMARY), "the host")
+        screen = ThrottleScreen(host, PRIMARY, rate_interval=None, initial_tab=tab)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.disks is not None, "the limits")
+        yield pilot, screen
 
 
 def status_text(screen: ThrottleScreen) -> str:
     return str(screen.query_one("#throttle-status").render())
 
 
+async def wait_for_screen(pilot: Pilot[None], kind: type[Screen[Any]]) -> None:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind), kind.__name__)
+
+
+def primary(pilot: Pilot[None]) -> libvirt.virDomain:
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    return app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+
+
 @run_async
 async def test_apply_previews_then_reads_back() -> None:
-    app = make_app([node_uri(NODE)])
-    async with app.run_test(size=(130, 44)) as pilot:
-        screen = await editor(pilot)
+    async with editor() as (pilot, screen):
         screen.disk_form.input("total_iops_sec").value = "400"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ThrottlePreviewScreen), "preview")
-        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        await wait_for_screen(pilot, ThrottlePreviewScreen)
+        dom = primary(pilot)
         assert dom.blockIoTune("vda", LIVE)["total_iops_sec"] == 500, "sent before the preview"
         await pilot.press("y")
         await wait_for(pilot, lambda: "Applied to disk vda" in status_text(screen), "result")
@@ -55,55 +71,46 @@ async def test_apply_previews_then_reads_back() -> None:
 
 @run_async
 async def test_cancelled_preview_sends_nothing() -> None:
-    app = make_app([node_uri(NODE)])
-    async with app.run_test(size=(130, 44)) as pilot:
-        screen = await editor(pilot)
+    async with editor() as (pilot, screen):
         screen.disk_form.input("total_iops_sec").value = "400"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ThrottlePreviewScreen), "preview")
+        await wait_for_screen(pilot, ThrottlePreviewScreen)
         await pilot.press("n")
         await wait_for(pilot, lambda: "Not applied" in status_text(screen), "cancel")
-        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
-        assert dom.blockIoTune("vda", LIVE)["total_iops_sec"] == 500
+        assert primary(pilot).blockIoTune("vda", LIVE)["total_iops_sec"] == 500
 
 
 @run_async
 async def test_clear_asks_then_removes_every_limit_of_the_scope() -> None:
-    app = make_app([node_uri(NODE)])
-    async with app.run_test(size=(130, 44)) as pilot:
-        screen = await editor(pilot)
+    async with editor() as (pilot, screen):
         await pilot.press("ctrl+g")  # both -> live
         await pilot.press("ctrl+l")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+        await wait_for_screen(pilot, ConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: "Applied to disk vda" in status_text(screen), "result")
-        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        dom = primary(pilot)
         assert dom.blockIoTune("vda", LIVE)["total_iops_sec"] == 0
         assert dom.blockIoTune("vda", CONFIG)["total_iops_sec"] == 500
 
 
 @run_async
 async def test_network_tab_applies_to_the_saved_configuration() -> None:
-    app = make_app([node_uri(NODE)])
-    async with app.run_test(size=(130, 44)) as pilot:
-        screen = await editor(pilot, NIC_TAB)
+    async with editor(NIC_TAB) as (pilot, screen):
         await pilot.press("ctrl+g", "ctrl+g")  # both -> live -> config
         screen.nic_form.input("outbound.average").value = "2M"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ThrottlePreviewScreen), "preview")
+        await wait_for_screen(pilot, ThrottlePreviewScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: "Applied to interface" in status_text(screen), "result")
-        dom = app.hosts[0].connection().lookupByUUIDString(PRIMARY)
+        dom = primary(pilot)
         assert dom.interfaceParameters("52:54:00:12:34:56", CONFIG)["outbound.average"] == 2048
         assert dom.interfaceParameters("52:54:00:12:34:56", LIVE)["outbound.average"] == 0
 
 
 @run_async
 async def test_read_only_connection_is_refused_without_a_preview() -> None:
-    app = make_app([node_uri(NODE)], readonly=True)
-    async with app.run_test(size=(130, 44)) as pilot:
-        screen = await editor(pilot)
+    async with editor(readonly=True) as (pilot, screen):
         screen.disk_form.input("total_iops_sec").value = "400"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "read-only" in status_text(screen), "refusal")
-        assert not isinstance(app.screen, ThrottlePreviewScreen)
+        assert not isinstance(pilot.app.screen, ThrottlePreviewScreen)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from backend.bandwidth import BandwidthResult, GuestBandwidth
+from backend.errors import KvmtuiError
 from backend.iotune import GuestIoTune, GuestOutcome, IoTuneResult
 from backend.stats import DeviceRates
-from backend.throttle import FieldError
+from backend.throttle import FieldError, ValidationError
 
 
 @dataclass
@@ -37,6 +38,11 @@ class LimitsFailed(Message):
 
     error: str
     field_errors: tuple[FieldError, ...] = ()
+
+    @staticmethod
+    def of(exc: KvmtuiError) -> LimitsFailed:
+        """The error's sentence, and the fields at fault when the settings were refused."""
+        return LimitsFailed(str(exc), exc.field_errors if isinstance(exc, ValidationError) else ())
 
 
 @dataclass
