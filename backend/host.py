@@ -98,9 +98,18 @@ class Host:
         self._thread = threading.Thread(target=self._run, name=f"host:{self.label}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the supervisor to end, without waiting (to stop many hosts at once)."""
         self._stopping = True
         self._queue.put(("stop",))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the supervisor and close the connection.
+
+        A host stuck inside libvirt (an ssh link that hangs while connecting) cannot be
+        interrupted; after ``timeout`` its daemon thread is left to die with the process.
+        """
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self._drop_connection(None, notify=False)

@@ -18,6 +18,9 @@ from screens.guests import GuestsScreen
 from tui import messages
 from tui.polling import PollerFactory, Pollers, live_poller
 
+#: How long quitting waits for the hosts' threads, all together.
+STOP_DEADLINE_S = 2.0
+
 
 class KvmtuiApp(App[None]):
     """Hosts and pollers report from their own threads; the app forwards to every screen."""
@@ -57,8 +60,12 @@ class KvmtuiApp(App[None]):
             host.set_listener(None)
         if self.pollers is not None:
             self.pollers.stop()
+        # Stop every host at once: one hung host must not hold up quitting for the rest.
         for host in self.hosts:
-            host.stop()
+            host.request_stop()
+        deadline = time.monotonic() + STOP_DEADLINE_S
+        for host in self.hosts:
+            host.stop(timeout=max(0.0, deadline - time.monotonic()))
 
     def _forward(self, message: messages.AppMessage) -> None:
         for screen in self.screen_stack:
