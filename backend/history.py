@@ -20,6 +20,7 @@ import threading
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from backend.hoststats import HostFigures
 from backend.stats import GuestRates
@@ -264,14 +265,20 @@ def _host_values(
         host.mem_used_kib if host else None,
         host.mem_total_kib if host else None,
         running,
-        _sum(g.disk_rd_bps for g in guests),
-        _sum(g.disk_wr_bps for g in guests),
-        _sum(g.net_rx_bps for g in guests),
-        _sum(g.net_tx_bps for g in guests),
+        _sum(map(_DISK_RD, guests)),
+        _sum(map(_DISK_WR, guests)),
+        _sum(map(_NET_RX, guests)),
+        _sum(map(_NET_TX, guests)),
     )
+
+
+_DISK_RD = attrgetter("disk_rd_bps")
+_DISK_WR = attrgetter("disk_wr_bps")
+_NET_RX = attrgetter("net_rx_bps")
+_NET_TX = attrgetter("net_tx_bps")
 
 
 def _sum(values: Iterable[float | None]) -> float | None:
     """Sum of the known values; None if none is known (the host has no figures)."""
-    known = [v for v in values if v is not None]
+    known = [v for v in values if v is not None]  # one pass at C speed, then sum
     return sum(known) if known else None

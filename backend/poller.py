@@ -46,6 +46,14 @@ MIN_INTERVAL = 0.1
 FULL_EVERY = 5
 #: A shown set larger than this share of the host's guests is read with the full call.
 _SUBSET_SHARE = 0.25
+#: Hosts with more guests than this read the off-screen ones in slices: a
+#: ``FULL_EVERY``-th of them each tick (``domainListGetStats`` with the shown ones), so
+#: every tick costs about the same; smaller hosts read everyone every ``FULL_EVERY``
+#: ticks with one ``getAllDomainStats`` (as cheap as a slice at that size).
+SLICE_ABOVE = 100
+#: At most this many off-screen guests a tick: a bigger host takes more ticks for a
+#: round (10,000 guests: ten ticks), so a tick stays about 100 ms on two cores.
+MAX_SLICE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,8 @@ class StatsUpdated:
     ``polled`` is None when every guest was read this tick, else the UUIDs that were
     (the others' figures are from their last reading, at most ``FULL_EVERY`` ticks
     old). ``host_figures`` is None when host figures were not asked for.
+    ``round_end`` is True on the tick that completes a round of slices: every guest
+    was read within the round (a statistics sort may reorder then).
     ``collect_s`` is the duration of the bulk call. ``sample`` is the raw reading
     behind it, ``previous`` the one before when all guests share one cadence, and
     ``seen_before`` each read guest's own previous reading, for :meth:`devices`.
@@ -74,6 +84,8 @@ class StatsUpdated:
     previous: Sample | None = field(default=None, repr=False, compare=False)
     polled: frozenset[str] | None = None
     seen_before: Mapping[str, Seen] | None = field(default=None, repr=False, compare=False)
+    round_end: bool = False
+    read: tuple[GuestRates, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -81,10 +93,17 @@ class StatsUpdated:
         return self.polled is None
 
     @property
+    def settled(self) -> bool:
+        """Every guest was read this tick or within the round that ends with it."""
+        return self.polled is None or self.round_end
+
+    @property
     def fresh(self) -> tuple[GuestRates, ...]:
         """The figures read this tick: every guest's, or only the polled ones'."""
         if self.polled is None:
             return self.guests
+        if self.read is not None:
+            return self.read
         polled = self.polled
         return tuple(g for g in self.guests if g.uuid in polled)
 
@@ -161,11 +180,16 @@ _BY_NAME = attrgetter("name")
 class StatsEngine:
     """Ticks of one host: samples, rates against each guest's previous reading, history.
 
-    ``tick(conn, visible=...)`` reads only the ``visible`` guests with
+    ``tick(conn, visible=...)`` reads the ``visible`` guests every tick with
     ``domainListGetStats`` (on the domain objects the last bulk reply returned, no
-    lookups) and every guest with ``getAllDomainStats`` every ``full_every`` ticks,
-    when a visible guest is not known yet, or when the visible set is a large share
-    of the host. Without ``visible`` every tick reads every guest.
+    lookups). On a host of more than :data:`SLICE_ABOVE` guests the same call also
+    reads the next ``full_every``-th of all guests, at most :data:`MAX_SLICE` (a round
+    of slices reads everyone in ``full_every`` ticks, more on a huge host, and no tick
+    pays for all of them); everyone is read with
+    ``getAllDomainStats`` on the first tick, when the host's guest list differs from
+    the guests known, when a visible guest is not known yet, or when the visible set
+    is a large share of the host. A smaller host reads everyone every ``full_every``
+    ticks instead. Without ``visible`` every tick reads every guest.
     """
 
     def __init__(
@@ -194,6 +218,9 @@ class StatsEngine:
         self._rates: dict[str, GuestRates] = {}
         self._order: list[str] = []  # UUIDs by name, as of the last full reading
         self._since_full: int | None = None  # ticks since the last full reading
+        self._ring: list[libvirt.virDomain] = []  # every known domain, for slices
+        self._ring_pos = 0
+        self._known_list: object = None  # the guest list the known domains match
         self._ticks = 0
 
     def reset(self) -> None:
@@ -206,24 +233,50 @@ class StatsEngine:
         self._rates = {}
         self._order = []
         self._since_full = None
+        self._ring = []
+        self._ring_pos = 0
+        self._known_list = None
         self._collector.domains = {}
 
-    def _subset(self, visible: Collection[str] | None) -> list[libvirt.virDomain] | None:
-        """The domains to read this tick, or None for every guest."""
-        if visible is None or self._since_full is None:
-            return None
-        if self._since_full + 1 >= self.full_every:
-            return None
+    def _same_guests(self, guests: Sequence[Guest] | None) -> bool:
+        """The host's guest list names exactly the domains known (no list: assume so)."""
+        if guests is None or guests is self._known_list:
+            return True
         known = self._collector.domains
-        if len(visible) > _SUBSET_SHARE * len(known):
-            return None
+        if len(guests) != len(known) or any(g.uuid not in known for g in guests):
+            return False
+        self._known_list = guests
+        return True
+
+    def _subset(
+        self, visible: Collection[str] | None, guests: Sequence[Guest] | None
+    ) -> tuple[list[libvirt.virDomain] | None, bool]:
+        """The domains to read this tick (None: every guest), and whether this tick
+        ends a round of slices."""
+        if visible is None or self._since_full is None:
+            return None, False
+        known = self._collector.domains
+        sliced = len(known) > SLICE_ABOVE
+        if not sliced and self._since_full + 1 >= self.full_every:
+            return None, False
+        if len(visible) > _SUBSET_SHARE * len(known) or not self._same_guests(guests):
+            return None, False
         domains = []
         for uuid in visible:
             dom = known.get(uuid)
             if dom is None:
-                return None  # a guest new since the last full reading
+                return None, False  # a guest new since the last full reading
             domains.append(dom)
-        return domains
+        if not sliced:
+            return domains, False
+        ring = self._ring
+        size = slice_size(len(ring), self.full_every)
+        start = self._ring_pos
+        end = min(start + size, len(ring))
+        self._ring_pos = 0 if end >= len(ring) else end
+        wanted = visible if isinstance(visible, (set, frozenset)) else set(visible)
+        domains.extend(d for d in ring[start:end] if d.UUIDString() not in wanted)
+        return domains, self._ring_pos == 0
 
     def tick(
         self,
@@ -239,15 +292,24 @@ class StatsEngine:
         Raises :class:`libvirt.libvirtError`.
         """
         host_sample = self._host_sampler.sample(conn) if self._with_host else None
-        subset = list(domains) if domains is not None else self._subset(visible)
+        round_end = False
+        if domains is not None:
+            subset: list[libvirt.virDomain] | None = list(domains)
+        else:
+            subset, round_end = self._subset(visible, guests)
         try:
             sample = self._collector.sample(conn, subset)
         except libvirt.libvirtError as exc:
             if subset is None or exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                 raise
-            subset = None  # a shown guest vanished: read everyone
+            subset = None  # a guest read vanished: read everyone
             sample = self._collector.sample(conn)
         complete = subset is None
+        if complete and domains is None:
+            # A new round of slices over every domain, in the reply's order.
+            self._ring = list(self._collector.domains.values())
+            self._ring_pos = 0
+            self._known_list = None
         figures = None
         if host_sample is not None:
             figures = host_figures(self._previous_host, host_sample, guests)
@@ -302,6 +364,8 @@ class StatsEngine:
             previous=previous_full if complete else None,
             polled=None if complete else frozenset(sample.guests),
             seen_before=before,
+            round_end=round_end,
+            read=None if complete else tuple(read),
         )
 
 
@@ -445,6 +509,11 @@ class StatsPoller:
             self._listener(result)
         except Exception:  # a broken listener must not kill the poller
             log.exception("stats listener failed")
+
+
+def slice_size(guests: int, full_every: int = FULL_EVERY) -> int:
+    """Off-screen guests read a tick on a host of ``guests`` (sliced polling)."""
+    return min(-(-guests // full_every), MAX_SLICE)
 
 
 def _checked_interval(seconds: float) -> float:

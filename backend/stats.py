@@ -145,6 +145,9 @@ def _devices(
     fields: tuple[str, str, str, str],
     kind: type[DiskCounters] | type[NicCounters],
 ) -> tuple[Any, ...]:
+    if count == 1:  # the common case: one disk, one NIC
+        k = cache[0] if cache else _keys(cache, prefix, fields, 0)
+        return (kind(get(k[0]) or f"{prefix}0", get(k[1]), get(k[2]), get(k[3]), get(k[4])),)
     out = []
     for i in range(count):
         k = cache[i] if i < len(cache) else _keys(cache, prefix, fields, i)

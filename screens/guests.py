@@ -238,7 +238,7 @@ class GuestsScreen(GuestToolsScreen):
 
     def _show_tick(self, update: StatsUpdated, history: HostHistory | None) -> None:
         self.table.update_stats(
-            update.host, update.tick, update.fresh, history, complete=update.complete
+            update.host, update.tick, update.fresh, history, complete=update.settled
         )
         self.status_bar.set_figures(update.host, update.host_figures, None)
 

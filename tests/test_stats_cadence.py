@@ -9,6 +9,7 @@ FULL_EVERY ticks with getAllDomainStats.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import libvirt
@@ -17,7 +18,15 @@ import pytest
 from backend.history import HostHistory
 from backend.host import Host
 from backend.model import GuestState
-from backend.poller import FULL_EVERY, ShownGuests, StatsEngine, StatsPoller, StatsUpdated
+from backend.poller import (
+    FULL_EVERY,
+    SLICE_ABOVE,
+    ShownGuests,
+    StatsEngine,
+    StatsPoller,
+    StatsUpdated,
+    slice_size,
+)
 from backend.stats import GuestCounters, Sample, Seen, rates_since
 from tests.waiting import wait_for
 
@@ -193,3 +202,60 @@ def test_poller_reads_the_shown_guests_of_a_real_host(host: Host) -> None:
     assert partial.polled == frozenset(shown)
     assert len(partial.guests) == 13, "every guest's latest figures ride along"
     assert {g.name for g in partial.fresh} == {"db-primary", "cache-redis"}
+
+
+def test_a_big_host_reads_off_screen_guests_in_slices() -> None:
+    # 2 * SLICE_ABOVE guests: each tick reads the shown ones and a FULL_EVERY-th of all.
+    n = 2 * SLICE_ABOVE
+    load = {f"g{i:04d}": 0.001 * (i + 1) for i in range(n)}
+    conn = Counting(load)
+    history = HostHistory(capacity=50)
+    engine = StatsEngine("h", history=history, with_host_figures=False, clock=lambda: conn.now)
+    size = slice_size(n)
+    assert size == n // FULL_EVERY
+    updates: list[StatsUpdated] = []
+    for tick in range(1 + 2 * FULL_EVERY):
+        conn.now = 2.0 * tick
+        updates.append(engine.tick(conn, visible={"g0000"}))  # type: ignore[arg-type]
+    kinds = [kind for kind, _ in conn.calls]
+    assert kinds == ["all"] + ["list"] * (2 * FULL_EVERY), "no tick reads everyone again"
+    assert all(len(uuids) <= size + 1 for _, uuids in conn.calls[1:])
+    # One round of FULL_EVERY ticks reads every guest once; the shown one every tick.
+    first_round = [set(uuids) for _, uuids in conn.calls[1 : 1 + FULL_EVERY]]
+    assert set().union(*first_round) == set(load)
+    assert all("g0000" in uuids for uuids in first_round)
+    assert [u.round_end for u in updates[1:]] == ([False] * (FULL_EVERY - 1) + [True]) * 2
+    assert all(u.settled == u.round_end for u in updates[1:])
+    # Rates over each guest's own elapsed time: right whichever slice read it.
+    last = updates[-1]
+    assert len(last.guests) == n and len(last.fresh) == len(conn.calls[-1][1])
+    for i in (0, 1, 57, n - 1):
+        assert last.by_uuid()[f"g{i:04d}"].cpu_pct == pytest.approx(0.1 * (i + 1))
+    # The history holds an off-screen guest's average over the ticks between its reads
+    # (the last slice was read on the last tick; the ones after a guest's read fill in
+    # at its next).
+    assert history.guest(f"g{n - 1:04d}", "cpu_pct").values[-FULL_EVERY:] == pytest.approx(
+        [0.1 * n] * FULL_EVERY
+    )
+
+
+def test_a_big_host_reads_everyone_when_its_guest_list_changes() -> None:
+    load = {f"g{i:04d}": 0.5 for i in range(2 * SLICE_ABOVE)}
+    conn = Counting(load)
+    engine = StatsEngine("h", with_host_figures=False, clock=lambda: conn.now)
+
+    def guests() -> list[Any]:
+        return [SimpleNamespace(uuid=d.uuid) for d in conn.doms]
+
+    for tick in range(3):
+        conn.now = float(tick)
+        engine.tick(conn, guests(), visible={"g0000"})  # type: ignore[arg-type]
+    conn.doms.append(_Dom("new"))
+    load["new"] = 0.5
+    conn.now = 3.0
+    update = engine.tick(conn, guests(), visible={"g0000"})  # type: ignore[arg-type]
+    assert [kind for kind, _ in conn.calls] == ["all", "list", "list", "all"]
+    assert update.complete and "new" in update.by_uuid()
+    conn.now = 4.0
+    engine.tick(conn, guests(), visible={"g0000"})  # type: ignore[arg-type]
+    assert conn.calls[-1][0] == "list"

@@ -7,10 +7,18 @@ reconnect, and stops when the app exits. Results arrive on the poller's thread a
 only posted as messages. The guest list tells the pollers which guests are on screen
 (:meth:`Pollers.show`), a details screen pins its guest: those are read every tick,
 the rest every few ticks.
+
+Once every host has given its first complete reading, the objects alive then (modules,
+widgets, the guest rows, the first figures) are moved out of the cyclic garbage
+collector's reach with :func:`gc.freeze`: they live as long as the app, and without
+it each full collection walks them all (at 10,000 guests that made one tick in ten or
+so take 100-200 ms longer). Reference counting still frees them; only cycles among
+them would outlive the app's need, and these are long-lived by nature.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Protocol
@@ -76,6 +84,7 @@ class Pollers:
         self._pollers = {h.label: factory(h, self._listener, interval) for h in hosts}
         self._started: set[str] = set()
         self._last: dict[str, StatsUpdated] = {}
+        self._unread = set(self._pollers)  # hosts without a complete reading yet
 
     def _listener(self, result: StatsResult) -> None:
         """Called on a poller's thread: only post."""
@@ -83,6 +92,10 @@ class Pollers:
             self._target.post_message(messages.StatsError(result))
         else:
             self._last[result.host] = result
+            if self._unread and result.complete:
+                self._unread.discard(result.host)
+                if not self._unread:
+                    gc.freeze()  # the start-up heap: see the module's docstring
             history = self._pollers[result.host].history if result.host in self._pollers else None
             self._target.post_message(messages.StatsTick(result, history))
 

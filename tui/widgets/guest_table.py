@@ -685,8 +685,12 @@ class GuestTable(ScrollView, can_focus=True):
         Strip carries its own caches: making one per row, not three, halves a tick).
         The first column is the mark: ``*`` for a marked guest."""
         combined = self._combined
-        space = Segment(" ", row_style)
-        segments = [Segment("*", row_style + _MARK_STYLE) if marked else space]
+        # Neighbours of one style (most cells and the spaces between them) become one
+        # Segment: fewer segments for every later pass (line filters, the compositor's
+        # cuts, the driver), which is most of a repaint.
+        segments: list[Segment] = []
+        texts: list[str] = ["*" if marked else " "]
+        current = row_style + _MARK_STYLE if marked else row_style
         length = 1
         for (column, cells_wide), (text, style_name) in zip(
             self._columns(width), cells, strict=True
@@ -694,12 +698,19 @@ class GuestTable(ScrollView, can_focus=True):
             style = combined.get((row_style, style_name))
             if style is None:
                 style = combined[(row_style, style_name)] = row_style + _style(style_name)
-            segments.append(Segment(_fit(text, cells_wide, column.justify), style))
-            segments.append(space)
+            if style != current:
+                segments.append(Segment("".join(texts), current))
+                texts, current = [], style
+            texts.append(_fit(text, cells_wide, column.justify))
+            if current != row_style:
+                segments.append(Segment("".join(texts), current))
+                texts, current = [], row_style
+            texts.append(" ")
             length += cells_wide + 1
         if length < width:
-            segments.append(Segment(" " * (width - length), row_style))
-        elif length > width:
+            texts.append(" " * (width - length))
+        segments.append(Segment("".join(texts), current))
+        if length > width:
             return Strip(segments, length).crop(0, width)
         return Strip(segments, width)
 

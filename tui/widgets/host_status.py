@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -95,6 +96,7 @@ class HostStatusLine(Static):
         self.figures: HostFigures | None = None
         self.stats_error: str | None = None
         self.paused = False
+        self._lines = 0
         self._redraw()
 
     def set_status(self, status: HostStatus) -> None:
@@ -123,7 +125,13 @@ class HostStatusLine(Static):
         if connected and (self.figures is not None or self.stats_error or self.paused):
             text.append("\n")
             text.append_text(summary_text(self.figures, self.stats_error, self.paused))
-        self.update(text)
+        # New figures every tick keep the line count: repaint the line without a
+        # layout of the whole screen (only a changed height needs one).
+        # A line wider than the widget wraps, so its height may change: lay out then.
+        plain = text.plain.split("\n")
+        lines = len(plain) if max(map(cell_len, plain)) <= self.content_region.width else -1
+        self.update(text, layout=lines < 0 or lines != self._lines)
+        self._lines = lines
 
 
 class HostStatusBar(Vertical):
