@@ -310,6 +310,7 @@ class GuestTable(ScrollView, can_focus=True):
         self._header_strip: Strip | None = None
         # (row style, cell style name) -> combined Style; Style.__add__ is not free.
         self._combined: dict[tuple[Style, str], Style] = {}
+        self._styles: dict[Style, Style] = {}
         self._visible: frozenset[str] | None = None  # the rows on screen, as last reported
         self._marked: set[str] = set()  # guests marked for an action on several at once
 
@@ -678,6 +679,10 @@ class GuestTable(ScrollView, can_focus=True):
         )
         return strip
 
+    def _canonical(self, style: Style) -> Style:
+        """One object for equal styles, so that ``_build`` compares them by identity."""
+        return self._styles.setdefault(style, style)
+
     def _build(
         self, cells: tuple[Cell, ...], row_style: Style, width: int, *, marked: bool = False
     ) -> Strip:
@@ -690,19 +695,22 @@ class GuestTable(ScrollView, can_focus=True):
         # cuts, the driver), which is most of a repaint.
         segments: list[Segment] = []
         texts: list[str] = ["*" if marked else " "]
-        current = row_style + _MARK_STYLE if marked else row_style
+        row_style = self._canonical(row_style)
+        current = self._canonical(row_style + _MARK_STYLE) if marked else row_style
         length = 1
         for (column, cells_wide), (text, style_name) in zip(
             self._columns(width), cells, strict=True
         ):
             style = combined.get((row_style, style_name))
             if style is None:
-                style = combined[(row_style, style_name)] = row_style + _style(style_name)
-            if style != current:
+                style = combined[(row_style, style_name)] = self._canonical(
+                    row_style + _style(style_name)
+                )
+            if style is not current:  # equal styles are one object: see _canonical
                 segments.append(Segment("".join(texts), current))
                 texts, current = [], style
             texts.append(_fit(text, cells_wide, column.justify))
-            if current != row_style:
+            if current is not row_style:
                 segments.append(Segment("".join(texts), current))
                 texts, current = [], row_style
             texts.append(" ")
@@ -737,6 +745,7 @@ class GuestTable(ScrollView, can_focus=True):
         self._base_style = None
         self._header_strip = None
         self._combined.clear()
+        self._styles.clear()
         self._strips.clear()
         self._cells.clear()
         self._layout_width = -1
