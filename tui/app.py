@@ -40,6 +40,7 @@ class KvmtuiApp(App[None]):
         self.hosts = tuple(hosts)
         for host in self.hosts:
             host.set_listener(self._listener)
+        self._list_pending: set[str] = set()  # connected hosts whose list is not shown yet
         self.pollers = (
             Pollers(self.hosts, poller_factory, delay, self) if poller_factory is not None else None
         )
@@ -72,12 +73,17 @@ class KvmtuiApp(App[None]):
             screen.post_message(messages.copy_message(message))
 
     def on_host_status_changed(self, message: messages.HostStatusChanged) -> None:
-        if self.pollers is not None and message.status.state is ConnectionState.CONNECTED:
-            self.pollers.host_connected(message.status.label)
+        if message.status.state is ConnectionState.CONNECTED:
+            self._list_pending.add(message.status.label)
         self._forward(message)
 
     def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
         self._forward(message)
+        if message.host in self._list_pending and self.pollers is not None:
+            # Statistics start once the freshly connected host's list is painted: the
+            # first full read must not compete with the first frame.
+            self._list_pending.discard(message.host)
+            self.call_after_refresh(self.pollers.host_connected, message.host)
 
     def on_guest_updated(self, message: messages.GuestUpdated) -> None:
         self._forward(message)
