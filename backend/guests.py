@@ -21,27 +21,12 @@ def read_guest(
 
     ``name``, ``UUIDString`` and ``ID`` are held by the domain object and cost no RPC.
     """
-    state_code, reason_code = dom.state()
-    _state, max_mem, mem, nr_vcpus, _cpu_time = dom.info()
-    if autostart is None:
-        autostart = bool(dom.autostart()) if dom.isPersistent() else False
     if persistent is None:
         persistent = bool(dom.isPersistent())
-    state = state_from_code(state_code)
-    domain_id = dom.ID()
-    return Guest(
-        host=host,
-        uuid=dom.UUIDString(),
-        name=dom.name(),
-        state=state,
-        reason=reason_text(state, reason_code),
-        vcpus=int(nr_vcpus),
-        memory_kib=int(mem),
-        max_memory_kib=int(max_mem),
-        autostart=autostart,
-        persistent=persistent,
-        domain_id=domain_id if domain_id >= 0 else None,
-        agent_connected=agent_connected,
+    if autostart is None:
+        autostart = bool(dom.autostart()) if persistent else False
+    return _from_record(
+        host, dom, {}, autostart=autostart, persistent=persistent, agent_connected=agent_connected
     )
 
 

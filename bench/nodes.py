@@ -9,6 +9,9 @@ computation can be measured at full width too.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +121,25 @@ def full_stats(index: int, tick: int) -> dict[str, Any]:
         "block.0.capacity": 10 << 30,
         "block.0.physical": 1 << 30,
     }
+
+
+def measure_in_children(
+    script: str, sizes: list[int], ticks: int, what: str
+) -> list[dict[str, Any]] | int:
+    """Run ``script --child SIZE`` once per size, each in a fresh process (so peak RSS
+    is that size's own); the JSON each prints last, or the first failing exit code."""
+    results = []
+    for size in sizes:
+        print(f"measuring {what} with {size} guests ...", flush=True)
+        child = subprocess.run(
+            [sys.executable, script, "--child", str(size), "--ticks", str(ticks)],
+            capture_output=True,
+            text=True,
+            cwd=Path(script).resolve().parent.parent,
+            check=False,
+        )
+        if child.returncode != 0:
+            print(child.stderr, file=sys.stderr)
+            return child.returncode
+        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    return results

@@ -43,7 +43,6 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -248,20 +247,6 @@ def run_size(guests: int, ticks: int) -> dict[str, Any]:
     }
 
 
-def _daemon_answers() -> bool:
-    try:
-        result = subprocess.run(
-            ["virsh", "-c", "qemu:///system", "version"],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
-
-
 def _print_table(results: list[dict[str, Any]]) -> None:
     print()
     print("Statistics engine per tick, medians in ms (through libvirtd, test driver)")
@@ -313,27 +298,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(run_size(args.child, args.ticks)))
         return 0
-    if not _daemon_answers():
+    from tests.harness.daemon import daemon_answers
+
+    if not daemon_answers():
         print(
             "libvirtd does not answer on qemu:///system; start it with "
             "`.venv/bin/python -m tests.harness daemon` (as root) and run again.",
             file=sys.stderr,
         )
         return 1
-    results = []
-    for size in args.sizes:
-        print(f"measuring {size} guests ...", flush=True)
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", str(size), "--ticks", str(args.ticks)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            check=False,
-        )
-        if child.returncode != 0:
-            print(child.stderr, file=sys.stderr)
-            return child.returncode
-        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    from bench.nodes import measure_in_children
+
+    results = measure_in_children(__file__, args.sizes, args.ticks, "the statistics engine")
+    if isinstance(results, int):
+        return results
     _print_table(results)
     report = {
         "python": sys.version.split()[0],

@@ -40,7 +40,6 @@ import gc
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -297,20 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(asyncio.run(_measure(args.child, args.ticks))))
         return 0
-    results = []
-    for size in args.sizes:
-        print(f"measuring the app with {size} guests ...", flush=True)
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", str(size), "--ticks", str(args.ticks)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            check=False,
-        )
-        if child.returncode != 0:
-            print(child.stderr, file=sys.stderr)
-            return child.returncode
-        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    from bench.nodes import measure_in_children
+
+    results = measure_in_children(__file__, args.sizes, args.ticks, "the app")
+    if isinstance(results, int):
+        return results
     backend: dict[int, dict[str, Any]] = {}
     if STATS_RESULTS.exists():
         for r in json.loads(STATS_RESULTS.read_text()).get("results", []):
