@@ -22,7 +22,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -41,6 +41,7 @@ from tui.format import (
     rate_style,
     rate_text,
 )
+from tui.widgets.direct_lines import DirectLines
 from tui.widgets.sparkline import spark
 
 #: Points of CPU history in the list's sparkline column.
@@ -185,6 +186,14 @@ def _fit(text: str, width: int, justify: str) -> str:
     return pad + text if justify == "right" else text + pad
 
 
+class _Slot(NamedTuple):
+    """A shown column at the current width, as a row is built from it."""
+
+    cell: Callable[[Row], Cell]
+    width: int
+    right: bool  # right-justified
+
+
 def _base_key(guest: Guest) -> tuple[str, str]:
     return (guest.host, guest.name.casefold())
 
@@ -192,7 +201,7 @@ def _base_key(guest: Guest) -> tuple[str, str]:
 _MARK_STYLE = Style(bold=True, color="yellow")
 
 
-class GuestTable(ScrollView, can_focus=True):
+class GuestTable(DirectLines, ScrollView, can_focus=True):
     """Guests of all hosts, sorted (host then name by default) and filtered by name.
 
     The cursor stays on the same guest while rows come, go and re-sort. ``enter``
@@ -303,13 +312,16 @@ class GuestTable(ScrollView, can_focus=True):
         self._strips: dict[str, Strip] = {}
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._layout: list[tuple[Column, int]] = []
+        self._slots: tuple[_Slot, ...] = ()
         self._layout_width = -1
         self._name_width = 4
         self._host_width = 4
         self._base_style: Style | None = None
         self._header_strip: Strip | None = None
-        # (row style, cell style name) -> combined Style; Style.__add__ is not free.
-        self._combined: dict[tuple[Style, str], Style] = {}
+        #: The cursor row: the row's own strip, the cursor's style, the row in that style.
+        self._cursor_strip: tuple[Strip, Style, Strip] | None = None
+        # row style -> cell style name -> combined Style; Style.__add__ is not free.
+        self._combined: dict[Style, dict[str, Style]] = {}
         self._styles: dict[Style, Style] = {}
         self._visible: frozenset[str] | None = None  # the rows on screen, as last reported
         self._marked: set[str] = set()  # guests marked for an action on several at once
@@ -598,8 +610,13 @@ class GuestTable(ScrollView, can_focus=True):
         return self._base_style
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.base_style
+        return self._line(y, self.scrollable_content_region.width, self.base_style)
+
+    def direct_lines(self, lines: range) -> list[Strip]:
+        width, base = self.scrollable_content_region.width, self.base_style
+        return [self._line(y, width, base) for y in lines]
+
+    def _line(self, y: int, width: int, base: Style) -> Strip:
         if y == 0:
             if self._header_strip is None or self._header_strip.cell_length != width:
                 self._header_strip = self._header(width).apply_style(base)
@@ -610,8 +627,13 @@ class GuestTable(ScrollView, can_focus=True):
         key = self._order[index]
         strip = self._strip(key, width)
         if index == self._cursor:
-            cursor = base + self.get_component_rich_style("guest-table--cursor")
-            return self._build(self._cells[key], cursor, width, marked=key in self._marked)
+            # Focus changes the cursor's style without touching the rows: part of the key.
+            style = base + self.get_component_rich_style("guest-table--cursor")
+            cursor = self._cursor_strip
+            if cursor is None or cursor[0] is not strip or cursor[1] != style:
+                built = self._build(self._cells[key], style, width, marked=key in self._marked)
+                cursor = self._cursor_strip = (strip, style, built)
+            return cursor[2]
         return strip
 
     def _columns(self, width: int | None = None) -> list[tuple[Column, int]]:
@@ -620,8 +642,14 @@ class GuestTable(ScrollView, can_focus=True):
             width = self.scrollable_content_region.width
         if width != self._layout_width:
             self._layout = self._fit_columns(width)
+            self._slots = tuple(_Slot(c.cell, w, c.justify == "right") for c, w in self._layout)
             self._layout_width = width
         return self._layout
+
+    def _slots_at(self, width: int) -> tuple[_Slot, ...]:
+        if width != self._layout_width:
+            self._columns(width)
+        return self._slots
 
     def _fit_columns(self, width: int) -> list[tuple[Column, int]]:
         many_hosts = len({g.host for g in self._guests.values()}) > 1
@@ -664,7 +692,7 @@ class GuestTable(ScrollView, can_focus=True):
 
     def _cells_of(self, key: str, width: int) -> tuple[Cell, ...]:
         row = self._row(key)
-        return tuple(column.cell(row) for column, _ in self._columns(width))
+        return tuple([slot.cell(row) for slot in self._slots_at(width)])
 
     def _strip(self, key: str, width: int | None = None) -> Strip:
         strip = self._strips.get(key)
@@ -689,32 +717,35 @@ class GuestTable(ScrollView, can_focus=True):
         """One line of cells, each cell's style over ``row_style``, as one Strip (each
         Strip carries its own caches: making one per row, not three, halves a tick).
         The first column is the mark: ``*`` for a marked guest."""
-        combined = self._combined
         # Neighbours of one style (most cells and the spaces between them) become one
         # Segment: fewer segments for every later pass (line filters, the compositor's
         # cuts, the driver), which is most of a repaint.
+        row_style = self._canonical(row_style)
+        by_name = self._combined.get(row_style)
+        if by_name is None:
+            by_name = self._combined[row_style] = {}
         segments: list[Segment] = []
         texts: list[str] = ["*" if marked else " "]
-        row_style = self._canonical(row_style)
         current = self._canonical(row_style + _MARK_STYLE) if marked else row_style
         length = 1
-        for (column, cells_wide), (text, style_name) in zip(
-            self._columns(width), cells, strict=True
+        for (_, cell_width, right), (text, style_name) in zip(
+            self._slots_at(width), cells, strict=True
         ):
-            style = combined.get((row_style, style_name))
+            style = by_name.get(style_name)
             if style is None:
-                style = combined[(row_style, style_name)] = self._canonical(
-                    row_style + _style(style_name)
-                )
+                style = by_name[style_name] = self._canonical(row_style + _style(style_name))
             if style is not current:  # equal styles are one object: see _canonical
                 segments.append(Segment("".join(texts), current))
                 texts, current = [], style
-            texts.append(_fit(text, cells_wide, column.justify))
+            if len(text) <= cell_width and text.isascii():  # the common case, in C
+                texts.append(text.rjust(cell_width) if right else text.ljust(cell_width))
+            else:
+                texts.append(_fit(text, cell_width, "right" if right else "left"))
             if current is not row_style:
                 segments.append(Segment("".join(texts), current))
                 texts, current = [], row_style
             texts.append(" ")
-            length += cells_wide + 1
+            length += cell_width + 1
         if length < width:
             texts.append(" " * (width - length))
         segments.append(Segment("".join(texts), current))
@@ -728,14 +759,21 @@ class GuestTable(ScrollView, can_focus=True):
             return
         top = int(self.scroll_y)
         width = self.scrollable_content_region.width
+        cells = self._cells
+        changed: list[int] = []
         for index in range(top, min(len(self._order), top + self._page() + 1)):
             key = self._order[index]
             if key in self._strips:
                 continue
-            before = self._cells.get(key)
+            before = cells.get(key)
             self._strip(key, width)
-            if self._cells[key] != before:
-                self.refresh_line(index + 1)
+            if cells[key] != before:
+                changed.append(index - top + 1)
+        if changed:
+            # One refresh for the tick: each call of refresh() has a fixed cost (it
+            # clears the widget's caches and re-checks idle), 47 calls were ~3 ms.
+            line_width = max(self.virtual_size.width, self.size.width)
+            self.refresh(*(Region(0, y, line_width, 1) for y in changed))
 
     def _forget(self, key: str) -> None:
         self._strips.pop(key, None)

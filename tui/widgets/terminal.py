@@ -31,8 +31,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widget import Widget
 
+from tui.widgets.direct_lines import DirectLines
 from tui.widgets.term_keys import key_bytes
 from tui.widgets.term_screen import DEFAULT_SCROLLBACK, Line, TermScreen, TermStream
 
@@ -86,7 +86,7 @@ def cell_style(key: StyleKey, cursor: bool = False) -> Style:
     )
 
 
-class Terminal(Widget, can_focus=True):
+class Terminal(DirectLines, can_focus=True):
     """A pyte-emulated terminal sized to the widget."""
 
     DEFAULT_CSS = """
