@@ -41,18 +41,14 @@ def plain_styles(styles: RenderStyles) -> bool:
 class DirectLines(Widget):
     """A mixin for Line-API widgets (``render_line``) with plain CSS: see the module."""
 
-    _plain: bool | None = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._plain = None
-
     @property
     def direct(self) -> bool:
-        """Whether lines skip the styles cache now (plain styles, fully opaque)."""
-        if self._plain is None:
-            self._plain = plain_styles(self.styles)
-        return self._plain and self.opacity == 1.0
+        """Whether lines skip the styles cache now (plain styles, fully opaque).
+
+        Worked out on every update (tens of microseconds): inline style changes
+        (``widget.styles.border = ...``) do not pass through ``notify_style_update``.
+        """
+        return plain_styles(self.styles) and self.opacity == 1.0
 
     def direct_lines(self, lines: range) -> list[Strip]:
         """Content lines ``lines`` as ``render_line`` draws them (a widget may override
