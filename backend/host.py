@@ -76,6 +76,9 @@ class Host:
         self._conn: libvirt.virConnect | None = None
         self._callback_ids: list[int] = []
         self._guests: dict[str, Guest] = {}
+        #: ``guests()`` as last built; None after any change to ``_guests``. The pollers
+        #: ask every tick: one snapshot object while nothing changes lets them skip work.
+        self._snapshot: tuple[Guest, ...] | None = None
         self._agents: dict[str, bool] = {}
         self._status = HostStatus(
             label=self.label,
@@ -139,9 +142,12 @@ class Host:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def guests(self) -> list[Guest]:
+    def guests(self) -> tuple[Guest, ...]:
+        """Every guest by name: the same tuple object until a guest changes."""
         with self._lock:
-            return sorted(self._guests.values(), key=lambda g: g.name)
+            if self._snapshot is None:
+                self._snapshot = tuple(sorted(self._guests.values(), key=lambda g: g.name))
+            return self._snapshot
 
     def guest(self, uuid: str) -> Guest | None:
         with self._lock:
@@ -251,6 +257,7 @@ class Host:
             return False
         with self._lock:
             self._guests = {g.uuid: g for g in guests}
+            self._snapshot = None
             self._status = replace(
                 self._status,
                 state=ConnectionState.CONNECTED,
@@ -308,6 +315,7 @@ class Host:
             changed_guests = bool(self._guests) and was != ConnectionState.DISCONNECTED
             if changed_guests:
                 self._guests = {u: g.with_unknown_state() for u, g in self._guests.items()}
+                self._snapshot = None
             guests = tuple(sorted(self._guests.values(), key=lambda g: g.name))
         if status != old:
             self._emit(StatusChanged(status))
@@ -332,6 +340,7 @@ class Host:
             return
         with self._lock:
             self._guests = {g.uuid: g for g in guests}
+            self._snapshot = None
         self._emit(GuestsLoaded(self.label, tuple(guests)))
 
     def _refresh_guest(self, uuid: str) -> None:
@@ -345,6 +354,7 @@ class Host:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 with self._lock:
                     existed = self._guests.pop(uuid, None) is not None
+                    self._snapshot = None
                 self._agents.pop(uuid, None)
                 if existed:
                     self._emit(GuestRemoved(self.label, uuid))
@@ -353,6 +363,7 @@ class Host:
             return
         with self._lock:
             self._guests[uuid] = guest
+            self._snapshot = None
         self._emit(GuestUpdated(guest))
 
     def _on_rpc_failure(self, exc: libvirt.libvirtError) -> None:

@@ -25,7 +25,7 @@ import libvirt
 from backend import errors
 from backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, HostHistory
 from backend.host import Host
-from backend.hoststats import HostFigures, HostSample, HostSampler, host_figures
+from backend.hoststats import HostFigures, HostSample, HostSampler, OvercommitMemo, host_figures
 from backend.model import Guest
 from backend.stats import (
     DeviceRates,
@@ -47,12 +47,18 @@ FULL_EVERY = 5
 #: A shown set larger than this share of the host's guests is read with the full call.
 _SUBSET_SHARE = 0.25
 #: Hosts with more guests than this read the off-screen ones in slices: a
-#: ``FULL_EVERY``-th of them each tick (``domainListGetStats`` with the shown ones), so
+#: ``SLICE_ROUND``-th of them each tick (``domainListGetStats`` with the shown ones), so
 #: every tick costs about the same; smaller hosts read everyone every ``FULL_EVERY``
 #: ticks with one ``getAllDomainStats`` (as cheap as a slice at that size).
 SLICE_ABOVE = 100
+#: A round of slices reads every off-screen guest in this many ticks (30 s at the
+#: default interval). Each guest read costs the daemon work (on a QEMU host a monitor
+#: query per guest) and this process about 40 us: at 1,000 guests a round of 5 ticks
+#: made a tick 200 guests long and the whole tick 31-36 ms, a round of 10 21-27 ms
+#: (the 25 ms target; docs/monitoring.md).
+SLICE_ROUND = 10
 #: At most this many off-screen guests a tick: a bigger host takes more ticks for a
-#: round (10,000 guests: ten ticks), so a tick stays about 100 ms on two cores.
+#: round, so a tick stays about 100 ms on two cores.
 MAX_SLICE = 1000
 
 
@@ -183,8 +189,8 @@ class StatsEngine:
     ``tick(conn, visible=...)`` reads the ``visible`` guests every tick with
     ``domainListGetStats`` (on the domain objects the last bulk reply returned, no
     lookups). On a host of more than :data:`SLICE_ABOVE` guests the same call also
-    reads the next ``full_every``-th of all guests, at most :data:`MAX_SLICE` (a round
-    of slices reads everyone in ``full_every`` ticks, more on a huge host, and no tick
+    reads the next ``slice_round``-th of all guests, at most :data:`MAX_SLICE` (a round
+    of slices reads everyone in ``slice_round`` ticks, more on a huge host, and no tick
     pays for all of them); everyone is read with
     ``getAllDomainStats`` on the first tick, when the host's guest list differs from
     the guests known, when a visible guest is not known yet, or when the visible set
@@ -199,17 +205,20 @@ class StatsEngine:
         history: HostHistory | None = None,
         with_host_figures: bool = True,
         full_every: int = FULL_EVERY,
+        slice_round: int = SLICE_ROUND,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        if full_every < 1:
-            raise ValueError("full_every must be at least 1")
+        if full_every < 1 or slice_round < 1:
+            raise ValueError("full_every and slice_round must be at least 1")
         self.label = label
         self.history = history
         self.full_every = full_every
+        self.slice_round = slice_round
         self._with_host = with_host_figures
         self._collector = StatsCollector(label, clock=clock, wall_clock=wall_clock)
         self._host_sampler = HostSampler(clock=clock, wall_clock=wall_clock)
+        self._overcommit = OvercommitMemo()
         self._previous_host: HostSample | None = None
         self._previous_monotonic: float | None = None
         self._previous_full: Sample | None = None  # the last tick, if it read everyone
@@ -270,7 +279,7 @@ class StatsEngine:
         if not sliced:
             return domains, False
         ring = self._ring
-        size = slice_size(len(ring), self.full_every)
+        size = slice_size(len(ring), self.slice_round)
         start = self._ring_pos
         end = min(start + size, len(ring))
         self._ring_pos = 0 if end >= len(ring) else end
@@ -312,7 +321,7 @@ class StatsEngine:
             self._known_list = None
         figures = None
         if host_sample is not None:
-            figures = host_figures(self._previous_host, host_sample, guests)
+            figures = host_figures(self._previous_host, host_sample, guests, memo=self._overcommit)
         host_cpus = host_sample.node.cpus if host_sample is not None else None
 
         seen_before = self._seen
@@ -511,9 +520,9 @@ class StatsPoller:
             log.exception("stats listener failed")
 
 
-def slice_size(guests: int, full_every: int = FULL_EVERY) -> int:
+def slice_size(guests: int, slice_round: int = SLICE_ROUND) -> int:
     """Off-screen guests read a tick on a host of ``guests`` (sliced polling)."""
-    return min(-(-guests // full_every), MAX_SLICE)
+    return min(-(-guests // slice_round), MAX_SLICE)
 
 
 def _checked_interval(seconds: float) -> float:

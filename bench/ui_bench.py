@@ -1,33 +1,42 @@
-"""Benchmark of the guest list of the real app at 1,000 and 10,000 guests.
+"""Benchmark of the real app's whole statistics tick at 1,000 and 10,000 guests.
 
-    .venv/bin/python bench/ui_bench.py [--sizes 1000 10000] [--ticks 15]
+    .venv/bin/python bench/ui_bench.py [--sizes 1000 10000] [--ticks 40]
 
 Each size runs in its own process (its peak RSS is its own). The app is built with
 ``make_app`` on a test-driver node served by the real libvirtd (``test+unix://``),
 headless at 160x50, with its own polling off: the benchmark runs the real
 :class:`~backend.poller.StatsEngine` itself, visible-first as the app's poller does
-(the table's shown guests every tick, every guest every ``FULL_EVERY`` ticks), on a
-stand-in connection whose replies are synthetic full-width records (bench/nodes.py
-``full_stats``: cpu, balloon, vcpu, one disk, one NIC), so every row changes every
-tick, the worst case. libvirt 9.0's test driver can only answer with the state group;
-the RPC cost of the real calls is measured by bench/stats_bench.py. Ticks are made
-one at a time, as the app makes them: nothing precomputed inflates the peak RSS.
+(the shown guests every tick, a slice of the others), one tick at a time, each tick
+measured whole, in one place:
 
-Measured (medians; CPU time of this process unless said):
+1. the engine's tick on the real connection: host figures (``getInfo``,
+   ``getCPUStats``; the test driver has no memory statistics) and the bulk call
+   (``domainListGetStats`` for the shown guests and a slice) go to libvirtd as RPCs;
+   libvirt 9.0's test driver answers the bulk call with the state group only, so each
+   reply is then swapped for full-width records of the same guests (bench/nodes.py
+   ``full_stats``: cpu, balloon, vcpu, one disk, one NIC, 50 fields) whose counters
+   move every tick, the worst case: every shown row changes. Building those records
+   in Python stands in for libvirt-python decoding a real full-width reply, and is
+   counted. Wall time: waiting for the daemon is part of a tick.
+2. the screen's tick handler and the repaint (CPU time of this process), with the
+   frame turned into the bytes a terminal would get: headless Textual skips that
+   step (``ChopsUpdate.render_segments``), a real terminal pays for it. The Pilot's
+   own wait (it visits every widget, then waits for the CPU to go idle) is measured
+   right after each tick with nothing to do, and subtracted.
+
+Also measured:
 
 - first_frame:  wall time from starting the app until its first frame with every row
   (connect, list the guests through the daemon, build the table, paint)
 - open:         wall time of opening the same test-driver URI alone: the daemon parses
   the node file of N guests on every open (a real host opens in about 1 ms)
-- engine_visible / engine_full: the engine's tick without RPC (parse, rates, history)
-  for a tick reading the shown guests (and a slice of the others on a big host) /
-  every guest; building the synthetic reply is left out (the RPC figure has it)
-- ui_visible / ui_full: the screen's tick handler and painting the changed lines,
-  sorted by name; ui_full_cpu_sorted: a full tick while sorted by %CPU (re-sorts)
-- idle_frame:   a refresh with nothing changed
-- pilot_pause:  the Pilot's wait with nothing to do (it visits every widget and waits
-  for the CPU to go idle); part of every UI figure, and subtracted for the whole tick
+- first_tick:   the first tick, which reads every guest to learn the domains
 - peak RSS:     ru_maxrss at the end, and after start-up (imports, app, rows loaded)
+- reference:    a fixed pure-Python loop, timed before and after the ticks: this shared
+  machine's speed drifts by up to 2x within minutes, and the reference shows how fast
+  it was during the run (compare figures of two runs through it, or use the ratio
+  against the per-guest baseline, measured by bench/stats_bench.py in the same
+  ``make bench``).
 
 Prints a table and writes bench/results/ui.json.
 """
@@ -52,65 +61,89 @@ if str(REPO) not in sys.path:
 RESULTS = REPO / "bench" / "results" / "ui.json"
 STATS_RESULTS = REPO / "bench" / "results" / "stats.json"
 SIZE = (160, 50)
+TARGET_MS = {1000: 25.0, 10000: 150.0}
+FIRST_FRAME_TARGET_MS = {1000: 1000.0}
 
 
-def _ms(samples: list[float]) -> float:
-    return round(statistics.median(samples) * 1000, 3) if samples else 0.0
+def _ms(samples: list[float], q: float = 0.5) -> float:
+    if not samples:
+        return 0.0
+    if q == 0.5:
+        return round(statistics.median(samples) * 1000, 2)
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
 
 
 def _rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-class _Dom:
-    """A stand-in domain object: what the engine reads of a libvirt domain (no RPC)."""
-
-    __slots__ = ("_id", "_name", "_uuid", "index")
-
-    def __init__(self, index: int) -> None:
-        from bench.nodes import guest_uuid
-
-        self.index = index
-        self._uuid = guest_uuid(index)
-        self._name = f"bench-{index:05d}"
-        self._id = index + 1
-
-    def UUIDString(self) -> str:  # libvirt's names
-        return self._uuid
-
-    def name(self) -> str:
-        return self._name
-
-    def ID(self) -> int:
-        return self._id
+def reference_ms(rounds: int = 5) -> float:
+    """A fixed pure-Python workload (CPU time, median of ``rounds``): the machine's speed."""
+    times = []
+    for _ in range(rounds):
+        t0 = time.process_time()
+        total = 0
+        for i in range(200_000):
+            total += i * i % 7
+        times.append(time.process_time() - t0)
+    return round(statistics.median(times) * 1000, 2)
 
 
-class SyntheticConn:
-    """Answers the two bulk calls with full-width records of a guest's ``tick``-th read."""
+class FullWidthConn:
+    """The real connection for every RPC; bulk replies swapped for full-width records.
 
-    def __init__(self, guests: int) -> None:
-        self.doms = [_Dom(i) for i in range(guests)]
+    The engine keeps the real domain objects from the replies (their name, UUID and
+    id are local: no RPC), exactly as it does on a real host.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.real = conn
         self.tick = 0
-        #: CPU seconds spent building replies: libvirt-python's C code does that for a
-        #: real reply, and the RPC figure (stats_bench) counts it; the engine's doesn't.
-        self.spent = 0.0
 
-    def _records(self, doms: list[_Dom]) -> list[tuple[_Dom, dict[str, Any]]]:
+    def _full(self, records: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:
         from bench.nodes import full_stats
 
-        t0 = time.process_time()
         t = self.tick
-        records = [(d, full_stats(d.index, t * (1 + d.index % 7))) for d in doms]
-        self.spent += time.process_time() - t0
-        return records
+        out = []
+        for dom, _state_only in records:
+            index = int(dom.name().rpartition("-")[2])
+            out.append((dom, full_stats(index, t * (1 + index % 7))))
+        return out
 
-    def getAllDomainStats(self, _groups: int, _flags: int) -> list[tuple[_Dom, dict[str, Any]]]:
-        return self._records(self.doms)
+    def getAllDomainStats(self, groups: int, flags: int) -> list[tuple[Any, dict[str, Any]]]:
+        return self._full(self.real.getAllDomainStats(groups, flags))
 
     def domainListGetStats(
-        self, doms: list[_Dom], _groups: int, _flags: int
-    ) -> list[tuple[_Dom, dict[str, Any]]]:
-        return self._records(doms)
+        self, doms: list[Any], groups: int, flags: int
+    ) -> list[tuple[Any, dict[str, Any]]]:
+        return self._full(self.real.domainListGetStats(doms, groups, flags))
+
+    def getInfo(self) -> list[Any]:
+        return self.real.getInfo()
+
+    def getCPUStats(self, cpu: int, flags: int = 0) -> dict[str, int]:
+        return self.real.getCPUStats(cpu, flags)
+
+    def getMemoryStats(self, cell: int, flags: int = 0) -> dict[str, int]:
+        return self.real.getMemoryStats(cell, flags)
+
+
+def _terminal_bytes(app: Any) -> list[int]:
+    """Make the headless app render each update as terminal bytes, as a real one does;
+    returns the list the byte counts go to."""
+    from textual._compositor import CompositorUpdate
+
+    written: list[int] = []
+    display = app._display
+
+    def rendering_display(screen: Any, renderable: Any) -> None:
+        if isinstance(renderable, CompositorUpdate):
+            written.append(len(renderable.render_segments(app.console)))
+        display(screen, renderable)
+
+    app._display = rendering_display
+    return written
 
 
 async def _measure(guests: int, ticks: int) -> dict[str, Any]:
@@ -124,6 +157,7 @@ async def _measure(guests: int, ticks: int) -> dict[str, Any]:
 
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     uri = daemon_uri(node_file(guests))
+    reference_before = reference_ms()
     t0 = time.perf_counter()
     libvirt.openReadOnly(uri).close()
     open_s = time.perf_counter() - t0
@@ -131,78 +165,75 @@ async def _measure(guests: int, ticks: int) -> dict[str, Any]:
     started = time.perf_counter()
     app = make_app([f"bench={uri}"], stats=False)
     app.animation_level = "none"
+    written = _terminal_bytes(app)
     async with app.run_test(size=SIZE) as pilot:
+        # Plain sleeps, not the Pilot's pause: that walks every widget each time and
+        # would compete with the host's thread for the interpreter, as the app alone
+        # does not.
         while not (isinstance(app.screen, GuestsScreen) and app.screen.table.row_count == guests):
-            await pilot.pause(0.005)
+            await asyncio.sleep(0.005)
         await pilot.pause()
         first_frame = time.perf_counter() - started
         rss_started = _rss_mib()
         screen = app.screen
         assert isinstance(screen, GuestsScreen)
         table = screen.table
+        guest_list = table.guests_of("bench")
 
         history = HostHistory()
-        conn = SyntheticConn(guests)
+        conn = FullWidthConn(libvirt.openReadOnly(uri))
         # The records advance as if read 3 s apart: so does the engine's clock.
         engine = StatsEngine(
             "bench",
             history=history,
-            with_host_figures=False,
             clock=lambda: conn.tick * 3.0,
             wall_clock=lambda: 1_700_000_000.0 + conn.tick * 3.0,
         )
-        times: dict[str, list[float]] = {
-            k: [] for k in ("engine_visible", "engine_full", "ui_visible", "ui_full",
-                            "ui_full_cpu_sorted", "ui_visible_cpu_sorted")
-        }  # fmt: skip
+        phases: dict[str, dict[str, list[float]]] = {
+            phase: {"whole": [], "engine": [], "ui": [], "bytes": []}
+            for phase in ("by_name", "by_cpu")
+        }
+        first_tick: list[float] = []
 
-        whole_visible: list[tuple[float, bool]] = []
-
-        async def one(sorted_by_cpu: bool) -> None:
+        async def one(phase: str) -> None:
             conn.tick += 1
             visible = {k.rpartition("/")[2] for k in table.visible_keys()}
-            t0 = time.process_time()
-            spent = conn.spent
-            update = engine.tick(conn, visible=visible)  # type: ignore[arg-type]
+            w0 = time.perf_counter()
+            update = engine.tick(conn, guest_list, visible=visible)  # type: ignore[arg-type]
+            engine_s = time.perf_counter() - w0
             if conn.tick == 1:
                 gc.freeze()  # as tui.polling.Pollers does after the first complete reading
-            t1 = time.process_time()
-            t0 += conn.spent - spent  # building the synthetic reply is the RPC's share
+            sent = len(written)
+            c0 = time.process_time()
             screen._show_tick(update, history)
             await pilot.pause()
-            t2 = time.process_time()
-            kind = "full" if update.complete else "visible"
-            if conn.tick > 2 or kind == "full":  # the first two have no rates yet
-                times[f"engine_{kind}"].append(t1 - t0)
-                times[f"ui_{kind}" + ("_cpu_sorted" if sorted_by_cpu else "")].append(t2 - t1)
-            if conn.tick > 2 and kind == "visible":
-                whole_visible.append((t2 - t0, sorted_by_cpu))
+            ui_s = time.process_time() - c0
+            c1 = time.process_time()
+            await pilot.pause()  # nothing to do: the Pilot's own cost, just now
+            ui_s -= time.process_time() - c1
+            if conn.tick == 1:
+                first_tick.append(engine_s + ui_s)
+                return
+            if conn.tick == 2:
+                return  # the first rates: every row shows figures for the first time
+            figures = phases[phase]
+            figures["engine"].append(engine_s)
+            figures["ui"].append(ui_s)
+            figures["whole"].append(engine_s + ui_s)
+            figures["bytes"].append(float(sum(written[sent:])))
 
-        async def idle() -> float:
-            t0 = time.process_time()
-            table.refresh()
-            await pilot.pause()
-            return time.process_time() - t0
-
-        async def nothing() -> float:
-            t0 = time.process_time()
-            await pilot.pause()
-            return time.process_time() - t0
-
-        for _ in range(ticks):
-            await one(False)
-        idle_frames = [await idle() for _ in range(ticks)]
-        # What the Pilot's own waiting costs (it visits every widget, then waits for the
-        # CPU to go idle): counted in every figure above, not work of the app.
-        pause_overhead = [await nothing() for _ in range(ticks)]
+        for _ in range(ticks + 2):
+            await one("by_name")
         table.sort_by("cpu", descending=True)
         await pilot.pause()
         for _ in range(ticks):
-            await one(True)
+            await one("by_cpu")
         visible_rows = table.size.height - 1
         last_key = table.ordered_keys()[0]
         assert table.rates(last_key) is not None and table.rates(last_key).cpu_pct is not None
-    return {
+        conn.real.close()
+    reference_after = reference_ms()
+    out: dict[str, Any] = {
         "guests": guests,
         "ticks": ticks,
         "full_every": FULL_EVERY,
@@ -211,85 +242,63 @@ async def _measure(guests: int, ticks: int) -> dict[str, Any]:
         "open_ms": round(open_s * 1000, 1),
         "first_frame_ms": round(first_frame * 1000, 1),
         "first_frame_without_open_ms": round((first_frame - open_s) * 1000, 1),
-        **{f"{k}_ms": _ms(v) for k, v in times.items()},
-        "idle_frame_ms": _ms(idle_frames),
-        "full_ticks_after_first": len(times["engine_full"]) - 1,
-        "slowest_visible_engine_ui_ms": round(max(t for t, _ in whole_visible) * 1000, 3),
-        "slowest_visible_sorted_engine_ui_ms": round(
-            max((t for t, s in whole_visible if s), default=0.0) * 1000, 3
-        ),
-        "pilot_pause_ms": _ms(pause_overhead),
+        "first_tick_ms": round(first_tick[0] * 1000, 1),
+        "reference_ms": [reference_before, reference_after],
         "peak_rss_mib_started": rss_started,
         "peak_rss_mib": _rss_mib(),
     }
-
-
-def whole_ticks(ui: dict[str, Any], backend: dict[str, Any] | None) -> dict[str, float] | None:
-    """Whole tick = host RPCs + the bulk RPC + engine + UI, for each kind of tick, and
-    the mean over a cycle of FULL_EVERY ticks (one full, the rest visible)."""
-    if backend is None:
-        return None
-    host, rpc_visible, rpc_full = (
-        backend["per_tick_ms"]["host"],
-        backend.get("rpc_sliced_ms", backend["rpc_visible_ms"]),
-        backend["bulk_rpc_only_ms"],
-    )
-    pause = ui["pilot_pause_ms"]
-    visible = host + rpc_visible + ui["engine_visible_ms"] + ui["ui_visible_ms"] - pause
-    slowest = host + rpc_visible + ui["slowest_visible_engine_ui_ms"] - pause
-    out = {"visible_tick_ms": round(visible, 1), "slowest_tick_ms": round(slowest, 1)}
-    if ui["full_ticks_after_first"] > 0:  # a small host: everyone every FULL_EVERY ticks
-        full = host + rpc_full + ui["engine_full_ms"] + ui["ui_full_cpu_sorted_ms"] - pause
-        every = ui["full_every"]
-        out["full_tick_ms"] = round(full, 1)
-        out["mean_tick_ms"] = round((full + (every - 1) * visible) / every, 1)
-    else:  # sliced: every tick after the first is alike (the first reads everyone)
-        out["first_full_tick_ms"] = round(
-            host + rpc_full + ui["engine_full_ms"] + ui["ui_full_ms"] - pause, 1
-        )
-        out["mean_tick_ms"] = round(visible, 1)
+    for phase, figures in phases.items():
+        whole = figures["whole"]
+        out[phase] = {
+            "whole_ms": _ms(whole),
+            "whole_p90_ms": _ms(whole, 0.9),
+            "whole_max_ms": round(max(whole) * 1000, 2),
+            "engine_ms": _ms(figures["engine"]),
+            "ui_ms": _ms(figures["ui"]),
+            "terminal_bytes": int(statistics.median(figures["bytes"])),
+        }
     return out
 
 
-def _print(results: list[dict[str, Any]], backend: dict[int, dict[str, Any]]) -> None:
+def _print(results: list[dict[str, Any]]) -> None:
     print()
-    print("The real app's guest list, headless 160x50, ms (CPU medians; wall for first frame)")
+    print("The real app's whole statistics tick, headless 160x50 with terminal output, ms")
     head = (
-        f"{'guests':>7} {'1st frame':>9} {'open':>6} {'app':>6} | {'engine vis':>10}"
-        f" {'full':>7} | {'ui vis':>7} {'full':>7} {'%CPU':>7} {'idle':>6} |"
-        f" {'whole vis':>9} {'worst':>7} {'mean':>7} {'target':>6} | {'RSS MiB':>7} {'start':>6}"
+        f"{'guests':>7} {'sort':>5} | {'whole':>6} {'p90':>6} {'max':>6} {'target':>6}"
+        f" {'ratio':>6} | {'engine':>6} {'ui':>5} {'bytes':>6} | {'1st frame':>9} {'open':>5}"
+        f" {'1st tick':>8} | {'RSS MiB':>7} | {'ref':>9}"
     )
     print(head)
     print("-" * len(head))
     for r in results:
-        target = 25.0 if r["guests"] <= 1000 else 150.0
-        whole = r.get("whole") or {}
-        nan = float("nan")
-        print(
-            f"{r['guests']:>7} {r['first_frame_ms']:>9.0f} {r['open_ms']:>6.0f}"
-            f" {r['first_frame_without_open_ms']:>6.0f} | {r['engine_visible_ms']:>10.2f}"
-            f" {r['engine_full_ms']:>7.1f} | {r['ui_visible_ms']:>7.2f} {r['ui_full_ms']:>7.2f}"
-            f" {r['ui_full_cpu_sorted_ms']:>7.2f} {r['idle_frame_ms']:>6.2f} |"
-            f" {whole.get('visible_tick_ms', nan):>9.1f} {whole.get('slowest_tick_ms', nan):>7.1f}"
-            f" {whole.get('mean_tick_ms', nan):>7.1f} {target:>6.0f} |"
-            f" {r['peak_rss_mib']:>7.1f} {r['peak_rss_mib_started']:>6.1f}"
-        )
+        for phase in ("by_name", "by_cpu"):
+            f = r[phase]
+            baseline = r.get("baseline_ms")
+            ratio = f"{baseline / f['whole_ms']:.0f}x" if baseline and f["whole_ms"] else "-"
+            print(
+                f"{r['guests']:>7} {'name' if phase == 'by_name' else '%CPU':>5} |"
+                f" {f['whole_ms']:>6.1f} {f['whole_p90_ms']:>6.1f} {f['whole_max_ms']:>6.1f}"
+                f" {TARGET_MS.get(r['guests'], float('nan')):>6.0f} {ratio:>6} |"
+                f" {f['engine_ms']:>6.1f} {f['ui_ms']:>5.1f} {f['terminal_bytes']:>6} |"
+                f" {r['first_frame_ms']:>9.0f} {r['open_ms']:>5.0f} {r['first_tick_ms']:>8.0f} |"
+                f" {r['peak_rss_mib']:>7.1f} |"
+                f" {r['reference_ms'][0]:>4.0f}/{r['reference_ms'][1]:<4.0f}"
+            )
     print()
-    print("1st frame: app start to all rows painted, through libvirtd; open: opening the same")
-    print("test-driver URI alone (the daemon parses the node file; a real host opens in ~1 ms);")
-    print("app: 1st frame - open. engine: StatsEngine.tick without RPC at full width, for a")
-    print("tick reading the shown guests (vis) or all guests (full); ui: the screen's handler +")
-    print("painting; %CPU: a full tick while sorted by %CPU. whole: host RPCs + bulk RPC")
-    print("(stats_bench, same run: shown rows + a slice) + engine + ui; worst: the slowest")
-    print("such tick (engine + ui measured together); mean over a cycle (sliced: every tick")
-    print("alike after the first, which reads everyone). RSS: peak at the end, and once")
-    print("started with every row loaded.")
+    print("whole: one tick, engine (host RPCs + the bulk RPC for the shown rows and a slice,")
+    print("through libvirtd, wall) + ui (handler, repaint, terminal bytes; CPU, less the")
+    print("Pilot's wait), median / 90th percentile / slowest of the ticks after the first two;")
+    print("sort: rows by name, or by %CPU (re-sorted at each round's end). ratio: per-guest")
+    print("baseline (bench/stats_bench.py, same make bench) / whole median. bytes: sent to the")
+    print("terminal per tick. 1st frame: app start to every row painted, wall, with open: the")
+    print("daemon parsing the test node on open (a real host opens in ~1 ms). 1st tick: reads")
+    print("every guest. RSS: peak. ref: reference loop before/after, ms (machine speed).")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--ticks", type=int, default=15)
+    parser.add_argument("--ticks", type=int, default=40)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -301,13 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     results = measure_in_children(__file__, args.sizes, args.ticks, "the app")
     if isinstance(results, int):
         return results
-    backend: dict[int, dict[str, Any]] = {}
     if STATS_RESULTS.exists():
-        for r in json.loads(STATS_RESULTS.read_text()).get("results", []):
-            backend[int(r["guests"])] = r
-    for r in results:
-        r["whole"] = whole_ticks(r, backend.get(r["guests"]))
-    _print(results, backend)
+        baselines = {
+            int(r["guests"]): r.get("baseline_per_guest_ms")
+            for r in json.loads(STATS_RESULTS.read_text()).get("results", [])
+        }
+        for r in results:
+            r["baseline_ms"] = baselines.get(r["guests"])
+    _print(results)
     report = {
         "python": sys.version.split()[0],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -21,6 +21,7 @@ from backend.model import GuestState
 from backend.poller import (
     FULL_EVERY,
     SLICE_ABOVE,
+    SLICE_ROUND,
     ShownGuests,
     StatsEngine,
     StatsPoller,
@@ -205,26 +206,26 @@ def test_poller_reads_the_shown_guests_of_a_real_host(host: Host) -> None:
 
 
 def test_a_big_host_reads_off_screen_guests_in_slices() -> None:
-    # 2 * SLICE_ABOVE guests: each tick reads the shown ones and a FULL_EVERY-th of all.
+    # 2 * SLICE_ABOVE guests: each tick reads the shown ones and a SLICE_ROUND-th of all.
     n = 2 * SLICE_ABOVE
     load = {f"g{i:04d}": 0.001 * (i + 1) for i in range(n)}
     conn = Counting(load)
     history = HostHistory(capacity=50)
     engine = StatsEngine("h", history=history, with_host_figures=False, clock=lambda: conn.now)
     size = slice_size(n)
-    assert size == n // FULL_EVERY
+    assert size == n // SLICE_ROUND
     updates: list[StatsUpdated] = []
-    for tick in range(1 + 2 * FULL_EVERY):
+    for tick in range(1 + 2 * SLICE_ROUND):
         conn.now = 2.0 * tick
         updates.append(engine.tick(conn, visible={"g0000"}))  # type: ignore[arg-type]
     kinds = [kind for kind, _ in conn.calls]
-    assert kinds == ["all"] + ["list"] * (2 * FULL_EVERY), "no tick reads everyone again"
+    assert kinds == ["all"] + ["list"] * (2 * SLICE_ROUND), "no tick reads everyone again"
     assert all(len(uuids) <= size + 1 for _, uuids in conn.calls[1:])
-    # One round of FULL_EVERY ticks reads every guest once; the shown one every tick.
-    first_round = [set(uuids) for _, uuids in conn.calls[1 : 1 + FULL_EVERY]]
+    # One round of SLICE_ROUND ticks reads every guest once; the shown one every tick.
+    first_round = [set(uuids) for _, uuids in conn.calls[1 : 1 + SLICE_ROUND]]
     assert set().union(*first_round) == set(load)
     assert all("g0000" in uuids for uuids in first_round)
-    assert [u.round_end for u in updates[1:]] == ([False] * (FULL_EVERY - 1) + [True]) * 2
+    assert [u.round_end for u in updates[1:]] == ([False] * (SLICE_ROUND - 1) + [True]) * 2
     assert all(u.settled == u.round_end for u in updates[1:])
     # Rates over each guest's own elapsed time: right whichever slice read it.
     last = updates[-1]
@@ -234,8 +235,8 @@ def test_a_big_host_reads_off_screen_guests_in_slices() -> None:
     # The history holds an off-screen guest's average over the ticks between its reads
     # (the last slice was read on the last tick; the ones after a guest's read fill in
     # at its next).
-    assert history.guest(f"g{n - 1:04d}", "cpu_pct").values[-FULL_EVERY:] == pytest.approx(
-        [0.1 * n] * FULL_EVERY
+    assert history.guest(f"g{n - 1:04d}", "cpu_pct").values[-SLICE_ROUND:] == pytest.approx(
+        [0.1 * n] * SLICE_ROUND
     )
 
 

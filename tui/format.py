@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from rich.style import Style
@@ -43,6 +44,7 @@ def human_kib(kib: int) -> str:
     return f"{_number(value, unit)} {unit}"
 
 
+@functools.lru_cache(maxsize=4096)  # a few sizes repeat over thousands of rows
 def memory_text(current_kib: int, max_kib: int) -> str:
     """Current memory, or current/max when a balloon holds some back: 4.0/8.0 GiB."""
     if current_kib == max_kib or max_kib <= 0:
