@@ -143,3 +143,17 @@ def measure_in_children(
             return child.returncode
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
     return results
+
+
+def write_report(results: list[dict[str, Any]], out: Path) -> None:
+    """Write the figures as JSON with the Python version and time, and say where."""
+    import time
+
+    report = {
+        "python": sys.version.split()[0],
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")

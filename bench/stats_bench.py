@@ -307,20 +307,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    from bench.nodes import measure_in_children
+    from bench.nodes import measure_in_children, write_report
 
     results = measure_in_children(__file__, args.sizes, args.ticks, "the statistics engine")
     if isinstance(results, int):
         return results
     _print_table(results)
-    report = {
-        "python": sys.version.split()[0],
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    write_report(results, args.out)
     return 0
 
 

@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(asyncio.run(_measure(args.child, args.ticks))))
         return 0
-    from bench.nodes import measure_in_children
+    from bench.nodes import measure_in_children, write_report
 
     results = measure_in_children(__file__, args.sizes, args.ticks, "the app")
     if isinstance(results, int):
@@ -318,14 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             r["baseline_ms"] = baselines.get(r["guests"])
     _print(results)
-    report = {
-        "python": sys.version.split()[0],
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    write_report(results, args.out)
     return 0
 
 
