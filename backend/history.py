@@ -112,6 +112,7 @@ class HostHistory:
         *,
         written: Sequence[GuestRates] | None = None,
         since: Mapping[str, int] | None = None,
+        totals: GuestTotals | None = None,
     ) -> int:
         """Record one tick; returns its number.
 
@@ -119,7 +120,8 @@ class HostHistory:
         ``written`` the guests read this tick (default: all of ``guests``). A guest
         not written gets a gap. ``since`` maps a written guest to the tick of its
         previous reading: its rates average over every tick since then, so the ticks
-        it skipped get the same values instead of a gap.
+        it skipped get the same values instead of a gap. ``totals``, kept up to date by
+        the caller, gives the host's sums without a pass over every guest.
         """
         width = len(GUEST_METRICS)
         with self._lock:
@@ -149,7 +151,8 @@ class HostHistory:
                 if fill_from is not None and rows.last_tick == tick - 1 and fill_from < tick:
                     rows.last_tick = min(rows.last_tick, fill_from)  # born now: fill back too
                 self._write(rows, tick, width, values, fill_from)
-            self._write(self._host, tick, len(HOST_METRICS), _host_values(host, guests))
+            sums = totals.values() if totals is not None else _guest_sums(guests)
+            self._write(self._host, tick, len(HOST_METRICS), _host_values(host, sums))
             if tick % self.capacity == self.capacity - 1:
                 # Once a lap: forget guests gone for a whole lap (undefined elsewhere).
                 gone = [
@@ -256,20 +259,82 @@ def _nan_row(width: int) -> array[float]:
     return array("f", [_NAN]) * width
 
 
-def _host_values(
-    host: HostFigures | None, guests: Sequence[GuestRates]
-) -> tuple[float | int | None, ...]:
-    running = sum(1 for g in guests if g.state.active)
+_Sums = tuple[int, float | None, float | None, float | None, float | None]
+
+
+def _host_values(host: HostFigures | None, sums: _Sums) -> tuple[float | int | None, ...]:
     return (
         host.cpu_pct if host else None,
         host.mem_used_kib if host else None,
         host.mem_total_kib if host else None,
-        running,
+        *sums,
+    )
+
+
+def _guest_sums(guests: Sequence[GuestRates]) -> _Sums:
+    """Running guests, then the summed disk read/write and net rx/tx rates."""
+    return (
+        sum(1 for g in guests if g.state.active),
         _sum(map(_DISK_RD, guests)),
         _sum(map(_DISK_WR, guests)),
         _sum(map(_NET_RX, guests)),
         _sum(map(_NET_TX, guests)),
     )
+
+
+#: One guest's share of the sums: running, disk read, disk write, net rx, net tx.
+_Term = tuple[bool, float | None, float | None, float | None, float | None]
+
+
+class GuestTotals:
+    """The host's sums over every guest's latest figures, kept up to date a guest at a
+    time: a tick that read 147 of 1,000 guests changes 147 terms instead of summing
+    1,000 (about 1 ms at 1,000 guests, ten at 10,000).
+
+    :meth:`reset` sums from scratch (on every complete reading, which also ends any
+    rounding drift of the running sums); :meth:`update` swaps the terms of the guests
+    read. A sum with no known term is unknown (None), as :func:`_sum` has it.
+    """
+
+    def __init__(self) -> None:
+        self._terms: dict[str, _Term] = {}
+        self._running = 0
+        self._sums = [0.0, 0.0, 0.0, 0.0]
+        self._known = [0, 0, 0, 0]
+
+    def reset(self, guests: Iterable[GuestRates]) -> None:
+        self._terms.clear()
+        self._running = 0
+        self._sums = [0.0, 0.0, 0.0, 0.0]
+        self._known = [0, 0, 0, 0]
+        self.update(guests)
+
+    def update(self, guests: Iterable[GuestRates]) -> None:
+        terms, sums, known = self._terms, self._sums, self._known
+        for g in guests:
+            new = (g.state.active, g.disk_rd_bps, g.disk_wr_bps, g.net_rx_bps, g.net_tx_bps)
+            old = terms.get(g.uuid)
+            terms[g.uuid] = new
+            if old is not None:
+                self._running -= old[0]
+                for i in range(4):
+                    value = old[i + 1]
+                    if value is not None:
+                        sums[i] -= value
+                        known[i] -= 1
+            self._running += new[0]
+            for i in range(4):
+                value = new[i + 1]
+                if value is not None:
+                    sums[i] += value
+                    known[i] += 1
+
+    def values(self) -> _Sums:
+        sums, known = self._sums, self._known
+        rd, wr, rx, tx = (
+            max(0.0, sums[i]) if known[i] else None for i in range(4)
+        )  # max: a running sum of non-negative rates can round to a hair below zero
+        return self._running, rd, wr, rx, tx
 
 
 _DISK_RD = attrgetter("disk_rd_bps")

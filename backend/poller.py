@@ -23,7 +23,7 @@ from operator import attrgetter
 import libvirt
 
 from backend import errors
-from backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, HostHistory
+from backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, GuestTotals, HostHistory
 from backend.host import Host
 from backend.hoststats import HostFigures, HostSample, HostSampler, OvercommitMemo, host_figures
 from backend.model import Guest
@@ -219,6 +219,7 @@ class StatsEngine:
         self._collector = StatsCollector(label, clock=clock, wall_clock=wall_clock)
         self._host_sampler = HostSampler(clock=clock, wall_clock=wall_clock)
         self._overcommit = OvercommitMemo()
+        self._totals = GuestTotals()
         self._previous_host: HostSample | None = None
         self._previous_monotonic: float | None = None
         self._previous_full: Sample | None = None  # the last tick, if it read everyone
@@ -240,6 +241,7 @@ class StatsEngine:
         self._seen = {}
         self._seen_tick = {}
         self._rates = {}
+        self._totals = GuestTotals()
         self._order = []
         self._since_full = None
         self._ring = []
@@ -332,6 +334,7 @@ class StatsEngine:
             self._rates = {r.uuid: r for r in read}
             self._order = [r.uuid for r in read]
             all_rates = tuple(read)
+            self._totals.reset(read)
             # Replaced, never changed later: the UI may read the old dicts meanwhile.
             before: Mapping[str, Seen] = seen_before
             since_before: Mapping[str, int] = self._seen_tick
@@ -342,6 +345,10 @@ class StatsEngine:
             for r in read:
                 rates[r.uuid] = r
             all_rates = tuple(map(rates.__getitem__, self._order))
+            if round_end:  # a fresh sum once a round: no rounding drift builds up
+                self._totals.reset(all_rates)
+            else:
+                self._totals.update(read)
             seen_tick = self._seen_tick
             before = {u: seen_before[u] for u in sample.guests if u in seen_before}
             since_before = {u: seen_tick[u] for u in sample.guests if u in seen_tick}
@@ -350,7 +357,12 @@ class StatsEngine:
                 seen_tick[u] = tick
         if self.history is not None:
             tick = self.history.append(
-                sample.wall, all_rates, figures, written=read, since=since_before
+                sample.wall,
+                all_rates,
+                figures,
+                written=read,
+                since=since_before,
+                totals=self._totals,
             )
         self._ticks += 1
         self._since_full = 0 if complete else (self._since_full or 0) + 1

@@ -129,9 +129,9 @@ class FullWidthConn:
         return self.real.getMemoryStats(cell, flags)
 
 
-def _terminal_bytes(app: Any) -> list[int]:
+def _terminal_bytes(app: Any, shown_at: list[float]) -> list[int]:
     """Make the headless app render each update as terminal bytes, as a real one does;
-    returns the list the byte counts go to."""
+    returns the list the byte counts go to (``shown_at`` gets when each was done)."""
     from textual._compositor import CompositorUpdate
 
     written: list[int] = []
@@ -140,6 +140,7 @@ def _terminal_bytes(app: Any) -> list[int]:
     def rendering_display(screen: Any, renderable: Any) -> None:
         if isinstance(renderable, CompositorUpdate):
             written.append(len(renderable.render_segments(app.console)))
+            shown_at.append(time.perf_counter())
         display(screen, renderable)
 
     app._display = rendering_display
@@ -165,15 +166,19 @@ async def _measure(guests: int, ticks: int) -> dict[str, Any]:
     started = time.perf_counter()
     app = make_app([f"bench={uri}"], stats=False)
     app.animation_level = "none"
-    written = _terminal_bytes(app)
+    shown_at: list[float] = []
+    written = _terminal_bytes(app, shown_at)
     async with app.run_test(size=SIZE) as pilot:
         # Plain sleeps, not the Pilot's pause: that walks every widget each time and
         # would compete with the host's thread for the interpreter, as the app alone
-        # does not.
+        # does not; and its wait for an idle CPU would count as time to the frame.
         while not (isinstance(app.screen, GuestsScreen) and app.screen.table.row_count == guests):
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.001)
+        frames = len(shown_at)
+        while len(shown_at) == frames:  # the first frame drawn with every row
+            await asyncio.sleep(0.001)
+        first_frame = shown_at[frames] - started
         await pilot.pause()
-        first_frame = time.perf_counter() - started
         rss_started = _rss_mib()
         screen = app.screen
         assert isinstance(screen, GuestsScreen)

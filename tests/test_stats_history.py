@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, GUEST_METRICS, HostHistory
+from backend.history import (
+    DEFAULT_CAPACITY,
+    DEFAULT_INTERVAL,
+    GUEST_METRICS,
+    GuestTotals,
+    HostHistory,
+)
 from backend.hoststats import HostFigures, NodeInfo
 from backend.model import GuestState
 from backend.stats import GuestRates
@@ -101,3 +109,50 @@ def test_memory_per_guest_is_small() -> None:
 def test_rejects_a_history_too_short_to_draw() -> None:
     with pytest.raises(ValueError):
         HostHistory(capacity=1)
+
+
+_RATE = st.one_of(st.none(), st.floats(min_value=0.0, max_value=1e12, allow_nan=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ticks=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 19), st.booleans(), _RATE, _RATE, _RATE, _RATE),
+            max_size=20,
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_running_totals_match_a_sum_from_scratch(
+    ticks: list[list[tuple[int, bool, float | None, float | None, float | None, float | None]]],
+) -> None:
+    """GuestTotals updated a few guests at a time equals summing every guest's latest."""
+    totals = GuestTotals()
+    latest: dict[str, GuestRates] = {}
+    for read in ticks:
+        fresh = []
+        for index, active, rd, wr, rx, tx in read:
+            uuid = f"g{index}"
+            fresh.append(
+                rates(uuid, disk_rd_bps=rd, disk_wr_bps=wr, net_rx_bps=rx, net_tx_bps=tx)._replace(
+                    state=GuestState.RUNNING if active else GuestState.SHUTOFF
+                )
+            )
+        for r in fresh:
+            latest[r.uuid] = r
+        totals.update(fresh)
+        running, *sums = totals.values()
+        guests = list(latest.values())
+        assert running == sum(1 for g in guests if g.state.active)
+        for got, field in zip(
+            sums, ("disk_rd_bps", "disk_wr_bps", "net_rx_bps", "net_tx_bps"), strict=True
+        ):
+            known = [getattr(g, field) for g in guests if getattr(g, field) is not None]
+            if not known:
+                assert got is None
+            else:
+                assert got == pytest.approx(sum(known), rel=1e-9, abs=1e-3)
+    totals.reset(latest.values())
+    assert totals.values()[0] == sum(1 for g in latest.values() if g.state.active)
