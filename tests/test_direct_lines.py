@@ -52,6 +52,20 @@ async def test_guest_table_direct_lines_match_the_styles_cache(test_node_uri: st
         part = Region(3, 2, 40, 5)
         assert _cells(table.render_lines(part)) == _cells(_styles_cache_lines(table, part))
 
+        # The table filters its styles itself (prefiltered): another colour mode (native
+        # ANSI colours: no truecolor filter) must reach rows built before the switch.
+        named = [s.style for s in direct[2] if s.style and s.style.color]
+        assert named and all(s.color.is_system_defined is False for s in named)
+        app.ansi_color = True
+        await pilot.pause()
+        after = table.render_lines(crop)
+        assert _cells(after) == _cells(_styles_cache_lines(table, crop))
+        assert any(
+            s.style is not None and s.style.color is not None and s.style.color.is_system_defined
+            for line in after
+            for s in line
+        ), "the state colours are the terminal's own again"
+
 
 @run_async
 async def test_a_border_from_css_falls_back_to_the_styles_cache(test_node_uri: str) -> None:

@@ -13,12 +13,21 @@ styles are plain (no border, outline, padding, tint, hatch, text opacity; opacit
 falls back to Textual's path otherwise, so a stylesheet that adds a border still works.
 The app's line filters (ANSI colour to truecolor, NO_COLOR) still apply: through
 ``Strip.apply_filter``, whose result each strip caches, so a row that did not change
-costs a dictionary lookup.
+costs a dictionary lookup. A widget that builds its strips from a few styles can do
+better with :class:`StyleFilter`: it filters each style once and says so
+(``prefiltered``), and a new strip then costs no filter pass at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.color import Color
 from textual.css.styles import RenderStyles
+from textual.filter import LineFilter
 from textual.geometry import Region, Spacing
 from textual.strip import Strip
 from textual.widget import Widget
@@ -38,8 +47,52 @@ def plain_styles(styles: RenderStyles) -> bool:
     )
 
 
+class StyleFilter:
+    """The app's line filters applied to single styles, each style once.
+
+    Textual's filters work segment by segment, each segment's style on its own, so a
+    style filtered alone is what a strip of it would get. :meth:`sync` takes the
+    filters and background of the coming update and says whether they changed since
+    the last (a theme or colour-mode switch): strips built before then are stale.
+    """
+
+    def __init__(self) -> None:
+        self._filters: tuple[LineFilter, ...] = ()
+        self._background: Color | None = None
+        self._cache: dict[Style, Style] = {}
+
+    def sync(self, filters: Sequence[LineFilter], background: Color) -> bool:
+        current = tuple(filters)
+        if current == self._filters and background == self._background:
+            return False
+        self._filters, self._background = current, background
+        self._cache.clear()
+        return True
+
+    def __call__(self, style: Style) -> Style:
+        cached = self._cache.get(style)
+        if cached is None:
+            filtered: Style | None = style
+            if self._background is not None:
+                for line_filter in self._filters:
+                    (segment,) = line_filter.apply([Segment(" ", filtered)], self._background)
+                    filtered = segment.style
+            cached = self._cache[style] = filtered or Style()
+        return cached
+
+    def strip(self, strip: Strip) -> Strip:
+        """A strip made some other way, filtered as a whole (cached on the strip)."""
+        if self._background is not None:
+            for line_filter in self._filters:
+                strip = strip.apply_filter(line_filter, self._background)
+        return strip
+
+
 class DirectLines(Widget):
     """A mixin for Line-API widgets (``render_line``) with plain CSS: see the module."""
+
+    #: True when ``direct_lines`` returns strips already through the app's line filters.
+    prefiltered: ClassVar[bool] = False
 
     @property
     def direct(self) -> bool:
@@ -60,7 +113,7 @@ class DirectLines(Widget):
             return super().render_lines(crop)
         filters = self.get_line_filters()
         strips = self.direct_lines(crop.line_range)
-        if filters:
+        if filters and not self.prefiltered:
             background = self.background_colors[1]
             for line_filter in filters:
                 strips = [strip.apply_filter(line_filter, background) for strip in strips]

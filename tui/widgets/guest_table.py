@@ -42,7 +42,7 @@ from tui.format import (
     rate_style,
     rate_text,
 )
-from tui.widgets.direct_lines import DirectLines
+from tui.widgets.direct_lines import DirectLines, StyleFilter
 from tui.widgets.sparkline import spark
 
 #: Points of CPU history in the list's sparkline column.
@@ -235,6 +235,8 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         color: $block-cursor-foreground;
     }
     """
+    #: Rows are built from styles already through the app's line filters (StyleFilter).
+    prefiltered: ClassVar[bool] = True
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "guest-table--header",
         "guest-table--sorted",
@@ -326,6 +328,7 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         # row style -> cell style name -> combined Style; Style.__add__ is not free.
         self._combined: dict[Style, dict[str, Style]] = {}
         self._styles: dict[Style, Style] = {}
+        self._style_filter = StyleFilter()
         self._visible: frozenset[str] | None = None  # the rows on screen, as last reported
         self._marked: set[str] = set()  # guests marked for an action on several at once
 
@@ -616,17 +619,21 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         return self._line(y, self.scrollable_content_region.width, self.base_style)
 
     def direct_lines(self, lines: range) -> list[Strip]:
+        if self._style_filter.sync(self.get_line_filters(), self.background_colors[1]):
+            # Another theme or colour mode: every strip was built with stale styles.
+            self._restyle()
         width, base = self.scrollable_content_region.width, self.base_style
         return [self._line(y, width, base) for y in lines]
 
     def _line(self, y: int, width: int, base: Style) -> Strip:
         if y == 0:
             if self._header_strip is None or self._header_strip.cell_length != width:
-                self._header_strip = self._header(width).apply_style(base)
+                header = self._header(width).apply_style(base)
+                self._header_strip = self._style_filter.strip(header)
             return self._header_strip
         index = int(self.scroll_y) + y - 1
         if index >= len(self._order):
-            return Strip.blank(width, base)
+            return self._style_filter.strip(Strip.blank(width, base))
         key = self._order[index]
         strip = self._strip(key, width)
         if index == self._cursor:
@@ -721,22 +728,24 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         Strip carries its own caches: making one per row, not three, halves a tick).
         The first column is the mark: ``*`` for a marked guest."""
         # Neighbours of one style (most cells and the spaces between them) become one
-        # Segment: fewer segments for every later pass (line filters, the compositor's
-        # cuts, the driver), which is most of a repaint.
-        row_style = self._canonical(row_style)
+        # Segment: fewer segments for every later pass (the compositor's cuts, the
+        # driver), which is most of a repaint. Every style is through the app's line
+        # filters already (``prefiltered``): a new row costs no filter pass.
+        final = self._style_filter
         by_name = self._combined.get(row_style)
         if by_name is None:
-            by_name = self._combined[row_style] = {}
+            by_name = self._combined[row_style] = {"": self._canonical(final(row_style))}
+        plain = by_name[""]
         segments: list[Segment] = []
         texts: list[str] = ["*" if marked else " "]
-        current = self._canonical(row_style + _MARK_STYLE) if marked else row_style
+        current = self._canonical(final(row_style + _MARK_STYLE)) if marked else plain
         length = 1
         for (_, cell_width, right), (text, style_name) in zip(
             self._slots_at(width), cells, strict=True
         ):
             style = by_name.get(style_name)
             if style is None:
-                style = by_name[style_name] = self._canonical(row_style + _style(style_name))
+                style = by_name[style_name] = self._canonical(final(row_style + _style(style_name)))
             if style is not current:  # equal styles are one object: see _canonical
                 segments.append(Segment("".join(texts), current))
                 texts, current = [], style
@@ -744,9 +753,9 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
                 texts.append(text.rjust(cell_width) if right else text.ljust(cell_width))
             else:
                 texts.append(_fit(text, cell_width, "right" if right else "left"))
-            if current is not row_style:
+            if current is not plain:
                 segments.append(Segment("".join(texts), current))
-                texts, current = [], row_style
+                texts, current = [], plain
             texts.append(" ")
             length += cell_width + 1
         if length < width:
@@ -783,13 +792,18 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         self._cells.pop(key, None)
 
     def _invalidate(self) -> None:
+        self._cells.clear()
+        self._layout_width = -1
+        self._restyle()
+
+    def _restyle(self) -> None:
+        """Build every line again (styles changed), and repaint."""
         self._base_style = None
         self._header_strip = None
+        self._cursor_strip = None
         self._combined.clear()
         self._styles.clear()
         self._strips.clear()
-        self._cells.clear()
-        self._layout_width = -1
         self.refresh()
 
     def _page(self) -> int:
