@@ -310,24 +310,47 @@ class GuestTotals:
         self.update(guests)
 
     def update(self, guests: Iterable[GuestRates]) -> None:
-        terms, sums, known = self._terms, self._sums, self._known
+        # Unrolled, the sums in locals: at 10,000 guests a tick swaps 1,000 terms.
+        terms = self._terms
+        running = self._running
+        rd, wr, rx, tx = self._sums
+        k_rd, k_wr, k_rx, k_tx = self._known
         for g in guests:
             new = (g.state.active, g.disk_rd_bps, g.disk_wr_bps, g.net_rx_bps, g.net_tx_bps)
             old = terms.get(g.uuid)
             terms[g.uuid] = new
             if old is not None:
-                self._running -= old[0]
-                for i in range(4):
-                    value = old[i + 1]
-                    if value is not None:
-                        sums[i] -= value
-                        known[i] -= 1
-            self._running += new[0]
-            for i in range(4):
-                value = new[i + 1]
-                if value is not None:
-                    sums[i] += value
-                    known[i] += 1
+                o_active, o_rd, o_wr, o_rx, o_tx = old
+                running -= o_active
+                if o_rd is not None:
+                    rd -= o_rd
+                    k_rd -= 1
+                if o_wr is not None:
+                    wr -= o_wr
+                    k_wr -= 1
+                if o_rx is not None:
+                    rx -= o_rx
+                    k_rx -= 1
+                if o_tx is not None:
+                    tx -= o_tx
+                    k_tx -= 1
+            n_active, n_rd, n_wr, n_rx, n_tx = new
+            running += n_active
+            if n_rd is not None:
+                rd += n_rd
+                k_rd += 1
+            if n_wr is not None:
+                wr += n_wr
+                k_wr += 1
+            if n_rx is not None:
+                rx += n_rx
+                k_rx += 1
+            if n_tx is not None:
+                tx += n_tx
+                k_tx += 1
+        self._running = running
+        self._sums = [rd, wr, rx, tx]
+        self._known = [k_rd, k_wr, k_rx, k_tx]
 
     def values(self) -> _Sums:
         sums, known = self._sums, self._known

@@ -228,7 +228,9 @@ class StatsEngine:
         self._rates: dict[str, GuestRates] = {}
         self._order: list[str] = []  # UUIDs by name, as of the last full reading
         self._since_full: int | None = None  # ticks since the last full reading
-        self._ring: list[libvirt.virDomain] = []  # every known domain, for slices
+        #: Every known domain with its UUID (read once: ``UUIDString`` is a C call), for
+        #: slices.
+        self._ring: list[tuple[str, libvirt.virDomain]] = []
         self._ring_pos = 0
         self._known_list: object = None  # the guest list the known domains match
         self._ticks = 0
@@ -286,7 +288,7 @@ class StatsEngine:
         end = min(start + size, len(ring))
         self._ring_pos = 0 if end >= len(ring) else end
         wanted = visible if isinstance(visible, (set, frozenset)) else set(visible)
-        domains.extend(d for d in ring[start:end] if d.UUIDString() not in wanted)
+        domains.extend(d for uuid, d in ring[start:end] if uuid not in wanted)
         return domains, self._ring_pos == 0
 
     def tick(
@@ -318,7 +320,7 @@ class StatsEngine:
         complete = subset is None
         if complete and domains is None:
             # A new round of slices over every domain, in the reply's order.
-            self._ring = list(self._collector.domains.values())
+            self._ring = list(self._collector.domains.items())
             self._ring_pos = 0
             self._known_list = None
         figures = None
