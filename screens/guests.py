@@ -255,6 +255,13 @@ class GuestsScreen(GuestToolsScreen):
         if self.pollers is not None:
             self.pollers.show(event.by_host())
 
+    @on(GuestTable.Sorted)
+    def _sorted(self, event: GuestTable.Sorted) -> None:
+        # Off-screen guests are read in slices: read them all now, so the new order
+        # is right at once rather than when the round of slices ends.
+        if event.by_figure and self.pollers is not None:
+            self.pollers.read_all_now()
+
     @on(GuestTable.CursorMoved)
     def _cursor_moved(self) -> None:
         self.refresh_bindings()

@@ -359,3 +359,22 @@ async def test_cpu_load_in_a_real_guest_shows_within_three_ticks(
         ticks = (screen.table.stats_tick(guest.host) or 0) - start_tick
         assert ticks <= 3, f"took {ticks} ticks"
         assert float(str(screen.table.get_cell(guest.key, "cpu"))) > 50
+
+
+@run_async
+async def test_sorting_by_a_figure_reads_every_guest_at_once(test_node_uri: str) -> None:
+    app = build(test_node_uri, stats=replay())
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await replayed(pilot)
+        asked: list[str] = []
+        assert app.pollers is not None
+        app.pollers.read_all_now = lambda: asked.append(screen.table.sort_column)  # type: ignore[method-assign]
+        await pilot.press("N")
+        await pilot.pause()
+        assert asked == [], "a sort by name needs no fresh figures"
+        await pilot.press("P")
+        await pilot.pause()
+        assert asked == ["cpu"]
+        await pilot.press("T")
+        await pilot.pause()
+        assert asked == ["cpu", "time"]

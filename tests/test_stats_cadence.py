@@ -260,3 +260,27 @@ def test_a_big_host_reads_everyone_when_its_guest_list_changes() -> None:
     conn.now = 4.0
     engine.tick(conn, guests(), visible={"g0000"})  # type: ignore[arg-type]
     assert conn.calls[-1][0] == "list"
+
+
+def test_a_read_all_request_makes_the_next_tick_read_every_guest(host: Host) -> None:
+    spy = Spy(host.connection())
+    host.connection = lambda action="": spy  # type: ignore[method-assign]
+    shown = {g.uuid for g in host.guests() if g.name == "db-primary"}
+    results: list[StatsUpdated] = []
+    poller = StatsPoller(host, results.append, interval=3600.0)  # type: ignore[arg-type]
+    poller.visible.show(shown)
+    poller.start()
+    try:
+        wait_for(lambda: len(results) >= 1, 20, what="the first tick")
+        poller.poll_now()
+        wait_for(lambda: len(results) >= 2, 20, what="a tick of the shown guest")
+        poller.visible.read_all_once()
+        poller.poll_now()
+        wait_for(lambda: len(results) >= 3, 20, what="the tick asked for")
+        poller.poll_now()
+        wait_for(lambda: len(results) >= 4, 20, what="the tick after")
+    finally:
+        poller.stop()
+    assert spy.calls[:4] == [("all", 0), ("list", 1), ("all", 0), ("list", 1)]
+    assert results[2].complete and len(results[2].fresh) == 13
+    assert not poller.visible.take_read_all(), "asked once, done once"

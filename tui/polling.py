@@ -135,6 +135,16 @@ class Pollers:
         if shown is not None:
             shown.unpin(uuid)
 
+    def read_all_now(self) -> None:
+        """Read every guest of every host at once (unless paused), then go on with the
+        shown ones and slices: after a sort by a figure, the order is right at once
+        instead of at the end of a round of slices."""
+        for label, poller in self._pollers.items():
+            shown = self._shown(label)
+            if shown is not None and label in self._started and not self.paused:
+                shown.read_all_once()
+                poller.poll_now()
+
     def host_connected(self, host: str) -> None:
         """Start the host's poller on its first connection; poll at once after a reconnect."""
         poller = self._pollers.get(host)

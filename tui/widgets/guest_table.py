@@ -169,6 +169,10 @@ COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 #: Narrowest the name column gets before other columns are dropped.
 NAME_MIN = 16
 NAME_MAX = 32
+#: Columns of live figures: sorting by one wants every guest's figures fresh.
+FIGURE_COLUMNS = frozenset(
+    {"cpu", "cpu_hist", "mem", "disk_rd", "disk_wr", "net_rx", "net_tx", "time"}
+)
 #: The sort keys virt-top users know: P, M, T, N.
 SORT_KEYS = {"cpu": "cpu", "memory": "mem", "time": "time", "name": "name"}
 
@@ -288,6 +292,24 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
                 host, _, uuid = key.rpartition("/")
                 shown.setdefault(host, set()).add(uuid)
             return shown
+
+    class Sorted(Message):
+        """The rows are sorted by another column or the other way round."""
+
+        def __init__(self, table: GuestTable, column: str, descending: bool) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+            self.descending = descending
+
+        @property
+        def control(self) -> GuestTable:
+            return self.table
+
+        @property
+        def by_figure(self) -> bool:
+            """Sorted by a live figure (%CPU, memory, rates, CPU time)."""
+            return self.column in FIGURE_COLUMNS
 
     class CursorMoved(Message):
         """The cursor is on another guest (or on none)."""
@@ -528,6 +550,7 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         self._header_strip = None
         self._reorder()
         self.refresh()
+        self.post_message(self.Sorted(self, column, descending))
 
     def toggle_disk_unit(self) -> None:
         """Disk columns in bytes/s or requests/s (virt-top's ``B``)."""
