@@ -92,3 +92,44 @@ def test_overcommit_matches_the_node_file(host: Host, test_node_uri: str) -> Non
 def test_overcommit_ratios_unknown_without_host_figures() -> None:
     empty = overcommit([], 0, None)
     assert empty.defined_vcpu_ratio is None and empty.defined_mem_ratio is None
+
+
+def test_node_topology_is_read_once_in_a_while_and_counters_every_sample(
+    test_node_uri: str,
+) -> None:
+    import libvirt
+
+    from backend.hoststats import NODE_INFO_EVERY, HostSampler
+
+    class Counting:
+        """The real test:/// connection, counting getInfo calls."""
+
+        def __init__(self, conn: libvirt.virConnect) -> None:
+            self.conn, self.info_calls, self.cpu_calls = conn, 0, 0
+
+        def getInfo(self) -> list[object]:
+            self.info_calls += 1
+            return self.conn.getInfo()
+
+        def getCPUStats(self, cpu: int, flags: int = 0) -> dict[str, int]:
+            self.cpu_calls += 1
+            return self.conn.getCPUStats(cpu, flags)
+
+        def getMemoryStats(self, cell: int, flags: int = 0) -> dict[str, int]:
+            return self.conn.getMemoryStats(cell, flags)
+
+    conn = libvirt.open(test_node_uri)
+    try:
+        counting = Counting(conn)
+        sampler = HostSampler()
+        samples = [sampler.sample(counting) for _ in range(2 * NODE_INFO_EVERY)]  # type: ignore[arg-type]
+        assert counting.cpu_calls == 2 * NODE_INFO_EVERY
+        assert counting.info_calls == 2
+        assert all(s.node == samples[0].node for s in samples)
+        assert samples[0].node.cpus == conn.getInfo()[2]
+        # Another connection (a reconnect): read again at once.
+        other = Counting(conn)
+        sampler.sample(other)  # type: ignore[arg-type]
+        assert other.info_calls == 1
+    finally:
+        conn.close()
