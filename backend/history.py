@@ -180,13 +180,28 @@ class HostHistory:
         first_missed = max(rows.last_tick + 1, tick - cap + 1)
         if first_missed < tick:
             # Ticks this guest missed since its last write: the values of this reading
-            # where they average over those ticks too, else gaps (not old data).
+            # where they average over those ticks too, else gaps (not old data). Each
+            # part is one or two runs of the ring (it may wrap), written at C speed: a
+            # sliced guest misses 19 ticks of 20.
             averaged_from = fill_from + 1 if fill_from is not None else tick
-            gap = _nan_row(width)
-            for missed in range(first_missed, tick):
-                start = (missed % cap) * width
-                data[start : start + width] = row if missed >= averaged_from else gap
+            split = min(max(averaged_from, first_missed), tick)
+            if split > first_missed:
+                self._fill(data, first_missed, split, _nan_row(width), width)
+            if tick > split:
+                self._fill(data, split, tick, row, width)
         rows.last_tick = tick
+
+    def _fill(
+        self, data: array[float], first: int, end: int, row: array[float], width: int
+    ) -> None:
+        """Ticks ``first`` to ``end`` (excluded, fewer than ``capacity``) get ``row``."""
+        cap = self.capacity
+        count = end - first
+        at = first % cap
+        head = min(count, cap - at)
+        data[at * width : (at + head) * width] = row * head
+        if count > head:
+            data[: (count - head) * width] = row * (count - head)
 
     def forget(self, uuid: str) -> None:
         with self._lock:

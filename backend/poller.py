@@ -51,12 +51,14 @@ _SUBSET_SHARE = 0.25
 #: every tick costs about the same; smaller hosts read everyone every ``FULL_EVERY``
 #: ticks with one ``getAllDomainStats`` (as cheap as a slice at that size).
 SLICE_ABOVE = 100
-#: A round of slices reads every off-screen guest in this many ticks (30 s at the
-#: default interval). Each guest read costs the daemon work (on a QEMU host a monitor
-#: query per guest) and this process about 40 us: at 1,000 guests a round of 5 ticks
-#: made a tick 200 guests long and the whole tick 31-36 ms, a round of 10 21-27 ms
-#: (the 25 ms target; docs/monitoring.md).
-SLICE_ROUND = 10
+#: A round of slices reads every off-screen guest in this many ticks (a minute at the
+#: default interval, as at 10,000 guests). Each guest read costs the daemon work (on a
+#: QEMU host a monitor query per guest) and this process 30-60 us: at 1,000 guests a
+#: round of 5 ticks made a tick 247 guests long and the whole tick 31-36 ms, a round of
+#: 10 147 guests and 19-26 ms, over the 25 ms target in the machine's slow phases; a
+#: round of 20 reads 97 guests a tick and takes about 4.5 ms off the engine's part
+#: (docs/monitoring.md).
+SLICE_ROUND = 20
 #: At most this many off-screen guests a tick: a bigger host takes more ticks for a
 #: round (10,000 guests: 20 ticks, a minute at the default interval), so a tick stays
 #: well under 150 ms on two cores (1,000 a tick made the 90th percentile 160-230 ms in

@@ -156,3 +156,50 @@ def test_running_totals_match_a_sum_from_scratch(
                 assert got == pytest.approx(sum(known), rel=1e-9, abs=1e-3)
     totals.reset(latest.values())
     assert totals.values()[0] == sum(1 for g in latest.values() if g.state.active)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.integers(2, 9),
+    reads=st.lists(
+        st.tuples(st.integers(1, 25), st.integers(0, 30), st.integers(0, 1000)),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_missed_ticks_are_filled_as_averages_or_gaps_across_the_ring(
+    capacity: int, reads: list[tuple[int, int, int]]
+) -> None:
+    """A guest read now and then: each tick it missed reads this reading's value when the
+    reading averages over it (after the ``since`` tick), else a gap; also where the fill
+    wraps around the ring. The expected values come from a per-tick model."""
+    history = HostHistory(capacity)
+    expected: dict[int, float | None] = {}
+    tick = -1
+    last_read: int | None = None
+    for skip, since_back, value in reads:
+        for _ in range(skip - 1):  # ticks this guest is not read
+            tick = history.append(0.0, [], written=[])
+            expected[tick] = None
+        tick += 1
+        # The engine passes the guest's previous reading, or nothing (its ticks since
+        # are gaps); a buffer born now (the first known values) may fill back to a
+        # reading made while its values were unknown.
+        if last_read is not None:
+            since = last_read if since_back else None
+        else:
+            since = max(0, tick - since_back) if since_back else None
+        cpu = float(value)
+        got = history.append(
+            0.0, [rates(cpu=cpu)], written=[rates(cpu=cpu)],
+            since={"u1": since} if since is not None else {},
+        )  # fmt: skip
+        assert got == tick
+        averaged_from = since + 1 if since is not None else tick
+        start = last_read + 1 if last_read is not None else averaged_from
+        for missed in range(start, tick):
+            expected[missed] = cpu if missed >= averaged_from else None
+        expected[tick] = cpu
+        last_read = tick
+    kept = range(max(0, tick - capacity + 1), tick + 1)
+    assert history.guest("u1", "cpu_pct").values == tuple(expected.get(t) for t in kept)

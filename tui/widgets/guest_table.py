@@ -751,10 +751,12 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         """One line of cells, each cell's style over ``row_style``, as one Strip (each
         Strip carries its own caches: making one per row, not three, halves a tick).
         The first column is the mark: ``*`` for a marked guest."""
-        # Neighbours of one style (most cells and the spaces between them) become one
-        # Segment: fewer segments for every later pass (the compositor's cuts, the
-        # driver), which is most of a repaint. Every style is through the app's line
-        # filters already (``prefiltered``): a new row costs no filter pass.
+        # Neighbours of one style become one Segment: fewer segments for every later
+        # pass (the compositor's cuts, the driver), which is most of a repaint. The
+        # space after a cell takes the cell's style (no style here underlines, strikes
+        # or reverses, so a styled space looks like a plain one): a run of dim cells is
+        # one segment, not one per cell and one per space. Every style is through the
+        # app's line filters already (``prefiltered``): a new row costs no filter pass.
         final = self._style_filter
         by_name = self._combined.get(row_style)
         if by_name is None:
@@ -774,13 +776,9 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
                 segments.append(Segment("".join(texts), current))
                 texts, current = [], style
             if len(text) <= cell_width and text.isascii():  # the common case, in C
-                texts.append(text.rjust(cell_width) if right else text.ljust(cell_width))
+                texts.append((text.rjust(cell_width) if right else text.ljust(cell_width)) + " ")
             else:
-                texts.append(_fit(text, cell_width, "right" if right else "left"))
-            if current is not plain:
-                segments.append(Segment("".join(texts), current))
-                texts, current = [], plain
-            texts.append(" ")
+                texts.append(_fit(text, cell_width, "right" if right else "left") + " ")
             length += cell_width + 1
         if length < width:
             texts.append(" " * (width - length))
