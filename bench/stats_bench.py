@@ -3,8 +3,8 @@
     .venv/bin/python bench/stats_bench.py [--sizes 1000 10000] [--ticks 10]
 
 Each size runs in its own process (so its peak RSS is its own) against a test-driver
-node served by libvirtd (``test+unix:///...``; the in-process test driver would hide
-the RPC cost). Per tick it measures, as medians:
+host of N guests served by libvirtd (``test+unix:///default``, bench/nodes.py; the
+in-process test driver would hide the RPC cost). Per tick it measures, as medians:
 
 - host:     getInfo + getCPUStats + getMemoryStats (3 RPCs)
 - rpc:      one getAllDomainStats call alone (libvirt-python builds the reply)
@@ -84,10 +84,11 @@ def run_size(guests: int, ticks: int) -> dict[str, Any]:
         compute_rates,
         parse_counters,
     )
-    from bench.nodes import daemon_uri, full_stats, guest_mac, guest_uuid, node_file
+    from bench.nodes import SERVED_URI, full_stats, guest_mac, guest_uuid, serve_guests
 
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    uri = daemon_uri(node_file(guests))
+    keeper = serve_guests(guests)  # the daemon keeps the guests while it is open
+    uri = SERVED_URI
     started = time.perf_counter()
     conn = libvirt.openReadOnly(uri)
     open_s = time.perf_counter() - started
@@ -213,6 +214,7 @@ def run_size(guests: int, ticks: int) -> dict[str, Any]:
         baseline.append(time.perf_counter() - t0)
 
     conn.close()
+    keeper.close()
 
     bulk_ms = _median_ms(parts["bulk"])
     baseline_ms = _median_ms(baseline)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
@@ -21,11 +20,6 @@ from tui.polling import PollerFactory, Pollers, live_poller
 
 #: How long quitting waits for the hosts' threads, all together.
 STOP_DEADLINE_S = 2.0
-#: Allocations between two collections of the youngest generation (Python's default is
-#: 700). A statistics tick at 1,000 guests allocates some 10,000 short-lived tuples and
-#: strips, so at 700 the collector ran a dozen times a tick (about 1 ms) walking objects
-#: that reference counting frees a moment later anyway.
-YOUNG_GC_THRESHOLD = 10_000
 
 
 class KvmtuiApp(App[None]):
@@ -56,9 +50,6 @@ class KvmtuiApp(App[None]):
         self.post_message(messages.from_change(change))
 
     def on_mount(self) -> None:
-        young, *older = gc.get_threshold()
-        if 0 < young < YOUNG_GC_THRESHOLD:
-            gc.set_threshold(YOUNG_GC_THRESHOLD, *older)
         # Pushed, not returned from get_default_screen(): Textual loads a screen's
         # CSS_PATH only for pushed screens and modes.
         self.push_screen(GuestsScreen(self.hosts, self.pollers))
