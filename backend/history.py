@@ -256,12 +256,20 @@ class HostHistory:
         return range(max(0, self._tick - self.capacity + 1), self._tick + 1)
 
     def _read(self, rows: _Rows, ticks: range, width: int, index: int) -> tuple[float | None, ...]:
-        data, last, cap = rows.data, rows.last_tick, self.capacity
-        out: list[float | None] = []
-        for tick in ticks:
-            value = data[(tick % cap) * width + index] if tick <= last else _NAN
-            out.append(None if math.isnan(value) else value)
-        return tuple(out)
+        """``ticks`` (consecutive, fewer than ``capacity``) of one metric: one or two
+        strided slices of the ring (it may wrap), at C speed; ticks after the row's
+        last write are unknown."""
+        cap, data = self.capacity, rows.data
+        known = max(0, min(ticks.stop, rows.last_tick + 1) - ticks.start)
+        values: list[float] = []
+        if known:
+            at = ticks.start % cap
+            head = min(known, cap - at)
+            values = data[at * width + index : (at + head) * width : width].tolist()
+            if known > head:
+                values += data[index : (known - head) * width : width].tolist()
+        out = [None if v != v else v for v in values]  # NaN is the only value != itself
+        return (*out, *(None,) * (len(ticks) - known))
 
     def nbytes(self) -> int:
         """Bytes held by the buffers (not counting dictionary overhead)."""

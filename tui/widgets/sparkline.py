@@ -32,22 +32,24 @@ def spark(
     """
     if width <= 0:
         return ""
-    tail = list(values[-width:])
+    tail = values[-width:]
     if stretch and 0 < len(tail) < width:
         count = len(tail)
         tail = [tail[i * count // width] for i in range(width)]
-    known = [v for v in tail if v is not None]
-    peak = top if top is not None else (max(known) if known else 0.0)
+    if top is not None:
+        peak = top
+    else:
+        known = [v for v in tail if v is not None]
+        peak = max(known) if known else 0.0
     last = len(BLOCKS) - 1
-    chars = []
-    for value in tail:
-        if value is None:
-            chars.append(" ")
-        elif peak <= 0:
-            chars.append(BLOCKS[0])
-        else:
-            level = int(value / peak * last + 0.5)
-            chars.append(BLOCKS[min(max(level, 0), last)])
+    # One comprehension, no per-value branches beyond these: every list row draws one.
+    if peak <= 0:
+        chars = [" " if v is None else BLOCKS[0] for v in tail]
+    else:
+        chars = [
+            " " if v is None else BLOCKS[min(max(int(v / peak * last + 0.5), 0), last)]
+            for v in tail
+        ]
     return " " * (width - len(tail)) + "".join(chars)
 
 
