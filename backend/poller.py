@@ -29,9 +29,9 @@ from backend.hoststats import HostFigures, HostSample, HostSampler, OvercommitMe
 from backend.model import Guest
 from backend.stats import (
     DeviceRates,
+    GuestCounters,
     GuestRates,
     Sample,
-    Seen,
     StatsCollector,
     device_rates,
     rates_since,
@@ -93,7 +93,7 @@ class StatsUpdated:
     sample: Sample | None = field(default=None, repr=False, compare=False)
     previous: Sample | None = field(default=None, repr=False, compare=False)
     polled: frozenset[str] | None = None
-    seen_before: Mapping[str, Seen] | None = field(default=None, repr=False, compare=False)
+    seen_before: Mapping[str, GuestCounters] | None = field(default=None, repr=False, compare=False)
     round_end: bool = False
     read: tuple[GuestRates, ...] | None = field(default=None, repr=False, compare=False)
 
@@ -127,8 +127,8 @@ class StatsUpdated:
         if current is None or self.sample is None:
             return (), ()
         seen = self.seen_before.get(uuid) if self.seen_before is not None else None
-        if seen is not None:
-            return device_rates(seen.counters, current, self.sample.monotonic - seen.monotonic)
+        if seen is not None and seen.read_at is not None:
+            return device_rates(seen, current, self.sample.monotonic - seen.read_at)
         old = self.previous.guests.get(uuid) if self.previous is not None else None
         return device_rates(old, current, self.elapsed if self.previous is not None else None)
 
@@ -239,7 +239,7 @@ class StatsEngine:
         self._previous_host: HostSample | None = None
         self._previous_monotonic: float | None = None
         self._previous_full: Sample | None = None  # the last tick, if it read everyone
-        self._seen: dict[str, Seen] = {}
+        self._seen: dict[str, GuestCounters] = {}  # each guest's last reading
         self._seen_tick: dict[str, int] = {}
         self._rates: dict[str, GuestRates] = {}
         self._order: list[str] = []  # UUIDs by name, as of the last full reading
@@ -354,9 +354,9 @@ class StatsEngine:
             all_rates = tuple(read)
             self._totals.reset(read)
             # Replaced, never changed later: the UI may read the old dicts meanwhile.
-            before: Mapping[str, Seen] = seen_before
+            before: Mapping[str, GuestCounters] = seen_before
             since_before: Mapping[str, int] = self._seen_tick
-            self._seen = {u: Seen(g, sample.monotonic) for u, g in sample.guests.items()}
+            self._seen = dict(sample.guests)
             self._seen_tick = dict.fromkeys(sample.guests, tick)
         else:
             rates = self._rates
@@ -370,8 +370,8 @@ class StatsEngine:
             seen_tick = self._seen_tick
             before = {u: seen_before[u] for u in sample.guests if u in seen_before}
             since_before = {u: seen_tick[u] for u in sample.guests if u in seen_tick}
-            for u, g in sample.guests.items():
-                seen_before[u] = Seen(g, sample.monotonic)
+            seen_before.update(sample.guests)
+            for u in sample.guests:
                 seen_tick[u] = tick
         if self.history is not None:
             tick = self.history.append(

@@ -28,7 +28,7 @@ from backend.poller import (
     StatsUpdated,
     slice_size,
 )
-from backend.stats import GuestCounters, Sample, Seen, rates_since
+from backend.stats import GuestCounters, Sample, rates_since
 from tests.waiting import wait_for
 
 
@@ -38,7 +38,10 @@ def guest(uuid: str, cpu_s: float, domain_id: int = 5) -> GuestCounters:
 
 def test_each_guest_rate_uses_its_own_previous_reading() -> None:
     # "a" was read 1 s ago, "b" 5 s ago (it was off screen): both used 1 CPU-second.
-    last = {"a": Seen(guest("a", 10.0), 99.0), "b": Seen(guest("b", 10.0), 95.0)}
+    last = {
+        "a": guest("a", 10.0)._replace(read_at=99.0),
+        "b": guest("b", 10.0)._replace(read_at=95.0),
+    }
     now = Sample.of("h", 100.0, 0.0, [guest("a", 11.0), guest("b", 11.0)])
     rates = {r.uuid: r for r in rates_since(last, now)}
     assert rates["a"].cpu_pct == pytest.approx(100.0)
@@ -46,7 +49,7 @@ def test_each_guest_rate_uses_its_own_previous_reading() -> None:
 
 
 def test_unknown_without_earlier_reading_or_after_a_restart() -> None:
-    last = {"a": Seen(guest("a", 10.0, domain_id=5), 99.0)}
+    last = {"a": guest("a", 10.0, domain_id=5)._replace(read_at=99.0)}
     now = Sample.of("h", 100.0, 0.0, [guest("a", 0.5, domain_id=6), guest("new", 1.0)])
     rates = {r.uuid: r for r in rates_since(last, now)}
     assert rates["a"].cpu_pct is None  # restarted: another domain id
