@@ -241,8 +241,10 @@ class StatsEngine:
         self._previous_full: Sample | None = None  # the last tick, if it read everyone
         self._seen: dict[str, GuestCounters] = {}  # each guest's last reading
         self._seen_tick: dict[str, int] = {}
-        self._rates: dict[str, GuestRates] = {}
-        self._order: list[str] = []  # UUIDs by name, as of the last full reading
+        #: Every guest's latest figures, by name as of the last full reading (changed in
+        #: place; each tick hands out a tuple copy), and each guest's place in it.
+        self._latest: list[GuestRates] = []
+        self._position: dict[str, int] = {}
         self._since_full: int | None = None  # ticks since the last full reading
         #: Every known domain with its UUID (read once: ``UUIDString`` is a C call), for
         #: slices.
@@ -258,9 +260,9 @@ class StatsEngine:
         self._previous_full = None
         self._seen = {}
         self._seen_tick = {}
-        self._rates = {}
+        self._latest = []
+        self._position = {}
         self._totals = GuestTotals()
-        self._order = []
         self._since_full = None
         self._ring = []
         self._ring_pos = 0
@@ -349,8 +351,8 @@ class StatsEngine:
         tick = self.history.ticks if self.history is not None else self._ticks
         if complete:
             read.sort(key=_BY_NAME)
-            self._rates = {r.uuid: r for r in read}
-            self._order = [r.uuid for r in read]
+            self._latest = list(read)
+            self._position = {r.uuid: i for i, r in enumerate(read)}
             all_rates = tuple(read)
             self._totals.reset(read)
             # Replaced, never changed later: the UI may read the old dicts meanwhile.
@@ -359,10 +361,12 @@ class StatsEngine:
             self._seen = dict(sample.guests)
             self._seen_tick = dict.fromkeys(sample.guests, tick)
         else:
-            rates = self._rates
+            latest, position = self._latest, self._position
             for r in read:
-                rates[r.uuid] = r
-            all_rates = tuple(map(rates.__getitem__, self._order))
+                at = position.get(r.uuid)
+                if at is not None:  # always, but for a guest unknown to the full reading
+                    latest[at] = r
+            all_rates = tuple(latest)  # a copy of references: no lookup per guest
             if round_end:  # a fresh sum once a round: no rounding drift builds up
                 self._totals.reset(all_rates)
             else:
