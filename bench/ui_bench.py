@@ -64,6 +64,7 @@ STATS_RESULTS = REPO / "bench" / "results" / "stats.json"
 SIZE = (160, 50)
 TARGET_MS = {1000: 25.0, 10000: 150.0}
 FIRST_FRAME_TARGET_MS = {1000: 1000.0}
+RSS_TARGET_MIB = {10000: 200e6 / 2**20}  # 200 MB
 
 
 def _ms(samples: list[float], q: float = 0.5) -> float:
@@ -299,8 +300,40 @@ def _print(results: list[dict[str, Any]]) -> None:
     print("sort: rows by name, or by %CPU (re-sorted at each round's end). ratio: per-guest")
     print("baseline (bench/stats_bench.py, same make bench) / whole median. bytes: sent to the")
     print("terminal per tick. 1st frame: app start to every row painted, wall (open: the URI")
-    print("opened alone, as part of it). 1st tick: reads")
-    print("every guest. RSS: peak. ref: reference loop before/after, ms (machine speed).")
+    print("opened alone, as part of it). 1st tick: reads every guest. RSS: peak.")
+    print("ref: reference loop before/after, ms (machine speed).")
+    print()
+    for line in verdicts(results):
+        print(line)
+
+
+def verdicts(results: list[dict[str, Any]]) -> list[str]:
+    """One line per target: the figure, the target, and whether it is met."""
+    lines = []
+    for r in results:
+        n = r["guests"]
+        if n in TARGET_MS:
+            for phase, label in (("by_name", "by name"), ("by_cpu", "by %CPU")):
+                f = r[phase]
+                met = "met" if f["whole_ms"] <= TARGET_MS[n] else "MISSED"
+                lines.append(
+                    f"{n:>6} guests, whole tick {label}: median {f['whole_ms']:.1f} ms, target"
+                    f" {TARGET_MS[n]:.0f} ms: {met} (90th percentile {f['whole_p90_ms']:.1f},"
+                    f" slowest {f['whole_max_ms']:.1f})"
+                )
+        if n in FIRST_FRAME_TARGET_MS:
+            met = "met" if r["first_frame_ms"] <= FIRST_FRAME_TARGET_MS[n] else "MISSED"
+            lines.append(
+                f"{n:>6} guests, first frame {r['first_frame_ms']:.0f} ms, target"
+                f" {FIRST_FRAME_TARGET_MS[n]:.0f} ms: {met}"
+            )
+        if n in RSS_TARGET_MIB:
+            met = "met" if r["peak_rss_mib"] <= RSS_TARGET_MIB[n] else "MISSED"
+            lines.append(
+                f"{n:>6} guests, peak RSS {r['peak_rss_mib']:.1f} MiB, target"
+                f" {RSS_TARGET_MIB[n]:.1f} MiB (200 MB): {met}"
+            )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
