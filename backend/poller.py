@@ -252,6 +252,7 @@ class StatsEngine:
         self._ring_pos = 0
         self._known_list: object = None  # the guest list the known domains match
         self._ticks = 0
+        self._conn: libvirt.virConnect | None = None  # the connection of the readings
 
     def reset(self) -> None:
         """Forget every earlier reading: the next tick reads everyone, without rates."""
@@ -322,6 +323,12 @@ class StatsEngine:
 
         Raises :class:`libvirt.libvirtError`.
         """
+        if conn is not self._conn:
+            # Another connection (a reconnect): the known domain objects belong to the
+            # old one, and libvirt sends a list call through its first domain's
+            # connection. Start afresh: this tick reads everyone on the new one.
+            self.reset()
+            self._conn = conn
         host_sample = self._host_sampler.sample(conn) if self._with_host else None
         round_end = False
         if domains is not None:

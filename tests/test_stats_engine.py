@@ -230,3 +230,23 @@ def test_a_slow_listener_or_host_does_not_overlap_polls(host: Host) -> None:
     updates = results.updates()
     gaps = [b.monotonic - a.monotonic for a, b in itertools.pairwise(updates)]
     assert all(gap >= 0.25 for gap in gaps)  # poll end + 0.15 s listener + 0.1 s interval
+
+
+def test_a_new_connection_starts_the_engine_afresh(test_node_uri: str) -> None:
+    """After a reconnect the known domain objects belong to the closed connection (and
+    libvirt sends a list call through its first domain's connection): the first tick on
+    the new one reads everyone there instead of failing."""
+    engine = StatsEngine("h", with_host_figures=False)
+    first = libvirt.open(test_node_uri)
+    engine.tick(first)
+    some = {g.uuid for g in engine.tick(first).guests[:2]}
+    assert not engine.tick(first, visible=some).complete
+    first.close()
+    second = libvirt.open(test_node_uri)
+    try:
+        update = engine.tick(second, visible=some)
+        assert update.complete and len(update.guests) == 13
+        assert update.elapsed is None  # nothing to compare with on the new connection
+        assert not engine.tick(second, visible=some).complete  # then visible-first again
+    finally:
+        second.close()
