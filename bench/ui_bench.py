@@ -4,7 +4,8 @@
 
 Each size runs in its own process (its peak RSS is its own). The app is built with
 ``make_app`` on a test-driver host of N guests served by the real libvirtd
-(``test+unix:///default``, kept by the daemon between connections: bench/nodes.py),
+(``test+unix:///default``, kept by the daemon while a connection to it is open:
+bench/nodes.py),
 headless at 160x50, with its own polling off: the benchmark runs the real
 :class:`~backend.poller.StatsEngine` itself, visible-first as the app's poller does
 (the shown guests every tick, a slice of the others), one tick at a time, each tick
@@ -153,7 +154,7 @@ async def _measure(guests: int, ticks: int) -> dict[str, Any]:
     import libvirt
 
     from backend.history import HostHistory
-    from backend.poller import FULL_EVERY, StatsEngine
+    from backend.poller import FULL_EVERY, SLICE_ROUND, StatsEngine
     from bench.nodes import SERVED_URI, serve_guests
     from screens.guests import GuestsScreen
     from tui.app import make_app
@@ -246,6 +247,7 @@ async def _measure(guests: int, ticks: int) -> dict[str, Any]:
         "guests": guests,
         "ticks": ticks,
         "full_every": FULL_EVERY,
+        "slice_round": SLICE_ROUND,
         "terminal": f"{SIZE[0]}x{SIZE[1]}",
         "visible_rows": visible_rows,
         "open_ms": round(open_s * 1000, 1),
