@@ -58,6 +58,18 @@ async def loaded(
         timeout,
     )
     screen = screen_of(app)
+    # A host says CONNECTED on its own thread before the UI has handled its guest list,
+    # so wait until the table holds every guest each connected host knows.
+    await wait_for(
+        pilot,
+        lambda: all(
+            {g.key for g in screen.table.guests_of(h.label)} == {g.key for g in h.guests()}
+            for h in app.hosts
+            if h.status.state is ConnectionState.CONNECTED
+        ),
+        "the guest lists in the table",
+        timeout,
+    )
     if rows is not None:
         await wait_for(pilot, lambda: screen.table.row_count == rows, f"{rows} rows", timeout)
     return screen
