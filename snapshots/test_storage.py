@@ -63,6 +63,12 @@ async def open_storage(pilot: Pilot[None], pool: str = "images") -> StorageScree
         lambda: set(screen.volume_table.volumes) == {v.name for v in selected.volumes},
         f"the volumes of {pool}",
     )
+    # The Path column is sized to its cells when the table is next idle; until then it
+    # keeps the width of the pool shown before (bulk's 21-cell path), which a loaded
+    # machine once caught in a shot.
+    longest = max(len(v.path) for v in selected.volumes)
+    path = next(c for c in screen.volume_table.columns.values() if c.key.value == "Path")
+    await wait_for(pilot, lambda: path.content_width >= longest, "the Path column's width")
     await pilot.pause()
     return screen
 
