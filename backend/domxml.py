@@ -1,4 +1,5 @@
-"""The static layout of a guest from its domain XML: OS type, disks, NICs with MACs.
+"""The static layout of a guest from its domain XML: OS type, disks, NICs with MACs,
+the balloon device and its statistics period.
 
 Parsed once per details screen, in a worker (``XMLDesc`` is an RPC). Only what the
 details screen shows; anything missing from the XML is None.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import libvirt
 
 from backend import errors
+from backend.balloon import Balloon, balloon_of
 from backend.host import Host
 
 
@@ -42,6 +44,7 @@ class DomainLayout:
     memory_kib: int | None
     disks: tuple[DiskInfo, ...]
     nics: tuple[NicInfo, ...]
+    balloon: Balloon  # the running guest's when read from a running guest
 
     @property
     def os_text(self) -> str:
@@ -126,6 +129,7 @@ def parse_domain_xml(xml: str) -> DomainLayout:
         memory_kib=_memory_kib(root.find("memory")),
         disks=tuple(disks),
         nics=tuple(nics),
+        balloon=balloon_of(root),
     )
 
 

@@ -120,6 +120,13 @@ def read_only(*, host: str, action: str, guest: str | None = None) -> ReadOnlyEr
     )
 
 
+def invalid_state(*, host: str, action: str, guest: str, why: str) -> InvalidStateError:
+    """The guest is not in a state for ``action``; ``why`` says what is in the way."""
+    return InvalidStateError(
+        f"{_target(action, guest, host)}: {why}.", host=host, guest=guest, action=action
+    )
+
+
 def not_connected(*, host: str, action: str, guest: str | None = None) -> NotConnectedError:
     return NotConnectedError(
         f"{_target(action, guest, host)}: the host is not connected. "

@@ -70,12 +70,7 @@ def _act(
 
 
 def _refuse(host: Host, action: str, name: str, why: str) -> errors.InvalidStateError:
-    return errors.InvalidStateError(
-        f"Could not {action} guest '{name}' on {host.label}: {why}.",
-        host=host.label,
-        guest=name,
-        action=action,
-    )
+    return errors.invalid_state(host=host.label, action=action, guest=name, why=why)
 
 
 def _must_be_active(host: Host, action: str) -> Callable[[libvirt.virDomain, str], None]:

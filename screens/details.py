@@ -1,5 +1,6 @@
 """The details of one guest, kept current by the same messages as the guest list:
-its facts, its statistics history as graphs, and its disks and NICs with their rates."""
+its facts, its statistics history as graphs, and its disks and NICs with their rates.
+b sets how often its balloon driver reports memory in use (never set by monitoring)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from backend.domxml import read_layout
+from backend.balloon import set_stats_period
+from backend.domxml import DomainLayout, read_layout
 from backend.errors import KvmtuiError
 from backend.history import HostHistory
 from backend.host import Host
-from backend.model import Guest
+from backend.model import Guest, GuestState
 from backend.poller import StatsUpdated
+from backend.throttle import Scope
+from screens.balloon import BalloonPeriodScreen
 from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
 from tui import messages
 from tui.polling import Pollers
@@ -35,6 +39,12 @@ class DetailsScreen(GuestToolsScreen):
         Binding("q", "back", "Back", show=False),
         Binding("space", "app.toggle_stats", "Pause statistics", show=False),
         Binding("d", "app.set_delay", "Refresh interval", show=False),
+        Binding(
+            "b",
+            "stats_period",
+            "Memory stats",
+            tooltip="How often the balloon driver reports memory in use (0 stops).",
+        ),
         *TOOL_BINDINGS,
     ]
 
@@ -46,6 +56,7 @@ class DetailsScreen(GuestToolsScreen):
         self.pollers = pollers
         self.host = host
         self.gone = False
+        self.domain_layout: DomainLayout | None = None
 
     def sections(self) -> list[Widget]:
         """The blocks of the screen, top to bottom; add new aspects of a guest here."""
@@ -89,6 +100,8 @@ class DetailsScreen(GuestToolsScreen):
 
     def on_guest_layout_loaded(self, message: messages.GuestLayoutLoaded) -> None:
         if message.uuid == self.guest.uuid:
+            self.domain_layout = message.layout
+            self.refresh_bindings()
             self.query_one(GuestDevices).set_layout(message.layout, message.error)
             self.query_one(GuestFacts).set_layout(message.layout)
 
@@ -152,4 +165,62 @@ class DetailsScreen(GuestToolsScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in TOOL_ACTIONS:
             return None if self.tool_reason(action) else True
+        if action == "stats_period":
+            return None if self.stats_period_reason() else True
         return True
+
+    # -- the balloon's statistics period ----------------------------------------------
+
+    def stats_period_reason(self) -> str | None:
+        """Why b cannot set the period now, or None when it can."""
+        if self.host is None or self.gone:
+            return "the guest is gone"
+        if self.host.readonly:
+            return "read-only connection"
+        if self.guest.state is GuestState.UNKNOWN:
+            return "the guest's host is unreachable"
+        if self.domain_layout is None:
+            return "its devices are not read yet"
+        if not self.domain_layout.balloon.present:
+            return "the guest has no balloon device"
+        return None
+
+    def action_stats_period(self) -> None:
+        reason = self.stats_period_reason()
+        if reason is not None or self.host is None:
+            self.notify(f"Cannot set the memory statistics period: {reason}.")
+            return
+        host, guest = self.host, self.guest
+        running = guest.state.active
+
+        def answered(choice: tuple[int, Scope] | None) -> None:
+            if choice is not None:
+                self.set_stats_period(host, guest, *choice)
+
+        balloon = self.domain_layout.balloon if self.domain_layout is not None else None
+        question = BalloonPeriodScreen(
+            guest.name, balloon, running=running, persistent=guest.persistent
+        )
+        self.app.push_screen(question, answered)
+
+    @work(thread=True, group="balloon")
+    def set_stats_period(self, host: Host, guest: Guest, seconds: int, scope: Scope) -> None:
+        """Call the backend off the event loop; the outcome comes back as a message."""
+        try:
+            set_stats_period(host, guest.uuid, seconds, scope)
+        except KvmtuiError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        every = f"every {seconds} s" if seconds else "no more (period 0)"
+        self.post_message(
+            messages.ActionSucceeded(
+                f"{guest.name} reports its memory in use {every}: {scope.text}."
+            )
+        )
+        self.load_layout(host, guest.uuid)
+
+    def on_action_succeeded(self, message: messages.ActionSucceeded) -> None:
+        self.notify(message.text)
+
+    def on_action_failed(self, message: messages.ActionFailed) -> None:
+        self.notify(message.text, severity="error", timeout=10)

@@ -204,9 +204,10 @@ def test_disconnected_host(snap_compare, test_node_uri: str) -> None:
 def test_details(snap_compare, test_node_uri: str) -> None:
     """Enter on db-replica: its details — host test:node, name, UUID ...1904, state
     paused (in yellow), ID 4, 4 vCPUs, OS type hvm i686 (from the domain XML), memory
-    4.0 GiB of 8.0 GiB maximum, autostart no, persistent yes — then History with a dash
-    for every now/min/max (the test driver has no counters), with Back (escape) in the
-    footer."""
+    4.0 GiB of 8.0 GiB maximum, memory stats "no balloon device: memory in use unknown"
+    (its XML has none), autostart no, persistent yes — then History with a dash for every
+    now/min/max (the test driver has no counters), with Back (escape) in the footer and
+    b Memory stats dimmed (no balloon)."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         table = await loaded(pilot)

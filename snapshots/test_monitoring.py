@@ -101,7 +101,8 @@ def test_list_with_statistics_80x24(snap_compare, test_node_uri: str) -> None:
 
 
 def test_details_with_graphs(snap_compare, test_node_uri: str) -> None:
-    """Enter on db-primary at 110x40: the Guest facts with OS type "hvm i686", then History:
+    """Enter on db-primary at 110x40: the Guest facts with OS type "hvm i686" and memory
+    stats "every 2 s (virtio balloon)", then History:
     CPU, Memory used, Disk read/write, Net receive/send, each a sparkline with now, min
     and max (CPU rises from about 0 to about 29 %, disk read shows the dd burst at the
     right end, write stays 0 B/s), then Disks and network: vda (the recorded disk) with

@@ -20,6 +20,7 @@ from backend.host import Host
 from backend.iotune import IoTune
 from backend.throttle import Scope, ValidationError
 from conftest import node_uri
+from tests.hosts import started_host
 
 NODE = Path(__file__).parent / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"  # running, vda limited, vdb free
@@ -29,22 +30,16 @@ LIVE, CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
 GOOD = IoTune.of(total_iops_sec=300, total_iops_sec_max=600, total_iops_sec_max_length=5)
 
 
-def _host(readonly: bool = False) -> Iterator[Host]:
-    host = Host(node_uri(NODE), readonly=readonly)
-    host.start()
-    assert host.wait_connected(10), host.status.error
-    yield host
-    host.stop()
-
-
 @pytest.fixture
 def host() -> Iterator[Host]:
-    yield from _host()
+    with started_host(node_uri(NODE)) as host:
+        yield host
 
 
 @pytest.fixture
 def ro_host() -> Iterator[Host]:
-    yield from _host(readonly=True)
+    with started_host(node_uri(NODE), readonly=True) as host:
+        yield host
 
 
 def raw(host: Host, uuid: str, disk: str, flag: int) -> dict[str, object]:

@@ -86,6 +86,9 @@ class GuestFacts(GuestSection):
             ("Persistent", "yes" if guest.persistent else "no (transient)"),
         ]
         if self.domain_layout is not None:
+            # After Memory: how often the balloon driver reports memory in use, the
+            # reason %MEM shows a dash when it does not.
+            rows.insert(7, ("Memory stats", self.domain_layout.balloon.text))
             rows.insert(6, ("OS type", self.domain_layout.os_text))
         for label, value in rows:
             table.add_row(label, value)

@@ -1,0 +1,39 @@
+"""Snapshot of the memory statistics question on libvirt's test:/// driver
+(tests/data/balloon_node.xml): no clock, no statistics, no cursor blink."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.pilot import wait_for
+from tests.test_app_testdriver import build
+from tests.test_balloon import NODE
+from tests.test_balloon_screen import ask, open_details
+from tui.app import KvmtuiApp
+
+
+def test_balloon_period_refuses_a_bad_value(snap_compare) -> None:
+    """b on the running guest "silent" (virtio balloon, no period): the question "How
+    often should silent's balloon driver report its memory in use, in seconds? Now: no
+    period set. 0 stops the reports; at most 86400.", the typed value "1.5", an unticked
+    "Keep it in the saved configuration too" and, in red, "'1.5' is not a whole number of
+    seconds from 0 to 86400. Nothing was changed." Behind it, the dimmed details of
+    silent."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, KvmtuiApp)
+        await open_details(pilot, app, "silent")
+        question = await ask(pilot, app)
+        field = question.query_one(Input)
+        field.cursor_blink = False
+        field.value = ""
+        await pilot.press("1", ".", "5", "enter")
+        await wait_for(pilot, lambda: "Nothing was changed" in question.error_text, "refusal")
+
+    assert snap_compare(
+        build([f"test://{NODE.resolve()}"], stats=False),
+        terminal_size=(100, 30),
+        run_before=run_before,
+    )
