@@ -195,7 +195,7 @@ class DetailsScreen(GuestToolsScreen):
 
         def answered(choice: tuple[int, Scope] | None) -> None:
             if choice is not None:
-                self.set_stats_period(host, guest, *choice)
+                self.apply_stats_period(host, guest, *choice)
 
         balloon = self.domain_layout.balloon if self.domain_layout is not None else None
         question = BalloonPeriodScreen(
@@ -204,7 +204,7 @@ class DetailsScreen(GuestToolsScreen):
         self.app.push_screen(question, answered)
 
     @work(thread=True, group="balloon")
-    def set_stats_period(self, host: Host, guest: Guest, seconds: int, scope: Scope) -> None:
+    def apply_stats_period(self, host: Host, guest: Guest, seconds: int, scope: Scope) -> None:
         """Call the backend off the event loop; the outcome comes back as a message."""
         try:
             set_stats_period(host, guest.uuid, seconds, scope)

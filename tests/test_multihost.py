@@ -102,7 +102,12 @@ async def test_daemon_stopped_then_back_while_the_app_runs(
                 lambda shown=shown: "disconnected since" in str(shown.content),
                 f"{label}'s status line to say disconnected",
             )
-            assert row_state(screen.table, name, label) is GuestState.UNKNOWN
+            # The host thread hands over the status, then the rows: wait for the rows too.
+            await wait_for(
+                pilot,
+                lambda label=label: row_state(screen.table, name, label) is GuestState.UNKNOWN,
+                f"{name} on {label} to show unknown",
+            )
         assert app.is_running
 
         # The other host is untouched: still connected, and actions on it work.
