@@ -5,7 +5,7 @@ admin's own action, as ``virsh dommemstat --period N --live --config`` is. A per
 0 stops the reports; the guest keeps its memory either way.
 
 Refusals, each a sentence and nothing sent: a read-only connection, a period that is not
-a whole number of seconds from 0 to a day, a guest without a balloon device (none in
+a whole number of seconds from 0 to :data:`MAX_PERIOD_S`, a guest without a balloon device (none in
 its XML, or ``model='none'``), a change to the running guest of a guest that is not
 running. libvirt's own refusals come back through :mod:`backend.errors`.
 """
@@ -19,10 +19,12 @@ import libvirt
 
 from backend import errors
 from backend.host import Host
+from backend.stats import BALLOON_STALE_S
 from backend.throttle import Scope
 
-#: The longest period kvmtui sets: a report a day is already no figure to watch.
-MAX_PERIOD_S = 86_400
+#: The longest period kvmtui sets: half the age at which the statistics count a report
+#: as stale, so a guest that reports on time is never shown as unknown.
+MAX_PERIOD_S = int(BALLOON_STALE_S // 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,10 @@ def parse_period(text: str) -> int:
         raise ValueError(f"'{value}' is not a whole number of seconds from 0 to {MAX_PERIOD_S}.")
     seconds = int(value)
     if seconds > MAX_PERIOD_S:
-        raise ValueError(f"{seconds} s is more than a day ({MAX_PERIOD_S} s).")
+        raise ValueError(
+            f"{seconds} s is more than {MAX_PERIOD_S} s: a report older than "
+            f"{BALLOON_STALE_S:.0f} s counts as unknown."
+        )
     return seconds
 
 

@@ -11,7 +11,9 @@ frozen dataclasses, and about five times cheaper to build, which matters at 10,0
 guests a tick. Per-device rates are computed on demand (:func:`device_rates`, for the
 one guest a details screen shows); every tick computes only the totals.
 
-Nothing here changes a guest: the balloon statistics period is never set.
+Nothing here changes a guest: the balloon statistics period is never set. A balloon
+report older than :data:`BALLOON_STALE_S` counts as unknown: without a period the virtio
+driver reports once, at boot, and that figure would otherwise stand as current forever.
 """
 
 from __future__ import annotations
@@ -166,15 +168,33 @@ def _devices(
     return tuple(out)
 
 
+#: A balloon report older than this (``balloon.last-update``, the host's clock against
+#: this machine's) makes memory in use unknown. Guests report every few seconds when a
+#: period is set; hosts keep their clocks within seconds of each other with NTP.
+BALLOON_STALE_S = 120.0
+
+
 def parse_counters(
     uuid: str,
     name: str,
     domain_id: int | None,
     stats: Mapping[str, Any],
     read_at: float | None = None,
+    stale_before: float | None = None,
 ) -> GuestCounters:
-    """One record of ``getAllDomainStats`` as :class:`GuestCounters`."""
+    """One record of ``getAllDomainStats`` as :class:`GuestCounters`.
+
+    With ``stale_before`` (seconds since the epoch), a balloon report made before it
+    leaves the memory figures it feeds (available, unused) unknown. A record without
+    ``balloon.last-update`` (older libvirt, the test driver) is taken as it is.
+    """
     get = stats.get
+    available = get("balloon.available")
+    unused = get("balloon.unused")
+    if available is not None and stale_before is not None:
+        updated = get("balloon.last-update")
+        if updated is not None and updated < stale_before:
+            available = unused = None
     state_code = get("state.state")
     count = get("block.count")
     disks = None if count is None else _devices(get, count, _BLOCK_KEYS, "block", _BLOCK_FIELDS)
@@ -189,8 +209,8 @@ def parse_counters(
         get("vcpu.current"),
         get("balloon.current"),
         get("balloon.maximum"),
-        get("balloon.available"),
-        get("balloon.unused"),
+        available,
+        unused,
         get("balloon.rss"),
         disks,
         nics,
@@ -243,10 +263,11 @@ class StatsCollector:
         # tick does not hand the cycle collector a few hundred long-lived objects.
         known = self.domains
         kept: dict[str, libvirt.virDomain] = known if domains is not None else {}
+        stale_before = wall - BALLOON_STALE_S
         for d, s in records:
             uuid = d.UUIDString()
             kept[uuid] = known.get(uuid, d)
-            guests.append(parse_counters(uuid, d.name(), d.ID(), s, monotonic))
+            guests.append(parse_counters(uuid, d.name(), d.ID(), s, monotonic, stale_before))
         self.domains = kept
         return Sample.of(self.host, monotonic, wall, guests, finished - started)
 

@@ -16,9 +16,9 @@ from tui.app import KvmtuiApp
 def test_balloon_period_refuses_a_bad_value(snap_compare) -> None:
     """b on the running guest "silent" (virtio balloon, no period): the question "How
     often should silent's balloon driver report its memory in use, in seconds? Now: no
-    period set. 0 stops the reports; at most 86400.", the typed value "1.5", an unticked
+    period set. 0 stops the reports; at most 60.", the typed value "1.5", an unticked
     "Keep it in the saved configuration too" and, in red, "'1.5' is not a whole number of
-    seconds from 0 to 86400. Nothing was changed." Behind it, the dimmed details of
+    seconds from 0 to 60. Nothing was changed." Behind it, the dimmed details of
     silent."""
 
     async def run_before(pilot: Pilot[None]) -> None:

@@ -4,7 +4,8 @@ The guest boots with no period in its saved configuration (set to 0 through the
 backend). Its virtio balloon driver then reports once, at boot, and never again:
 monitoring, which reads it for several ticks, must not change that. Once the admin sets
 a live period through the backend, the reports come every period, and the saved
-configuration still has none.
+configuration still has none. The statistics take the boot report while it is fresh
+and count it as unknown once it is older than BALLOON_STALE_S (a later clock shows it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from backend.balloon import balloon_of, set_stats_period
 from backend.host import Host
 from backend.poller import StatsPoller
+from backend.stats import BALLOON_STALE_S, StatsCollector, guest_rates
 from backend.throttle import Scope
 from tests.harness.guests import GuestFactory
 from tests.hosts import started_host
@@ -45,6 +47,14 @@ def period(dom: libvirt.virDomain, flags: int = 0) -> int | None:
     return balloon_of(ET.fromstring(dom.XMLDesc(flags))).period_s
 
 
+def memory_in_use(host: Host, uuid: str, wall_clock: float | None = None) -> int | None:
+    """Memory in use from one bulk read, as a StatsCollector with that wall clock sees it."""
+    conn = host.connection()
+    collector = StatsCollector(host.label, wall_clock=lambda: wall_clock or time.time())
+    counters = collector.sample(conn, [conn.lookupByUUIDString(uuid)]).guests[uuid]
+    return guest_rates(host.label, None, counters, None).mem_used_kib
+
+
 def test_monitoring_leaves_the_period_alone_and_b_turns_the_reports_on(
     host: Host, guest_factory: GuestFactory
 ) -> None:
@@ -55,6 +65,9 @@ def test_monitoring_leaves_the_period_alone_and_b_turns_the_reports_on(
     assert not period(dom, libvirt.VIR_DOMAIN_XML_INACTIVE)
     dom.create()
     booted = wait_for(lambda: last_update(dom), 60, 0.5, what="the balloon's boot report")
+    assert memory_in_use(host, uuid) is not None, "the boot report is fresh"
+    later = booted + BALLOON_STALE_S + 1
+    assert memory_in_use(host, uuid, later) is None, "the boot report, stale"
 
     with started_host(host.uri, readonly=True) as ro:
         ticks = Ticks()
@@ -74,5 +87,6 @@ def test_monitoring_leaves_the_period_alone_and_b_turns_the_reports_on(
     set_stats_period(host, uuid, 1, Scope.LIVE)
     assert period(dom) == 1
     first = wait_for(lambda: (u := last_update(dom)) > booted and u, 10, 0.25, what="a report")
-    wait_for(lambda: last_update(dom) > first, 10, 0.25, what="the report after it")
+    second = wait_for(lambda: (u := last_update(dom)) > first and u, 10, 0.25, what="next")
+    assert memory_in_use(host, uuid, second + BALLOON_STALE_S - 1) is not None
     assert not period(dom, libvirt.VIR_DOMAIN_XML_INACTIVE), "the saved configuration changed"

@@ -6,6 +6,7 @@ import pytest
 
 from backend.model import GuestState
 from backend.stats import (
+    BALLOON_STALE_S,
     DiskCounters,
     GuestCounters,
     NicCounters,
@@ -278,3 +279,35 @@ def test_parse_counters_reads_libvirt_keys() -> None:
     only_state = parse_counters("u", "g", -1, {"state.state": 5, "state.reason": 0})
     assert only_state.domain_id is None and only_state.state == GuestState.SHUTOFF
     assert only_state.disks is None and only_state.nics is None and only_state.cpu_time_ns is None
+
+
+def test_a_stale_balloon_report_leaves_memory_in_use_unknown() -> None:
+    """Without a period the virtio driver reports once, at boot: that figure must not
+    stand as current. Reports older than BALLOON_STALE_S count as unknown."""
+    now = 1_800_000_000.0
+    record = {
+        "state.state": 1,
+        "balloon.current": 262144,
+        "balloon.available": 223612,
+        "balloon.unused": 185980,
+        "balloon.rss": 240000,
+    }
+
+    def used(last_update: int | None, stale_before: float | None) -> int | None:
+        stats = (
+            dict(record) if last_update is None else {**record, "balloon.last-update": last_update}
+        )
+        counters = parse_counters("u", "g", 3, stats, 1.0, stale_before)
+        return guest_rates("h", None, counters, None).mem_used_kib
+
+    fresh_enough = now - BALLOON_STALE_S
+    assert used(int(now) - 2, fresh_enough) == 223612 - 185980, "a report 2 s old"
+    assert used(int(fresh_enough), fresh_enough) == 37632, "exactly at the limit"
+    assert used(int(fresh_enough) - 1, fresh_enough) is None, "older than the limit"
+    assert used(0, fresh_enough) is None, "never reported"
+    assert used(None, fresh_enough) == 37632, "no last-update (test driver): as reported"
+    assert used(0, None) == 37632, "no limit asked: as reported"
+    stale = parse_counters("u", "g", 3, {**record, "balloon.last-update": 5}, 1.0, now)
+    assert stale.balloon_rss_kib == 240000 and stale.balloon_current_kib == 262144, (
+        "only the guest's own report goes stale: QEMU's RSS and the balloon size stay"
+    )
