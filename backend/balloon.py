@@ -5,9 +5,9 @@ admin's own action, as ``virsh dommemstat --period N --live --config`` is. A per
 0 stops the reports; the guest keeps its memory either way.
 
 Refusals, each a sentence and nothing sent: a read-only connection, a period that is not
-a whole number of seconds from 0 to :data:`MAX_PERIOD_S`, a guest without a balloon device (none in
-its XML, or ``model='none'``), a change to the running guest of a guest that is not
-running. libvirt's own refusals come back through :mod:`backend.errors`.
+a whole number of seconds from 0 to :data:`MAX_PERIOD_S`, a guest without a balloon
+device (none in its XML, or ``model='none'``), a change to the running guest of a guest
+that is not running. libvirt's own refusals come back through :mod:`backend.errors`.
 """
 
 from __future__ import annotations
