@@ -41,9 +41,16 @@ demo: deps venv image daemon
 	$(VPY) $(HARNESS) demo
 	$(VENV)/bin/kvmtui -c qemu:///system
 
+# mypy and lint-imports read the code under its installed names through a tree of links
+# (.cache/pkgview/kvmtui/{backend,tui,screens}), remade each run so new files are in it.
+PKGVIEW := .cache/pkgview
+
 lint: | venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/lint-imports
+	rm -rf $(PKGVIEW) && mkdir -p $(PKGVIEW)/kvmtui && touch $(PKGVIEW)/kvmtui/__init__.py
+	cp -rs "$(CURDIR)/backend" "$(CURDIR)/tui" "$(CURDIR)/screens" $(PKGVIEW)/kvmtui/
+	find $(PKGVIEW) -name __pycache__ -prune -exec rm -rf {} +
+	PYTHONPATH=$(PKGVIEW) $(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy tests/harness tests/conftest.py tests/test_harness.py
 

@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 import libvirt
 import libvirt_qemu
 
-from backend import errors, lifecycle
-from backend.agent_info import (
+from kvmtui.backend import errors, lifecycle
+from kvmtui.backend.agent_info import (
     AGENT_CHANNEL_NAME,
     AgentAnswers,
     AgentCapabilities,
@@ -46,7 +46,7 @@ from backend.agent_info import (
     parse_fstrim,
     parse_request,
 )
-from backend.host import Host
+from kvmtui.backend.host import Host
 
 T = TypeVar("T")
 

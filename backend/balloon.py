@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import libvirt
 
-from backend import errors
-from backend.host import Host
-from backend.stats import BALLOON_STALE_S
-from backend.throttle import Scope
+from kvmtui.backend import errors
+from kvmtui.backend.host import Host
+from kvmtui.backend.stats import BALLOON_STALE_S
+from kvmtui.backend.throttle import Scope
 
 #: The longest period kvmtui sets: half the age at which the statistics count a report
 #: as stale, so a guest that reports on time is never shown as unknown.

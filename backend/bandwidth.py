@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import libvirt
 
-from backend.host import Host
-from backend.throttle import (
+from kvmtui.backend.host import Host
+from kvmtui.backend.throttle import (
     DeviceSides,
     FieldError,
     GuestRef,

@@ -46,11 +46,11 @@ from typing import TextIO
 
 import libvirt
 
-from backend import errors
-from backend.host import Host
-from backend.model import ConnectionState, Guest, HostChange, StatusChanged
-from backend.poller import StatsEngine, StatsUpdated
-from backend.stats import GuestRates
+from kvmtui.backend import errors
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import ConnectionState, Guest, HostChange, StatusChanged
+from kvmtui.backend.poller import StatsEngine, StatsUpdated
+from kvmtui.backend.stats import GuestRates
 
 COLUMNS: tuple[str, ...] = (
     "timestamp",

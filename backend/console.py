@@ -22,11 +22,11 @@ from typing import Any
 
 import libvirt
 
-from backend import errors
-from backend.errors import KvmtuiError
-from backend.events import ensure_event_loop
-from backend.host import Host
-from backend.model import Guest
+from kvmtui.backend import errors
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.events import ensure_event_loop
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import Guest
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import libvirt
 
-from backend import errors
-from backend.balloon import Balloon, balloon_of
-from backend.host import Host
+from kvmtui.backend import errors
+from kvmtui.backend.balloon import Balloon, balloon_of
+from kvmtui.backend.host import Host
 
 
 @dataclass(frozen=True, slots=True)

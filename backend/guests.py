@@ -6,7 +6,7 @@ from typing import Any
 
 import libvirt
 
-from backend.model import Guest, reason_text, state_from_code
+from kvmtui.backend.model import Guest, reason_text, state_from_code
 
 
 def read_guest(

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
-from backend.hoststats import HostFigures
-from backend.stats import GuestRates
+from kvmtui.backend.hoststats import HostFigures
+from kvmtui.backend.stats import GuestRates
 
 #: virt-top's default refresh interval, seconds.
 DEFAULT_INTERVAL = 3.0

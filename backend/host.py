@@ -19,11 +19,11 @@ from typing import Any
 
 import libvirt
 
-from backend import errors
-from backend import uri as uris
-from backend.events import ensure_event_loop
-from backend.guests import read_all_guests, read_guest
-from backend.model import (
+from kvmtui.backend import errors
+from kvmtui.backend import uri as uris
+from kvmtui.backend.events import ensure_event_loop
+from kvmtui.backend.guests import read_all_guests, read_guest
+from kvmtui.backend.model import (
     ConnectionState,
     Guest,
     GuestRemoved,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import libvirt
 
-from backend.model import Guest
+from kvmtui.backend.model import Guest
 
 _UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG}
 

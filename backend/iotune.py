@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import libvirt
 
-from backend import errors
-from backend.host import Host
-from backend.throttle import (
+from kvmtui.backend import errors
+from kvmtui.backend.host import Host
+from kvmtui.backend.throttle import (
     DeviceSides,
     FieldError,
     GuestRef,

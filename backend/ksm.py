@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import libvirt
 import psutil
 
-from backend import errors
-from backend import uri as uris
-from backend.history import Series
-from backend.host import Host
+from kvmtui.backend import errors
+from kvmtui.backend import uri as uris
+from kvmtui.backend.history import Series
+from kvmtui.backend.host import Host
 
 SYSFS = Path("/sys/kernel/mm/ksm")
 QEMU_PID_DIR = Path("/run/libvirt/qemu")

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 import libvirt
 
-from backend import errors
-from backend.host import Host
+from kvmtui.backend import errors
+from kvmtui.backend.host import Host
 
 
 class ShutdownMode(StrEnum):

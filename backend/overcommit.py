@@ -13,10 +13,10 @@ from enum import StrEnum
 
 import libvirt
 
-from backend import errors
-from backend.host import Host
-from backend.hoststats import HostSampler, Overcommit, host_mem_total_kib, overcommit
-from backend.model import Guest
+from kvmtui.backend import errors
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import HostSampler, Overcommit, host_mem_total_kib, overcommit
+from kvmtui.backend.model import Guest
 
 
 class Level(StrEnum):

@@ -22,12 +22,18 @@ from operator import attrgetter
 
 import libvirt
 
-from backend import errors
-from backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, GuestTotals, HostHistory
-from backend.host import Host
-from backend.hoststats import HostFigures, HostSample, HostSampler, OvercommitMemo, host_figures
-from backend.model import Guest
-from backend.stats import (
+from kvmtui.backend import errors
+from kvmtui.backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, GuestTotals, HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import (
+    HostFigures,
+    HostSample,
+    HostSampler,
+    OvercommitMemo,
+    host_figures,
+)
+from kvmtui.backend.model import Guest
+from kvmtui.backend.stats import (
     DeviceRates,
     GuestCounters,
     GuestRates,

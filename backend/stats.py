@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import libvirt
 
-from backend.model import GuestState, state_from_code
+from kvmtui.backend.model import GuestState, state_from_code
 
 #: The groups of one bulk call: what virt-top shows, nothing more.
 STATS_GROUPS = (

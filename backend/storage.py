@@ -21,9 +21,9 @@ from xml.sax.saxutils import escape
 
 import libvirt
 
-from backend import errors
-from backend.domxml import parse_domain_xml
-from backend.host import Host
+from kvmtui.backend import errors
+from kvmtui.backend.domxml import parse_domain_xml
+from kvmtui.backend.host import Host
 
 #: Smaller than this is almost surely a missing unit ("10" meaning 10 GiB).
 MIN_VOLUME_BYTES = 1024 * 1024

@@ -18,8 +18,10 @@ from typing import Any, Generic, TypeVar
 
 import libvirt
 
-from backend import errors
-from backend.host import Host
+from kvmtui.backend import errors
+from kvmtui.backend.host import Host
+from kvmtui.backend.poller import StatsEngine
+from kvmtui.backend.stats import DeviceRates
 
 
 class Scope(StrEnum):
@@ -374,3 +376,20 @@ def set_device_limits(
             code=failure.code,
         ) from exc
     return ref, device, before, after
+
+
+def sample_device_rates(
+    host: Host, engine: StatsEngine, uuid: str
+) -> tuple[tuple[DeviceRates, ...], tuple[DeviceRates, ...]] | None:
+    """One statistics sample of one guest's disks and NICs (rates need two samples).
+
+    None when the guest cannot be read now (host down, guest gone); the engine then
+    starts afresh so the next rates do not span the gap.
+    """
+    try:
+        conn = host.connection("read statistics")
+        dom = conn.lookupByUUIDString(uuid)
+        return engine.tick(conn, domains=[dom]).devices(uuid)
+    except (errors.KvmtuiError, libvirt.libvirtError):
+        engine.reset()
+        return None

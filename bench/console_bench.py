@@ -38,8 +38,8 @@ import textual  # noqa: E402
 from textual import events  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 
-from tui.widgets.term_screen import TermScreen, TermStream  # noqa: E402
-from tui.widgets.terminal import Terminal  # noqa: E402
+from kvmtui.tui.widgets.term_screen import TermScreen, TermStream  # noqa: E402
+from kvmtui.tui.widgets.terminal import Terminal  # noqa: E402
 
 COLUMNS, LINES = 80, 24
 CHUNK = 4096

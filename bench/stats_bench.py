@@ -70,12 +70,13 @@ def run_size(guests: int, ticks: int) -> dict[str, Any]:
     """Measure one size in this process; returns the figures."""
     import libvirt
 
-    from backend.guests import read_all_guests
-    from backend.history import DEFAULT_CAPACITY, HostHistory
-    from backend.hoststats import HostSampler, host_figures
-    from backend.model import GuestState
-    from backend.poller import FULL_EVERY, SLICE_ABOVE, StatsEngine
-    from backend.stats import (
+    from bench.nodes import SERVED_URI, full_stats, guest_mac, guest_uuid, serve_guests
+    from kvmtui.backend.guests import read_all_guests
+    from kvmtui.backend.history import DEFAULT_CAPACITY, HostHistory
+    from kvmtui.backend.hoststats import HostSampler, host_figures
+    from kvmtui.backend.model import GuestState
+    from kvmtui.backend.poller import FULL_EVERY, SLICE_ABOVE, StatsEngine
+    from kvmtui.backend.stats import (
         NOWAIT,
         STATS_GROUPS,
         GuestRates,
@@ -84,7 +85,6 @@ def run_size(guests: int, ticks: int) -> dict[str, Any]:
         compute_rates,
         parse_counters,
     )
-    from bench.nodes import SERVED_URI, full_stats, guest_mac, guest_uuid, serve_guests
 
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     keeper = serve_guests(guests)  # the daemon keeps the guests while it is open
@@ -129,7 +129,7 @@ def run_size(guests: int, ticks: int) -> dict[str, Any]:
     domains = conn.listAllDomains(0)
     visible = domains[:SUBSET]
     shown = [d for d, _ in conn.getAllDomainStats(STATS_GROUPS, NOWAIT)][:VISIBLE]
-    from backend.poller import slice_size
+    from kvmtui.backend.poller import slice_size
 
     size = slice_size(guests) if guests > SLICE_ABOVE else 0
     sliced = shown + [d for d in domains if d not in shown][:size]

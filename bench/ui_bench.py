@@ -153,11 +153,11 @@ def _terminal_bytes(app: Any, shown_at: list[float]) -> list[int]:
 async def _measure(guests: int, ticks: int) -> dict[str, Any]:
     import libvirt
 
-    from backend.history import HostHistory
-    from backend.poller import FULL_EVERY, SLICE_ROUND, StatsEngine
     from bench.nodes import SERVED_URI, serve_guests
-    from screens.guests import GuestsScreen
-    from tui.app import make_app
+    from kvmtui.backend.history import HostHistory
+    from kvmtui.backend.poller import FULL_EVERY, SLICE_ROUND, StatsEngine
+    from kvmtui.screens.guests import GuestsScreen
+    from kvmtui.tui.app import make_app
 
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     keeper = serve_guests(guests)  # the daemon keeps the guests while it is open

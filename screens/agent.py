@@ -24,28 +24,28 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from backend.agent import DEFAULT_LIMIT_S, GuestAgent
-from backend.agent_info import (
+from kvmtui.backend.agent import DEFAULT_LIMIT_S, GuestAgent
+from kvmtui.backend.agent_info import (
     CHANNEL_XML,
     AgentPanel,
     AgentState,
     InvalidRequest,
     why_unusable,
 )
-from backend.errors import KvmtuiError
-from backend.host import Host
-from backend.model import Guest, GuestState
-from screens.agent_forms import (
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import Guest, GuestState
+from kvmtui.screens.agent_forms import (
     ExecFormScreen,
     ExecRequest,
     PasswordFormScreen,
     PasswordRequest,
     RawFormScreen,
 )
-from screens.confirm import ConfirmScreen
-from tui import messages
-from tui.widgets.agent_output import AgentOutput, exec_body, trim_body
-from tui.widgets.agent_panel import (
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.tui import messages
+from kvmtui.tui.widgets.agent_output import AgentOutput, exec_body, trim_body
+from kvmtui.tui.widgets.agent_panel import (
     AgentSection,
     drift_text,
     section_widgets,

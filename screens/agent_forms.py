@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from backend.agent import EXEC_LIMIT_S
-from backend.agent_info import InvalidRequest, Secret, exec_argv, parse_request
+from kvmtui.backend.agent import EXEC_LIMIT_S
+from kvmtui.backend.agent_info import InvalidRequest, Secret, exec_argv, parse_request
 
 SHELL = "/bin/sh"
 MAX_EXEC_LIMIT_S = 3600.0

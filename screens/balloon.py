@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
-from backend.balloon import MAX_PERIOD_S, Balloon, parse_period
-from backend.throttle import Scope
+from kvmtui.backend.balloon import MAX_PERIOD_S, Balloon, parse_period
+from kvmtui.backend.throttle import Scope
 
 
 class BalloonPeriodScreen(ModalScreen[tuple[int, Scope] | None]):

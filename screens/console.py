@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Static
 
-from backend.console import (
+from kvmtui.backend.console import (
     CloseReason,
     ConsoleBusyError,
     ConsoleLog,
@@ -29,11 +29,11 @@ from backend.console import (
     can_open,
     describe,
 )
-from backend.errors import KvmtuiError
-from backend.host import Host
-from backend.model import GuestState
-from screens.confirm import ConfirmScreen
-from tui.widgets.terminal import LEAVE_KEY, Terminal
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import GuestState
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.tui.widgets.terminal import LEAVE_KEY, Terminal
 
 SCROLL_BACK_KEY = "shift+pageup"
 SCROLL_FORWARD_KEY = "shift+pagedown"

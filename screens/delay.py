@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tui.polling import parse_delay
+from kvmtui.tui.polling import parse_delay
 
 
 class DelayScreen(ModalScreen[float | None]):

@@ -14,20 +14,20 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from backend.balloon import set_stats_period
-from backend.domxml import DomainLayout, read_layout
-from backend.errors import KvmtuiError
-from backend.history import HostHistory
-from backend.host import Host
-from backend.model import Guest, GuestState
-from backend.poller import StatsUpdated
-from backend.throttle import Scope
-from screens.balloon import BalloonPeriodScreen
-from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
-from tui import messages
-from tui.polling import Pollers
-from tui.widgets.guest_facts import GuestFacts, GuestSection
-from tui.widgets.guest_stats import GuestDevices, GuestGraphs
+from kvmtui.backend.balloon import set_stats_period
+from kvmtui.backend.domxml import DomainLayout, read_layout
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import Guest, GuestState
+from kvmtui.backend.poller import StatsUpdated
+from kvmtui.backend.throttle import Scope
+from kvmtui.screens.balloon import BalloonPeriodScreen
+from kvmtui.screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
+from kvmtui.tui import messages
+from kvmtui.tui.polling import Pollers
+from kvmtui.tui.widgets.guest_facts import GuestFacts, GuestSection
+from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
 
 
 class DetailsScreen(GuestToolsScreen):

@@ -7,12 +7,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from backend.console import can_open
-from backend.host import Host
-from backend.model import Guest, GuestState
-from screens.agent import AgentScreen
-from screens.console import show_console
-from screens.throttle import ThrottleScreen
+from kvmtui.backend.console import can_open
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import Guest, GuestState
+from kvmtui.screens.agent import AgentScreen
+from kvmtui.screens.console import show_console
+from kvmtui.screens.throttle import ThrottleScreen
 
 TOOL_BINDINGS: list[Binding] = [
     Binding("c", "console", "Console", tooltip="The guest's serial console (Ctrl+] leaves)."),

@@ -13,25 +13,25 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Label
 
-from backend import lifecycle
-from backend.errors import KvmtuiError
-from backend.history import HostHistory
-from backend.host import Host
-from backend.ksm import KsmHistory
-from backend.model import ConnectionState, Guest, GuestState
-from backend.poller import StatsUpdated
-from screens.confirm import ConfirmScreen, TypeToConfirmScreen
-from screens.details import DetailsScreen
-from screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
-from screens.help import HelpRow, HelpScreen
-from screens.host import HostScreen
-from screens.ksm import KsmScreen
-from screens.storage import StorageScreen
-from screens.throttle_many import ThrottleManyScreen
-from tui import messages
-from tui.polling import Pollers
-from tui.widgets.guest_table import SORT_KEYS, GuestTable
-from tui.widgets.host_status import HostStatusBar
+from kvmtui.backend import lifecycle
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.ksm import KsmHistory
+from kvmtui.backend.model import ConnectionState, Guest, GuestState
+from kvmtui.backend.poller import StatsUpdated
+from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
+from kvmtui.screens.help import HelpRow, HelpScreen
+from kvmtui.screens.host import HostScreen
+from kvmtui.screens.ksm import KsmScreen
+from kvmtui.screens.storage import StorageScreen
+from kvmtui.screens.throttle_many import ThrottleManyScreen
+from kvmtui.tui import messages
+from kvmtui.tui.polling import Pollers
+from kvmtui.tui.widgets.guest_table import SORT_KEYS, GuestTable
+from kvmtui.tui.widgets.host_status import HostStatusBar
 
 log = logging.getLogger(__name__)
 

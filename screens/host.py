@@ -13,13 +13,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from backend.history import HostHistory
-from backend.host import Host
-from backend.hoststats import HostFigures
-from tui import messages
-from tui.format import UNKNOWN, human_kib, ratio_style, ratio_text
-from tui.polling import Pollers
-from tui.widgets.graphs import GraphRow, count, kib, pct, per_second
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import HostFigures
+from kvmtui.tui import messages
+from kvmtui.tui.format import UNKNOWN, human_kib, ratio_style, ratio_text
+from kvmtui.tui.polling import Pollers
+from kvmtui.tui.widgets.graphs import GraphRow, count, kib, pct, per_second
 
 #: (history metric, label, formatter, full scale)
 HOST_GRAPHS = (

@@ -21,17 +21,17 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from backend import ksm
-from backend.errors import KvmtuiError
-from backend.host import Host
-from backend.hoststats import HostSampler
-from backend.ksm import KsmHistory, KsmReading, KsmRun, Permission
-from backend.overcommit import Density, Thresholds, read_density
-from screens.confirm import ConfirmScreen
-from screens.ksm_thresholds import ThresholdsScreen
-from screens.ksm_tune import KsmTuneScreen
-from tui.format import human_kib
-from tui.widgets.ksm_panel import KsmPanel
+from kvmtui.backend import ksm
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import HostSampler
+from kvmtui.backend.ksm import KsmHistory, KsmReading, KsmRun, Permission
+from kvmtui.backend.overcommit import Density, Thresholds, read_density
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.ksm_thresholds import ThresholdsScreen
+from kvmtui.screens.ksm_tune import KsmTuneScreen
+from kvmtui.tui.format import human_kib
+from kvmtui.tui.widgets.ksm_panel import KsmPanel
 
 KsmReader = Callable[[Host], KsmReading]
 DensityReader = Callable[[Host, int | None], Density]

@@ -11,7 +11,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from backend.overcommit import Thresholds, parse_thresholds
+from kvmtui.backend.overcommit import Thresholds, parse_thresholds
 
 FIELDS = (
     ("cpu_warn", "vCPU warning"),

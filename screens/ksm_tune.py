@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from backend.errors import KvmtuiError
+from kvmtui.backend.errors import KvmtuiError
 
 
 class KsmTuneScreen(ModalScreen[str | None]):

@@ -18,13 +18,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from backend import storage
-from backend.errors import KvmtuiError
-from backend.host import Host
-from backend.storage import Pool, Volume
-from screens.confirm import ConfirmScreen, TypeToConfirmScreen
-from screens.storage_volume import VolumeFormScreen, VolumeRequest
-from tui.widgets.storage_tables import PoolTable, VolumeTable, size_text, thin_text
+from kvmtui.backend import storage
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.host import Host
+from kvmtui.backend.storage import Pool, Volume
+from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
+from kvmtui.screens.storage_volume import VolumeFormScreen, VolumeRequest
+from kvmtui.tui.widgets.storage_tables import PoolTable, VolumeTable, size_text, thin_text
 
 READ_ONLY = "read-only connection"
 _POOL_ACTIONS = {"refresh_pool", "start_pool", "stop_pool", "create_volume"}

@@ -12,9 +12,9 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from backend.errors import KvmtuiError
-from backend.storage import VOLUME_FORMATS, Pool, Volume, parse_size, validate_name
-from tui.widgets.storage_tables import size_text
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.storage import VOLUME_FORMATS, Pool, Volume, parse_size, validate_name
+from kvmtui.tui.widgets.storage_tables import size_text
 
 
 @dataclass(frozen=True, slots=True)

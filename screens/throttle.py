@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-import libvirt
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,21 +20,27 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static, TabbedContent, TabPane
 
-from backend import bandwidth, errors, iotune
-from backend.host import Host
-from backend.poller import StatsEngine
-from backend.stats import DeviceRates
-from backend.throttle import DeviceSides, FieldError, Scope, scope_errors
-from screens.confirm import ConfirmScreen
-from screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
-from tui.widgets.throttle_form import FormRow, LimitForm
-from tui.widgets.throttle_messages import (
+from kvmtui.backend import bandwidth, errors, iotune
+from kvmtui.backend.host import Host
+from kvmtui.backend.poller import StatsEngine
+from kvmtui.backend.stats import DeviceRates
+from kvmtui.backend.throttle import (
+    DeviceSides,
+    FieldError,
+    Scope,
+    sample_device_rates,
+    scope_errors,
+)
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
+from kvmtui.tui.widgets.throttle_form import FormRow, LimitForm
+from kvmtui.tui.widgets.throttle_messages import (
     LimitsApplied,
     LimitsFailed,
     LimitsLoaded,
     RatesSampled,
 )
-from tui.widgets.throttle_rates import DiskRatesView, NicRatesView
+from kvmtui.tui.widgets.throttle_rates import DiskRatesView, NicRatesView
 
 DISK_TAB, NIC_TAB = "disk-tab", "nic-tab"
 _SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
@@ -224,15 +229,9 @@ class ThrottleScreen(ScopedLimitsScreen):
 
     @work(thread=True, exclusive=True, group="throttle-rates")
     def _sample(self) -> None:
-        try:
-            conn = self.host.connection("read statistics")
-            dom = conn.lookupByUUIDString(self.uuid)
-            tick = self._engine.tick(conn, domains=[dom])
-            disks, nics = tick.devices(self.uuid)
-            self.post_message(RatesSampled(disks or None, nics or None))
-        except (errors.KvmtuiError, libvirt.libvirtError):
-            self._engine.reset()
-            self.post_message(RatesSampled(None, None))
+        rates = sample_device_rates(self.host, self._engine, self.uuid)
+        disks, nics = rates if rates is not None else ((), ())
+        self.post_message(RatesSampled(disks or None, nics or None))
 
     @work(thread=True, exclusive=True, group="throttle-apply")
     def _apply_limits(

@@ -11,13 +11,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from backend import errors, iotune
-from backend.host import Host
-from backend.throttle import Scope
-from screens.throttle import ScopedLimitsScreen, disk_rows
-from screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
-from tui.widgets.throttle_form import LimitForm
-from tui.widgets.throttle_messages import BatchApplied, LimitsFailed
+from kvmtui.backend import errors, iotune
+from kvmtui.backend.host import Host
+from kvmtui.backend.throttle import Scope
+from kvmtui.screens.throttle import ScopedLimitsScreen, disk_rows
+from kvmtui.screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
+from kvmtui.tui.widgets.throttle_form import LimitForm
+from kvmtui.tui.widgets.throttle_messages import BatchApplied, LimitsFailed
 
 
 class ThrottleManyScreen(ScopedLimitsScreen):

@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from backend.agent_info import AgentState
-from screens.agent import AgentScreen
+from kvmtui.backend.agent_info import AgentState
+from kvmtui.screens.agent import AgentScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 from tests.agent_replay import RecordedAgent, recorded_answers
 from tests.pilot import loaded, wait_for
-from tui.app import KvmtuiApp, make_app
 
 FIXED_EPOCH = 1_700_000_000.0
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1

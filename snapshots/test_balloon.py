@@ -6,11 +6,11 @@ from __future__ import annotations
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import wait_for
 from tests.test_app_testdriver import build
 from tests.test_balloon import NODE
 from tests.test_balloon_screen import ask, open_details
-from tui.app import KvmtuiApp
 
 
 def test_balloon_period_refuses_a_bad_value(snap_compare) -> None:

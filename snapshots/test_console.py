@@ -9,9 +9,9 @@ from __future__ import annotations
 from textual.app import App
 from textual.pilot import Pilot
 
-from backend.host import Host
-from screens.console import ConsoleScreen
-from tui.widgets.terminal import Terminal
+from kvmtui.backend.host import Host
+from kvmtui.screens.console import ConsoleScreen
+from kvmtui.tui.widgets.terminal import Terminal
 
 UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 

@@ -16,15 +16,15 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from backend import lifecycle
-from backend.model import ConnectionState
-from screens.confirm import ConfirmScreen
-from screens.details import DetailsScreen
-from screens.guests import GuestsScreen
-from screens.help import HelpScreen
-from tui.app import KvmtuiApp, make_app
-from tui.widgets.guest_facts import GuestFacts
-from tui.widgets.guest_table import GuestTable
+from kvmtui.backend import lifecycle
+from kvmtui.backend.model import ConnectionState
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.help import HelpScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.widgets.guest_facts import GuestFacts
+from kvmtui.tui.widgets.guest_table import GuestTable
 
 FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 MISSING_URI = "test:///nonexistent/missing.xml"

@@ -19,13 +19,13 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from backend.host import Host
-from backend.ksm import GuestKsm, KsmCounters, KsmHistory, KsmLocal, KsmReading
-from backend.model import ConnectionState
-from screens.ksm import KsmScreen
-from screens.ksm_thresholds import ThresholdsScreen
-from screens.ksm_tune import KsmTuneScreen
-from tui.app import KvmtuiApp, make_app
+from kvmtui.backend.host import Host
+from kvmtui.backend.ksm import GuestKsm, KsmCounters, KsmHistory, KsmLocal, KsmReading
+from kvmtui.backend.model import ConnectionState
+from kvmtui.screens.ksm import KsmScreen
+from kvmtui.screens.ksm_thresholds import ThresholdsScreen
+from kvmtui.screens.ksm_tune import KsmTuneScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 
 DATA = Path(__file__).parent.parent / "tests" / "data"
 NODE_URI = f"test://{DATA / 'storage-node.xml'}"

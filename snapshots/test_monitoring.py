@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from textual.pilot import Pilot
 
-from backend.model import ConnectionState
-from screens.details import DetailsScreen
-from screens.guests import GuestsScreen
-from screens.host import HostScreen
+from kvmtui.backend.model import ConnectionState
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.host import HostScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.widgets.guest_stats import GuestGraphs
 from tests.replay import replay
-from tui.app import KvmtuiApp, make_app
-from tui.widgets.guest_stats import GuestGraphs
 
 FIXED_EPOCH = 1_700_000_000.0
 #: Replay up to the disk read: the last tick has read rates.

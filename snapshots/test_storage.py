@@ -13,10 +13,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from backend.model import ConnectionState
-from screens.storage import StorageScreen
-from screens.storage_volume import VolumeFormScreen
-from tui.app import KvmtuiApp, make_app
+from kvmtui.backend.model import ConnectionState
+from kvmtui.screens.storage import StorageScreen
+from kvmtui.screens.storage_volume import VolumeFormScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 
 NODE_URI = f"test://{Path(__file__).parent.parent / 'tests' / 'data' / 'storage-node.xml'}"
 

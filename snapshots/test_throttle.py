@@ -15,13 +15,13 @@ import libvirt
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from backend.host import Host
-from backend.stats import DeviceRates
 from conftest import node_uri
-from screens.throttle import NIC_TAB, ThrottleScreen
-from screens.throttle_many import ThrottleManyScreen
-from screens.throttle_preview import ThrottlePreviewScreen
-from tui.app import KvmtuiApp, make_app
+from kvmtui.backend.host import Host
+from kvmtui.backend.stats import DeviceRates
+from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
+from kvmtui.screens.throttle_many import ThrottleManyScreen
+from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 
 NODE = Path(__file__).parent.parent / "tests" / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"

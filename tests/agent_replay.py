@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.agent import GuestAgent
-from backend.agent_info import AgentAnswers, AgentState, ExecResult, Secret
-from backend.host import Host
+from kvmtui.backend.agent import GuestAgent
+from kvmtui.backend.agent_info import AgentAnswers, AgentState, ExecResult, Secret
+from kvmtui.backend.host import Host
 
 RECORDING = Path(__file__).parent / "data" / "agent" / "answers.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from backend.host import Host
+from kvmtui.backend.host import Host
 
 
 @contextmanager

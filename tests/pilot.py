@@ -10,10 +10,10 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from backend.model import ConnectionState, Guest, GuestState
-from screens.guests import GuestsScreen
-from tui.app import KvmtuiApp
-from tui.widgets.guest_table import GuestTable
+from kvmtui.backend.model import ConnectionState, Guest, GuestState
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.tui.app import KvmtuiApp
+from kvmtui.tui.widgets.guest_table import GuestTable
 
 
 def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:

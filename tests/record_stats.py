@@ -19,8 +19,8 @@ from typing import Any
 
 import libvirt
 
-from backend.hoststats import HostSampler
-from backend.stats import StatsCollector
+from kvmtui.backend.hoststats import HostSampler
+from kvmtui.backend.stats import StatsCollector
 from tests.harness import daemon
 from tests.harness.guests import (
     agent_command,

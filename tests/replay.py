@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.history import HostHistory
-from backend.host import Host
-from backend.hoststats import HostSample, NodeInfo, host_figures
-from backend.model import GuestState
-from backend.poller import StatsListener, StatsUpdated
-from backend.stats import DiskCounters, GuestCounters, NicCounters, Sample, compute_rates
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import HostSample, NodeInfo, host_figures
+from kvmtui.backend.model import GuestState
+from kvmtui.backend.poller import StatsListener, StatsUpdated
+from kvmtui.backend.stats import DiskCounters, GuestCounters, NicCounters, Sample, compute_rates
 
 RECORDING = Path(__file__).parent / "data" / "recorded_stats.json"
 FIXED_EPOCH = 1_700_000_000.0

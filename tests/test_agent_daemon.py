@@ -22,16 +22,16 @@ from typing import Any
 import libvirt
 import pytest
 
-from backend import agent as agent_module
-from backend.agent import (
+from kvmtui.backend import agent as agent_module
+from kvmtui.backend.agent import (
     AgentRefusedError,
     AgentTimeoutError,
     AgentUnavailableError,
     GuestAgent,
 )
-from backend.agent_info import AgentState, InvalidRequest, Secret, exec_argv
-from backend.errors import ReadOnlyError
-from backend.host import Host
+from kvmtui.backend.agent_info import AgentState, InvalidRequest, Secret, exec_argv
+from kvmtui.backend.errors import ReadOnlyError
+from kvmtui.backend.host import Host
 from tests.conftest import TEST_GUEST_PREFIX, _remove_guests
 from tests.harness.guest_files import HOSTNAME, OS_RELEASE
 from tests.harness.guests import agent_command, define_guest, wait_for_agent, wait_for_state

@@ -14,15 +14,15 @@ import libvirt
 import pytest
 from textual.pilot import Pilot
 
-from backend.agent import AgentUnavailableError
-from backend.agent_info import AgentState
-from screens.agent import AgentScreen
+from kvmtui.backend.agent import AgentUnavailableError
+from kvmtui.backend.agent_info import AgentState
+from kvmtui.screens.agent import AgentScreen
+from kvmtui.tui.app import make_app
+from kvmtui.tui.widgets.agent_output import AgentOutput
 from tests.harness.guest_files import HOSTNAME
 from tests.pilot import loaded, run_async, wait_for
 from tests.test_agent_daemon import serial_command, xml_mac
 from tests.test_agent_screen import answer, exec_confirmed, plain, section, state_line
-from tui.app import make_app
-from tui.widgets.agent_output import AgentOutput
 
 pytestmark = pytest.mark.daemon
 

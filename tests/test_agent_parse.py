@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from backend.agent import _Late, bounded
-from backend.agent_info import (
+from kvmtui.backend.agent import _Late, bounded
+from kvmtui.backend.agent_info import (
     AgentState,
     GuestClock,
     InvalidRequest,
@@ -21,8 +21,8 @@ from backend.agent_info import (
     parse_request,
     why_unusable,
 )
+from kvmtui.tui.widgets.agent_panel import drift_text, guest_time_text
 from tests.agent_replay import recorded_answers
-from tui.widgets.agent_panel import drift_text, guest_time_text
 
 CHANNEL = """<domain><devices>
   <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'{state}/></channel>

@@ -18,15 +18,15 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from backend.agent_info import CHANNEL_XML, AgentAnswers, AgentState, Secret
-from screens.agent import READ_ONLY_REASON, AgentScreen
-from screens.agent_forms import ExecFormScreen, PasswordFormScreen, RawFormScreen
-from screens.confirm import ConfirmScreen
+from kvmtui.backend.agent_info import CHANNEL_XML, AgentAnswers, AgentState, Secret
+from kvmtui.screens.agent import READ_ONLY_REASON, AgentScreen
+from kvmtui.screens.agent_forms import ExecFormScreen, PasswordFormScreen, RawFormScreen
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.widgets.agent_output import AgentOutput
+from kvmtui.tui.widgets.agent_panel import AgentSection
 from tests.agent_replay import RecordedAgent, recorded_answers
 from tests.pilot import loaded, run_async, wait_for
-from tui.app import KvmtuiApp, make_app
-from tui.widgets.agent_output import AgentOutput
-from tui.widgets.agent_panel import AgentSection
 
 FIXED_EPOCH = 1_700_000_000.0
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1, running

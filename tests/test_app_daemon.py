@@ -12,11 +12,11 @@ import time
 import libvirt
 import pytest
 
-from backend.model import GuestState
-from screens.confirm import ConfirmScreen
+from kvmtui.backend.model import GuestState
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 from tests.harness.guests import GuestFactory
 from tests.pilot import loaded, row_state, run_async, select, wait_for
-from tui.app import KvmtuiApp, make_app
 
 pytestmark = pytest.mark.daemon
 
@@ -146,8 +146,8 @@ def test_acpi_shutdown_through_the_backend(
     daemon_uri: str, booted_guest: libvirt.virDomain
 ) -> None:
     """ShutdownMode.ACPI presses the power button; the guest's acpid powers it off."""
-    from backend import lifecycle
-    from backend.host import Host
+    from kvmtui.backend import lifecycle
+    from kvmtui.backend.host import Host
     from tests.waiting import wait_for as wait_until
 
     host = Host(daemon_uri)

@@ -13,21 +13,21 @@ from collections.abc import Callable
 import pytest
 from textual.binding import Binding
 
-from backend import lifecycle
-from backend.errors import ReadOnlyError
-from backend.host import Host
-from backend.model import ConnectionState, GuestState
-from screens import guests
-from screens.confirm import ConfirmScreen, TypeToConfirmScreen
-from screens.details import DetailsScreen
-from screens.guests import GuestsScreen
-from screens.help import HelpScreen
+from kvmtui.backend import lifecycle
+from kvmtui.backend.errors import ReadOnlyError
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import ConnectionState, GuestState
+from kvmtui.screens import guests
+from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.help import HelpScreen
+from kvmtui.tui import cli
+from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.format import STATE_STYLES, human_kib, memory_text
+from kvmtui.tui.widgets.guest_facts import GuestFacts
+from kvmtui.tui.widgets.host_status import status_text
 from tests.pilot import loaded, row_state, run_async, select, wait_for
-from tui import cli
-from tui.app import KvmtuiApp, make_app
-from tui.format import STATE_STYLES, human_kib, memory_text
-from tui.widgets.guest_facts import GuestFacts
-from tui.widgets.host_status import status_text
 
 FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 MISSING_URI = "test:///nonexistent/missing.xml"
@@ -462,7 +462,7 @@ def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
         built.append((list(uris), readonly, delay))
         return FakeApp()
 
-    monkeypatch.setattr("tui.app.make_app", fake_make_app)
+    monkeypatch.setattr("kvmtui.tui.app.make_app", fake_make_app)
     monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
     assert cli.main(["-c", "test:///default", "-c", "b=qemu+ssh://b/system", "-r"]) == 0
     assert cli.main([]) == 0
@@ -532,8 +532,8 @@ def test_memory_and_state_text() -> None:
 
 @run_async
 async def test_g_and_t_open_the_agent_and_throttle_screens(test_node_uri: str) -> None:
-    from screens.agent import AgentScreen
-    from screens.throttle import ThrottleScreen
+    from kvmtui.screens.agent import AgentScreen
+    from kvmtui.screens.throttle import ThrottleScreen
 
     app = build([test_node_uri])
     async with app.run_test(size=(120, 30)) as pilot:
@@ -552,7 +552,7 @@ async def test_g_and_t_open_the_agent_and_throttle_screens(test_node_uri: str) -
 @run_async
 async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: str) -> None:
     """c works on a running guest, is greyed on a stopped one and on read-only hosts."""
-    from screens.console import ConsoleScreen
+    from kvmtui.screens.console import ConsoleScreen
 
     app = build([test_node_uri])
     async with app.run_test(size=(120, 30)) as pilot:
@@ -578,7 +578,7 @@ async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: 
 
 @run_async
 async def test_details_screen_opens_the_agent_too(test_node_uri: str) -> None:
-    from screens.agent import AgentScreen
+    from kvmtui.screens.agent import AgentScreen
 
     app = build([test_node_uri])
     async with app.run_test(size=(120, 30)) as pilot:
@@ -592,8 +592,8 @@ async def test_details_screen_opens_the_agent_too(test_node_uri: str) -> None:
 
 @run_async
 async def test_k_and_s_open_the_ksm_and_storage_screens(test_node_uri: str) -> None:
-    from screens.ksm import KsmScreen
-    from screens.storage import StorageScreen
+    from kvmtui.screens.ksm import KsmScreen
+    from kvmtui.screens.storage import StorageScreen
 
     app = build([test_node_uri])
     async with app.run_test(size=(120, 30)) as pilot:
@@ -609,8 +609,8 @@ async def test_k_and_s_open_the_ksm_and_storage_screens(test_node_uri: str) -> N
 @run_async
 async def test_marked_guests_get_the_same_limits_together(test_node_uri: str) -> None:
     """x marks guests (a * before the row); t then opens the editor for all of them."""
-    from screens.throttle import ThrottleScreen
-    from screens.throttle_many import ThrottleManyScreen
+    from kvmtui.screens.throttle import ThrottleScreen
+    from kvmtui.screens.throttle_many import ThrottleManyScreen
 
     app = build([test_node_uri])
     async with app.run_test(size=(120, 30)) as pilot:

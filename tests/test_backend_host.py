@@ -6,8 +6,9 @@ import shutil
 import threading
 from pathlib import Path
 
-from backend.host import Host
-from backend.model import (
+from conftest import NODE_XML, node_uri
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import (
     ConnectionState,
     GuestRemoved,
     GuestsLoaded,
@@ -16,7 +17,6 @@ from backend.model import (
     HostChange,
     StatusChanged,
 )
-from conftest import NODE_XML, node_uri
 from tests.waiting import wait_for
 
 

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 
-from backend import lifecycle
-from backend.errors import (
+from kvmtui.backend import lifecycle
+from kvmtui.backend.errors import (
     GuestNotFoundError,
     InvalidStateError,
     KvmtuiError,
     ReadOnlyError,
 )
-from backend.host import Host
-from backend.model import GuestState
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import GuestState
 from tests.waiting import wait_for
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from backend import errors
-from backend.uri import connect_uri, default_uri, is_remote, label_for, split_label, unique_labels
+from kvmtui.backend import errors
+from kvmtui.backend.uri import (
+    connect_uri,
+    default_uri,
+    is_remote,
+    label_for,
+    split_label,
+    unique_labels,
+)
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from backend import balloon
-from backend.balloon import MAX_PERIOD_S, Balloon, parse_period, set_stats_period
-from backend.domxml import read_layout
-from backend.errors import InvalidStateError, KvmtuiError, ReadOnlyError
-from backend.host import Host
-from backend.throttle import Scope
 from conftest import node_uri
+from kvmtui.backend import balloon
+from kvmtui.backend.balloon import MAX_PERIOD_S, Balloon, parse_period, set_stats_period
+from kvmtui.backend.domxml import read_layout
+from kvmtui.backend.errors import InvalidStateError, KvmtuiError, ReadOnlyError
+from kvmtui.backend.host import Host
+from kvmtui.backend.throttle import Scope
 from tests.hosts import started_host
 
 NODE = Path(__file__).parent / "data" / "balloon_node.xml"

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 
-from backend.balloon import balloon_of, set_stats_period
-from backend.host import Host
-from backend.poller import StatsPoller
-from backend.stats import BALLOON_STALE_S, StatsCollector, guest_rates
-from backend.throttle import Scope
+from kvmtui.backend.balloon import balloon_of, set_stats_period
+from kvmtui.backend.host import Host
+from kvmtui.backend.poller import StatsPoller
+from kvmtui.backend.stats import BALLOON_STALE_S, StatsCollector, guest_rates
+from kvmtui.backend.throttle import Scope
 from tests.harness.guests import GuestFactory
 from tests.hosts import started_host
 from tests.test_stats_daemon import Ticks

@@ -8,14 +8,14 @@ from __future__ import annotations
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input
 
-from screens.balloon import BalloonPeriodScreen
-from screens.details import DetailsScreen
+from kvmtui.screens.balloon import BalloonPeriodScreen
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.tui.app import KvmtuiApp
+from kvmtui.tui.widgets.guest_facts import GuestFacts
 from tests.pilot import loaded, run_async, select, wait_for
 from tests.test_agent_screen import plain
 from tests.test_app_testdriver import build
 from tests.test_balloon import NODE, periods
-from tui.app import KvmtuiApp
-from tui.widgets.guest_facts import GuestFacts
 
 URI = f"test://{NODE.resolve()}"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from backend import bandwidth
-from backend.bandwidth import Bandwidth
-from backend.errors import KvmtuiError
-from backend.host import Host
-from backend.throttle import Scope, ValidationError
+from kvmtui.backend import bandwidth
+from kvmtui.backend.bandwidth import Bandwidth
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.host import Host
+from kvmtui.backend.throttle import Scope, ValidationError
 from tests.test_iotune_daemon import connected_host  # noqa: F401 (the host fixture)
 
 pytestmark = [pytest.mark.daemon, pytest.mark.guest]

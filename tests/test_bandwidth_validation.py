@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend import bandwidth
-from backend.bandwidth import Bandwidth
+from kvmtui.backend import bandwidth
+from kvmtui.backend.bandwidth import Bandwidth
 
 
 def errors_of(texts: dict[str, str]) -> dict[str, str]:

@@ -10,11 +10,11 @@ from datetime import datetime
 
 import pytest
 
-from backend.batch import COLUMNS, csv_row, iso_utc, run_batch
-from backend.host import Host
-from backend.model import GuestState
-from backend.poller import StatsUpdated
-from backend.stats import GuestRates
+from kvmtui.backend.batch import COLUMNS, csv_row, iso_utc, run_batch
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import GuestState
+from kvmtui.backend.poller import StatsUpdated
+from kvmtui.backend.stats import GuestRates
 
 
 def test_three_iterations_give_a_header_and_three_rows_per_guest(test_node_uri: str) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.batch import COLUMNS
-from tui import cli
+from kvmtui.backend.batch import COLUMNS
+from kvmtui.tui import cli
 
 GUESTS = 13
 

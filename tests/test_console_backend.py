@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.console import CloseReason, ConsoleLog, ConsoleSession, can_open, describe
-from backend.errors import ReadOnlyError
-from backend.host import Host
+from kvmtui.backend.console import CloseReason, ConsoleLog, ConsoleSession, can_open, describe
+from kvmtui.backend.errors import ReadOnlyError
+from kvmtui.backend.host import Host
 
 
 @pytest.fixture

@@ -16,16 +16,16 @@ import pytest
 from textual.app import App
 from textual.widgets import Static
 
-from backend.console import CloseReason, ConsoleBusyError, ConsoleSession, can_open
-from backend.errors import ReadOnlyError
-from backend.host import Host
-from screens.console import ConsoleScreen, TakeoverScreen
+from kvmtui.backend.console import CloseReason, ConsoleBusyError, ConsoleSession, can_open
+from kvmtui.backend.errors import ReadOnlyError
+from kvmtui.backend.host import Host
+from kvmtui.screens.console import ConsoleScreen, TakeoverScreen
+from kvmtui.tui.widgets.terminal import Terminal
 from tests.harness.guest_files import PROMPT
 from tests.harness.guests import GuestFactory
 from tests.pilot import run_async
 from tests.pilot import wait_for as pilot_wait_for
 from tests.waiting import wait_for
-from tui.widgets.terminal import Terminal
 
 pytestmark = pytest.mark.daemon
 

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.style import Style
 
-from tui.widgets.term_screen import TermScreen, TermStream
-from tui.widgets.terminal import Terminal
+from kvmtui.tui.widgets.term_screen import TermScreen, TermStream
+from kvmtui.tui.widgets.terminal import Terminal
 
 COLUMNS, LINES, SCROLLBACK = 30, 8, 50
 

@@ -15,11 +15,11 @@ from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
-from backend.host import Host
-from screens.console import ConsoleScreen
+from kvmtui.backend.host import Host
+from kvmtui.screens.console import ConsoleScreen
+from kvmtui.tui.widgets.term_keys import key_bytes
+from kvmtui.tui.widgets.terminal import HIGH_WATER, LOW_WATER, Terminal
 from tests.pilot import run_async, wait_for
-from tui.widgets.term_keys import key_bytes
-from tui.widgets.terminal import HIGH_WATER, LOW_WATER, Terminal
 
 COLUMNS, LINES = 40, 10
 

@@ -7,11 +7,11 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from screens.guests import GuestsScreen
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.tui.app import make_app
+from kvmtui.tui.widgets.direct_lines import DirectLines
 from tests.pilot import loaded, run_async, wait_for
 from tests.replay import RECORDED_TICKS, replay
-from tui.app import make_app
-from tui.widgets.direct_lines import DirectLines
 
 
 def _styles_cache_lines(widget: DirectLines, crop: Region) -> list[Strip]:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from backend.model import ConnectionState, GuestState
+from kvmtui.backend.model import ConnectionState, GuestState
+from kvmtui.tui.app import make_app
 from tests.pilot import row_state, run_async, screen_of, wait_for
-from tui.app import make_app
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 
-from backend import iotune
-from backend.host import Host
-from backend.iotune import IoTune
-from backend.throttle import Scope, ValidationError
+from kvmtui.backend import iotune
+from kvmtui.backend.host import Host
+from kvmtui.backend.iotune import IoTune
+from kvmtui.backend.throttle import Scope, ValidationError
 from tests.harness.guests import agent_command
 from tests.waiting import wait_for
 

@@ -13,11 +13,11 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from conftest import node_uri
-from screens.confirm import ConfirmScreen
-from screens.throttle import NIC_TAB, ThrottleScreen
-from screens.throttle_preview import ThrottlePreviewScreen
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
+from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 from tests.pilot import run_async, wait_for
-from tui.app import KvmtuiApp, make_app
 
 NODE = Path(__file__).parent / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"

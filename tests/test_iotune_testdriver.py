@@ -14,12 +14,12 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from backend import iotune
-from backend.errors import KvmtuiError, ReadOnlyError
-from backend.host import Host
-from backend.iotune import IoTune
-from backend.throttle import Scope, ValidationError
 from conftest import node_uri
+from kvmtui.backend import iotune
+from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
+from kvmtui.backend.host import Host
+from kvmtui.backend.iotune import IoTune
+from kvmtui.backend.throttle import Scope, ValidationError
 from tests.hosts import started_host
 
 NODE = Path(__file__).parent / "data" / "throttle_node.xml"

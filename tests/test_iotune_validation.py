@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend import iotune
-from backend.iotune import IoTune
+from kvmtui.backend import iotune
+from kvmtui.backend.iotune import IoTune
 
 
 def errors_of(texts: dict[str, str]) -> dict[str, str]:

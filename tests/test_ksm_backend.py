@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from backend import ksm
-from backend.errors import ReadOnlyError
-from backend.host import Host
-from backend.ksm import GuestKsm, KsmCounters, KsmHistory, KsmLocal, KsmReading
+from kvmtui.backend import ksm
+from kvmtui.backend.errors import ReadOnlyError
+from kvmtui.backend.host import Host
+from kvmtui.backend.ksm import GuestKsm, KsmCounters, KsmHistory, KsmLocal, KsmReading
 
 
 def reading(**counters: int) -> KsmReading:

@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from backend import ksm
-from backend.host import Host
-from screens.ksm import KsmScreen
+from kvmtui.backend import ksm
+from kvmtui.backend.host import Host
+from kvmtui.screens.ksm import KsmScreen
+from kvmtui.tui.app import make_app
+from kvmtui.tui.format import human_kib
+from kvmtui.tui.widgets.ksm_panel import KsmPanel, figures_view
 from tests.harness.guests import GuestFactory
 from tests.pilot import run_async, wait_for
-from tui.app import make_app
-from tui.format import human_kib
-from tui.widgets.ksm_panel import KsmPanel, figures_view
 
 pytestmark = pytest.mark.daemon
 

@@ -11,17 +11,17 @@ import libvirt_qemu
 import pytest
 from textual.widgets import Input
 
-from backend.model import GuestState
-from screens.delay import DelayScreen
-from screens.details import DetailsScreen
-from screens.guests import GuestsScreen
-from screens.host import HostPanel, HostScreen
+from kvmtui.backend.model import GuestState
+from kvmtui.screens.delay import DelayScreen
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.host import HostPanel, HostScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.polling import parse_delay
+from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
+from kvmtui.tui.widgets.guest_table import mem_pct
 from tests.pilot import loaded, run_async, select, wait_for
 from tests.replay import RECORDED_TICKS, replay
-from tui.app import KvmtuiApp, make_app
-from tui.polling import parse_delay
-from tui.widgets.guest_stats import GuestDevices, GuestGraphs
-from tui.widgets.guest_table import mem_pct
 
 LAST = RECORDED_TICKS - 1
 

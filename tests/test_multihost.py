@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 
-from backend.model import ConnectionState, GuestState
+from kvmtui.backend.model import ConnectionState, GuestState
+from kvmtui.tui.app import KvmtuiApp, make_app
 from tests.harness import daemon
 from tests.harness.guests import GuestFactory
 from tests.pilot import loaded, row_state, run_async, select, wait_for
-from tui.app import KvmtuiApp, make_app
 
 pytestmark = pytest.mark.daemon
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from backend.host import Host
-from backend.hoststats import HostSampler
-from backend.model import Guest, GuestState
-from backend.overcommit import (
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import HostSampler
+from kvmtui.backend.model import Guest, GuestState
+from kvmtui.backend.overcommit import (
     Level,
     Thresholds,
     density,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui.widgets.sparkline import BLOCKS, spark
+from kvmtui.tui.widgets.sparkline import BLOCKS, spark
 
 
 def test_heights_scale_to_top_and_unknown_is_a_gap() -> None:

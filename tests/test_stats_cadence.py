@@ -15,10 +15,10 @@ from typing import Any
 import libvirt
 import pytest
 
-from backend.history import HostHistory
-from backend.host import Host
-from backend.model import GuestState
-from backend.poller import (
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import GuestState
+from kvmtui.backend.poller import (
     FULL_EVERY,
     SLICE_ABOVE,
     SLICE_ROUND,
@@ -28,7 +28,7 @@ from backend.poller import (
     StatsUpdated,
     slice_size,
 )
-from backend.stats import GuestCounters, Sample, rates_since
+from kvmtui.backend.stats import GuestCounters, Sample, rates_since
 from tests.waiting import wait_for
 
 

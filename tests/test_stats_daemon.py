@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import libvirt
 import pytest
 
-from backend.host import Host
-from backend.poller import StatsPoller, StatsResult, StatsUpdated
-from backend.stats import DeviceRates, GuestRates
+from kvmtui.backend.host import Host
+from kvmtui.backend.poller import StatsPoller, StatsResult, StatsUpdated
+from kvmtui.backend.stats import DeviceRates, GuestRates
 from tests.harness.guests import GuestFactory, agent_command, tap_name
 from tests.waiting import wait_for
 

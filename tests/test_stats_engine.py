@@ -14,16 +14,16 @@ from typing import Any
 import libvirt
 import pytest
 
-from backend.host import Host
-from backend.model import GuestState
-from backend.poller import (
+from kvmtui.backend.host import Host
+from kvmtui.backend.model import GuestState
+from kvmtui.backend.poller import (
     StatsEngine,
     StatsFailed,
     StatsPoller,
     StatsResult,
     StatsUpdated,
 )
-from backend.stats import NOWAIT, STATS_GROUPS, StatsCollector
+from kvmtui.backend.stats import NOWAIT, STATS_GROUPS, StatsCollector
 from tests.waiting import wait_for
 
 

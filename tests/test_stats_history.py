@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.history import (
+from kvmtui.backend.history import (
     DEFAULT_CAPACITY,
     DEFAULT_INTERVAL,
     GUEST_METRICS,
     GuestTotals,
     HostHistory,
 )
-from backend.hoststats import HostFigures, NodeInfo
-from backend.model import GuestState
-from backend.stats import GuestRates
+from kvmtui.backend.hoststats import HostFigures, NodeInfo
+from kvmtui.backend.model import GuestState
+from kvmtui.backend.stats import GuestRates
 
 
 def rates(uuid: str = "u1", cpu: float | None = 10.0, **more: float | None) -> GuestRates:

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from backend.host import Host
-from backend.hoststats import (
+from kvmtui.backend.host import Host
+from kvmtui.backend.hoststats import (
     HostSample,
     NodeInfo,
     cpu_times,
@@ -99,7 +99,7 @@ def test_node_topology_is_read_once_in_a_while_and_counters_every_sample(
 ) -> None:
     import libvirt
 
-    from backend.hoststats import NODE_INFO_EVERY, HostSampler
+    from kvmtui.backend.hoststats import NODE_INFO_EVERY, HostSampler
 
     class Counting:
         """The real test:/// connection, counting getInfo calls."""

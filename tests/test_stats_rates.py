@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.model import GuestState
-from backend.stats import (
+from kvmtui.backend.model import GuestState
+from kvmtui.backend.stats import (
     BALLOON_STALE_S,
     DiskCounters,
     GuestCounters,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from backend import storage
-from backend.errors import KvmtuiError, ReadOnlyError
-from backend.host import Host
-from backend.storage import StorageValueError, VolumeUser
+from kvmtui.backend import storage
+from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
+from kvmtui.backend.host import Host
+from kvmtui.backend.storage import StorageValueError, VolumeUser
 
 NODE = Path(__file__).parent / "data" / "storage-node.xml"
 GIB = 1024**3

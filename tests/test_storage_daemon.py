@@ -17,9 +17,9 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from backend import storage
-from backend.host import Host
-from backend.storage import StorageValueError
+from kvmtui.backend import storage
+from kvmtui.backend.host import Host
+from kvmtui.backend.storage import StorageValueError
 from tests.harness.guests import GuestFactory
 
 pytestmark = pytest.mark.daemon

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from screens.confirm import TypeToConfirmScreen
-from screens.storage import StorageScreen
-from screens.storage_volume import VolumeFormScreen
+from kvmtui.screens.confirm import TypeToConfirmScreen
+from kvmtui.screens.storage import StorageScreen
+from kvmtui.screens.storage_volume import VolumeFormScreen
+from kvmtui.tui.app import KvmtuiApp, make_app
 from tests.pilot import run_async, wait_for
-from tui.app import KvmtuiApp, make_app
 
 NODE_URI = f"test://{Path(__file__).parent / 'data' / 'storage-node.xml'}"
 

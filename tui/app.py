@@ -9,14 +9,14 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import BindingType
 
-from backend import uri as host_uri
-from backend.history import DEFAULT_INTERVAL
-from backend.host import RETRY_DELAYS, Host
-from backend.model import ConnectionState, HostChange
-from screens.delay import DelayScreen
-from screens.guests import GuestsScreen
-from tui import messages
-from tui.polling import PollerFactory, Pollers, live_poller
+from kvmtui.backend import uri as host_uri
+from kvmtui.backend.history import DEFAULT_INTERVAL
+from kvmtui.backend.host import RETRY_DELAYS, Host
+from kvmtui.backend.model import ConnectionState, HostChange
+from kvmtui.screens.delay import DelayScreen
+from kvmtui.screens.guests import GuestsScreen
+from kvmtui.tui import messages
+from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
 
 #: How long quitting waits for the hosts' threads, all together.
 STOP_DEADLINE_S = 2.0

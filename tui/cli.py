@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TextIO
 
-from backend import uri as host_uri
-from backend.history import DEFAULT_INTERVAL
-from backend.poller import MIN_INTERVAL
-from backend.uri import default_uri
+from kvmtui.backend import uri as host_uri
+from kvmtui.backend.history import DEFAULT_INTERVAL
+from kvmtui.backend.poller import MIN_INTERVAL
+from kvmtui.backend.uri import default_uri
 
 #: Seconds batch mode waits for each host to connect.
 BATCH_CONNECT_TIMEOUT = 15.0
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch:
         return run_batch_mode(uris, args.iterations or 1, args.delay, args.csv or "-")
 
-    from tui.app import make_app  # Textual loads only once the options are good
+    from kvmtui.tui.app import make_app  # Textual loads only once the options are good
 
     make_app(uris, readonly=args.readonly, delay=args.delay).run()
     return 0
@@ -134,8 +134,8 @@ def run_batch_mode(uris: Sequence[str | None], iterations: int, delay: float, cs
     Exit code 0 when every host answered every iteration, 1 otherwise (the sentences
     are on standard error).
     """
-    from backend.batch import run_batch
-    from backend.host import Host
+    from kvmtui.backend.batch import run_batch
+    from kvmtui.backend.host import Host
 
     split = [host_uri.split_label(u) if u is not None else (None, None) for u in uris]
     labels = host_uri.unique_labels([label or host_uri.label_for(u) for label, u in split])

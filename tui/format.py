@@ -8,7 +8,7 @@ import time
 from rich.style import Style
 from rich.text import Text
 
-from backend.model import GuestState
+from kvmtui.backend.model import GuestState
 
 _KIB_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 

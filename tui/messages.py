@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from backend import model
-from backend.domxml import DomainLayout
-from backend.history import HostHistory
-from backend.model import Guest, HostStatus
-from backend.poller import StatsFailed, StatsUpdated
+from kvmtui.backend import model
+from kvmtui.backend.domxml import DomainLayout
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.model import Guest, HostStatus
+from kvmtui.backend.poller import StatsFailed, StatsUpdated
 
 
 @dataclass

@@ -25,9 +25,9 @@ from typing import Protocol
 
 from textual.message_pump import MessagePump
 
-from backend.history import HostHistory
-from backend.host import Host
-from backend.poller import (
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
+from kvmtui.backend.poller import (
     MIN_INTERVAL,
     ShownGuests,
     StatsFailed,
@@ -36,7 +36,7 @@ from backend.poller import (
     StatsResult,
     StatsUpdated,
 )
-from tui import messages
+from kvmtui.tui import messages
 
 
 class Poller(Protocol):

@@ -8,8 +8,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
-from backend.agent_info import ExecResult, TrimResult
-from tui.widgets.agent_panel import size_text
+from kvmtui.backend.agent_info import ExecResult, TrimResult
+from kvmtui.tui.widgets.agent_panel import size_text
 
 
 def exec_body(result: ExecResult) -> RenderableType:

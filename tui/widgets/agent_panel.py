@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backend.agent_info import (
+from kvmtui.backend.agent_info import (
     AgentPanel,
     Filesystem,
     GuestClock,
@@ -24,7 +24,7 @@ from backend.agent_info import (
     GuestInterface,
     GuestUser,
 )
-from tui.format import human_kib
+from kvmtui.tui.format import human_kib
 
 DASH = "-"
 

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from backend.history import Series
-from tui.format import UNKNOWN, human_kib, pct_text, rate_text
-from tui.widgets.sparkline import Sparkline
+from kvmtui.backend.history import Series
+from kvmtui.tui.format import UNKNOWN, human_kib, pct_text, rate_text
+from kvmtui.tui.widgets.sparkline import Sparkline
 
 Formatter = Callable[[float | None], str]
 

@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backend.domxml import DomainLayout
-from backend.model import Guest
-from tui.format import human_kib, state_text
+from kvmtui.backend.domxml import DomainLayout
+from kvmtui.backend.model import Guest
+from kvmtui.tui.format import human_kib, state_text
 
 
 class GuestSection(Vertical):

@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backend.domxml import DomainLayout
-from backend.history import HostHistory
-from backend.stats import DeviceRates
-from tui.format import UNKNOWN, count_text, rate_style
-from tui.widgets.graphs import GraphRow, kib, pct, per_second
+from kvmtui.backend.domxml import DomainLayout
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.stats import DeviceRates
+from kvmtui.tui.format import UNKNOWN, count_text, rate_style
+from kvmtui.tui.widgets.graphs import GraphRow, kib, pct, per_second
 
 #: (history metric, label, formatter, full-scale value or None for the series' max)
 GUEST_GRAPHS = (

@@ -28,10 +28,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from backend.history import HostHistory
-from backend.model import Guest
-from backend.stats import GuestRates
-from tui.format import (
+from kvmtui.backend.history import HostHistory
+from kvmtui.backend.model import Guest
+from kvmtui.backend.stats import GuestRates
+from kvmtui.tui.format import (
     STATE_STYLES,
     UNKNOWN,
     count_text,
@@ -42,8 +42,8 @@ from tui.format import (
     rate_style,
     rate_text,
 )
-from tui.widgets.direct_lines import DirectLines, StyleFilter
-from tui.widgets.sparkline import spark
+from kvmtui.tui.widgets.direct_lines import DirectLines, StyleFilter
+from kvmtui.tui.widgets.sparkline import spark
 
 #: Points of CPU history in the list's sparkline column.
 SPARK_POINTS = 8

@@ -11,9 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backend.hoststats import HostFigures
-from backend.model import ConnectionState, HostStatus
-from tui.format import (
+from kvmtui.backend.hoststats import HostFigures
+from kvmtui.backend.model import ConnectionState, HostStatus
+from kvmtui.tui.format import (
     UNKNOWN,
     clock_time,
     human_kib,

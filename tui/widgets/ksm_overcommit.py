@@ -6,8 +6,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from backend.overcommit import Density, Level, Thresholds
-from tui.format import human_kib
+from kvmtui.backend.overcommit import Density, Level, Thresholds
+from kvmtui.tui.format import human_kib
 
 LEVEL_STYLES: dict[Level, str] = {
     Level.OK: "green",

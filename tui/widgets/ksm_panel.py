@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from backend.ksm import KsmHistory, KsmReading, Permission
-from backend.overcommit import Density, Thresholds
-from tui.format import human_kib
-from tui.widgets.graphs import GraphRow, kib
-from tui.widgets.ksm_overcommit import overcommit_view
+from kvmtui.backend.ksm import KsmHistory, KsmReading, Permission
+from kvmtui.backend.overcommit import Density, Thresholds
+from kvmtui.tui.format import human_kib
+from kvmtui.tui.widgets.graphs import GraphRow, kib
+from kvmtui.tui.widgets.ksm_overcommit import overcommit_view
 
 #: Guests listed under a host, most merged first.
 TOP_GUESTS = 8

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from backend.storage import Pool, PoolState, Volume
-from tui.format import human_kib
+from kvmtui.backend.storage import Pool, PoolState, Volume
+from kvmtui.tui.format import human_kib
 
 POOL_STATE_STYLES = {
     PoolState.RUNNING: "green",

@@ -32,9 +32,9 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
 
-from tui.widgets.direct_lines import DirectLines
-from tui.widgets.term_keys import key_bytes
-from tui.widgets.term_screen import DEFAULT_SCROLLBACK, Line, TermScreen, TermStream
+from kvmtui.tui.widgets.direct_lines import DirectLines
+from kvmtui.tui.widgets.term_keys import key_bytes
+from kvmtui.tui.widgets.term_screen import DEFAULT_SCROLLBACK, Line, TermScreen, TermStream
 
 LEAVE_KEY = "ctrl+right_square_bracket"
 FRAME_S = 1 / 60

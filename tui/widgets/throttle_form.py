@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from backend.throttle import FieldError
+from kvmtui.backend.throttle import FieldError
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from backend.bandwidth import BandwidthResult, GuestBandwidth
-from backend.errors import KvmtuiError
-from backend.iotune import GuestIoTune, GuestOutcome, IoTuneResult
-from backend.stats import DeviceRates
-from backend.throttle import FieldError, ValidationError
+from kvmtui.backend.bandwidth import BandwidthResult, GuestBandwidth
+from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.iotune import GuestIoTune, GuestOutcome, IoTuneResult
+from kvmtui.backend.stats import DeviceRates
+from kvmtui.backend.throttle import FieldError, ValidationError
 
 
 @dataclass

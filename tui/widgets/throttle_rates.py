@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from backend import bandwidth, iotune
-from backend.stats import DeviceRates
-from backend.throttle import binary_text
+from kvmtui.backend import bandwidth, iotune
+from kvmtui.backend.stats import DeviceRates
+from kvmtui.backend.throttle import binary_text
 
 #: A rate within this share of its limit counts as "at the limit".
 AT_LIMIT = 0.9
