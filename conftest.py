@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kvmtui.tui.logsetup import close_logging, setup_logging
+
 NODE_XML = Path(__file__).parent / "tests" / "data" / "node.xml"
 
 
@@ -35,3 +37,24 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def _state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """No test writes kvmtui's log into the real home: the XDG state directory is a
+    temporary one, and a log file a test (or the command line it runs) set up is closed."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    yield state
+    close_logging()
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    """kvmtui's log set up as the command line does, in a temporary file; its path."""
+    path = setup_logging(tmp_path / "kvmtui.log")
+    assert path is not None
+    yield path
+    close_logging()

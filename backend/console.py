@@ -22,7 +22,7 @@ from typing import Any
 
 import libvirt
 
-from kvmtui.backend import errors
+from kvmtui.backend import errors, failures
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.events import ensure_event_loop
 from kvmtui.backend.host import Host
@@ -56,6 +56,7 @@ class CloseReason(StrEnum):
     STREAM_ERROR = "stream error"
     HOST_DISCONNECTED = "host disconnected"
     CLOSED = "closed"  # by us
+    INTERNAL_ERROR = "internal error"  # a bug in kvmtui; the traceback is in the log
 
     @property
     def reattaches(self) -> bool:
@@ -95,6 +96,8 @@ def describe(reason: CloseReason, guest: str) -> str:
             return f"The host of '{guest}' is disconnected; the console reattaches when it is back."
         case CloseReason.STREAM_ERROR:
             return f"The console stream of '{guest}' failed."
+        case CloseReason.INTERNAL_ERROR:
+            return failures.internal_sentence(f"reading the console of '{guest}'")
         case _:
             return f"The console of '{guest}' is closed."
 
@@ -323,6 +326,10 @@ class ConsoleSession:
             log.debug("console stream of %s: %s", self.name, exc)
             self._stream_ended(stream, generation, eof=False)
             return
+        except Exception as exc:  # a bug: logged, and the session ends with a sentence
+            failures.describe(exc, f"reading the console of '{self.name}'")
+            self._stream_ended(stream, generation, eof=False, internal=True)
+            return
         if events & (libvirt.VIR_STREAM_EVENT_HANGUP | libvirt.VIR_STREAM_EVENT_ERROR):
             self._stream_ended(stream, generation, eof=not events & libvirt.VIR_STREAM_EVENT_ERROR)
 
@@ -353,7 +360,9 @@ class ConsoleSession:
                 del self._outbox[:sent]
             self._update_events_locked(stream)
 
-    def _stream_ended(self, stream: libvirt.virStream, generation: int, *, eof: bool) -> None:
+    def _stream_ended(
+        self, stream: libvirt.virStream, generation: int, *, eof: bool, internal: bool = False
+    ) -> None:
         with self._lock:
             if generation != self._generation:
                 return
@@ -361,7 +370,7 @@ class ConsoleSession:
             self._generation += 1
             self._outbox.clear()
         self._finish(stream, abort=not eof)
-        self._queue.put(("ended", eof))
+        self._queue.put(("ended", eof, internal))
 
     def _finish(self, stream: libvirt.virStream, *, abort: bool) -> None:
         with contextlib.suppress(libvirt.libvirtError):
@@ -385,18 +394,29 @@ class ConsoleSession:
             try:
                 item = self._queue.get(timeout=REATTACH_POLL_S if self._waiting else None)
             except queue.Empty:
-                self._try_reattach()
+                with failures.reported(f"reattaching the console of '{self.name}'", self._failed):
+                    self._try_reattach()
                 continue
             if item[0] == "stop":
                 return
             if item[0] == "ended" and not self._closing:
-                reason = self._why_ended(eof=item[1])
-                self._closed_reason = reason
-                self._waiting = self.reattach and reason.reattaches
-                self._ended_at = time.monotonic()
-                self._emit_closed(reason)
-                if self._waiting:
-                    self._try_reattach()
+                with failures.reported(f"reading the console of '{self.name}'", self._failed):
+                    self._ended(eof=item[1], internal=item[2])
+
+    def _ended(self, *, eof: bool, internal: bool) -> None:
+        reason = CloseReason.INTERNAL_ERROR if internal else self._why_ended(eof=eof)
+        self._closed_reason = reason
+        self._waiting = self.reattach and reason.reattaches
+        self._ended_at = time.monotonic()
+        self._emit_closed(reason)
+        if self._waiting:
+            self._try_reattach()
+
+    def _failed(self, _sentence: str) -> None:
+        """Working out the end (or reattaching) hit a bug: stop, and say so."""
+        self._waiting = False
+        self._closed_reason = CloseReason.INTERNAL_ERROR
+        self._emit_closed(CloseReason.INTERNAL_ERROR)
 
     def _why_ended(self, *, eof: bool) -> CloseReason:
         """Classify the end: QEMU closing its end is EOF, a forced takeover an error."""

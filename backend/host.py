@@ -19,7 +19,7 @@ from typing import Any
 
 import libvirt
 
-from kvmtui.backend import errors
+from kvmtui.backend import errors, failures
 from kvmtui.backend import uri as uris
 from kvmtui.backend.events import ensure_event_loop
 from kvmtui.backend.guests import read_all_guests, read_guest
@@ -192,7 +192,13 @@ class Host:
                 item = self._queue.get(timeout=1.0)
             except queue.Empty:
                 continue
-            self._handle(item)
+            # A bug in handling one change must not end the thread: the host would go
+            # quiet for the rest of the session. Its sentence goes to the status line.
+            with failures.reported(f"reading guest changes on {self.label}", self._problem):
+                self._handle(item)
+
+    def _problem(self, sentence: str) -> None:
+        self._set_status(error=sentence)
 
     def _wait_for_retry(self, delay: float) -> None:
         deadline = time.monotonic() + delay
@@ -254,6 +260,10 @@ class Host:
         except libvirt.libvirtError as exc:
             self._drop_connection(None, notify=False)
             self._mark_disconnected(_connect_error(exc, self.label))
+            return False
+        except Exception as exc:  # a bug reading the host: retried like a failed connect
+            self._drop_connection(None, notify=False)
+            self._mark_disconnected(failures.describe(exc, f"connecting to {self.label}"))
             return False
         with self._lock:
             self._guests = {g.uuid: g for g in guests}
@@ -388,9 +398,11 @@ class Host:
 
     # -- libvirt callbacks (event loop thread: queue only, never block) ---------------
 
+    @failures.guarded("handling a libvirt event")
     def _on_close(self, _conn: libvirt.virConnect, reason: int, _opaque: Any) -> None:
         self._queue.put(("closed", reason))
 
+    @failures.guarded("handling a libvirt event")
     def _on_lifecycle(
         self,
         _conn: libvirt.virConnect,
@@ -401,6 +413,7 @@ class Host:
     ) -> None:
         self._queue.put(("guest", dom.UUIDString()))
 
+    @failures.guarded("handling a libvirt event")
     def _on_agent(
         self,
         _conn: libvirt.virConnect,

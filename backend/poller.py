@@ -22,7 +22,7 @@ from operator import attrgetter
 
 import libvirt
 
-from kvmtui.backend import errors
+from kvmtui.backend import errors, failures
 from kvmtui.backend.history import DEFAULT_CAPACITY, DEFAULT_INTERVAL, GuestTotals, HostHistory
 from kvmtui.backend.host import Host
 from kvmtui.backend.hoststats import (
@@ -562,6 +562,10 @@ class StatsPoller:
             self._engine.reset()
             error = errors.from_libvirt(exc, host=self.host.label, action="read statistics")
             result = StatsFailed(self.host.label, self._wall_clock(), str(error))
+        except Exception as exc:  # a bug: the sentence on screen, the poller goes on
+            self._engine.reset()
+            sentence = failures.describe(exc, f"reading statistics of {self.host.label}")
+            result = StatsFailed(self.host.label, self._wall_clock(), sentence)
         try:
             self._listener(result)
         except Exception:  # a broken listener must not kill the poller

@@ -16,7 +16,6 @@ from typing import ClassVar
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -51,6 +50,7 @@ from kvmtui.tui.widgets.agent_panel import (
     section_widgets,
     show_panel,
 )
+from kvmtui.tui.workers import work
 
 # -- messages (posted from the workers) ---------------------------------------------------
 
@@ -116,6 +116,11 @@ FROZEN_WARNING = (
     "FROZEN: the guest's filesystems are frozen. Writes inside the guest block until "
     "you thaw them (u); most agent commands are refused meanwhile."
 )
+
+
+def _running(_screen: object, _action: str, title: str, *_rest: object) -> str:
+    """What an agent action was doing, for the internal-error sentence."""
+    return f"running '{title}' with the guest agent"
 
 
 class AgentScreen(Screen[None]):
@@ -186,7 +191,7 @@ class AgentScreen(Screen[None]):
 
     # -- reading ------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="agent-read", description="read the agent")
+    @work(doing="reading the guest agent's state", group="agent-read", exclusive=True)
     def load(self) -> None:
         """The channel's state, then (if it may answer) the whole panel."""
         try:
@@ -198,7 +203,7 @@ class AgentScreen(Screen[None]):
         if state in (AgentState.CONNECTED, AgentState.UNKNOWN) and not self.host.readonly:
             self._read_panel()
 
-    @work(thread=True, exclusive=True, group="agent-read", description="read the agent panel")
+    @work(doing="reading the guest agent panel", group="agent-read", exclusive=True)
     def load_panel(self) -> None:
         self._read_panel()
 
@@ -396,7 +401,7 @@ class AgentScreen(Screen[None]):
         self._show_output(title, Text(f"Waiting for the agent (at most {limit:g} s)…"), True)
         self._run(action, title, run, reload)
 
-    @work(thread=True, group="agent-action", description="agent action")
+    @work(doing=_running, group="agent-action")
     def _run(
         self, action: str, title: str, run: Callable[[GuestAgent], RenderableType], reload: bool
     ) -> None:
@@ -405,6 +410,12 @@ class AgentScreen(Screen[None]):
         except (KvmtuiError, InvalidRequest) as exc:
             body, ok = Text(str(exc), style="red"), False
         self.post_message(AgentActionDone(action, title, body, ok, reload))
+
+    def on_work_failed(self, message: messages.WorkFailed) -> None:
+        """A worker failed past its own handling (kvmtui.tui.workers): not waiting any more."""
+        self.busy = None
+        title = "Internal error" if message.internal else "Failed"
+        self._show_output(title, Text(message.text, style="red"), False)
 
     def on_agent_action_done(self, message: AgentActionDone) -> None:
         self.busy = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -33,7 +33,9 @@ from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import GuestState
 from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.tui import messages
 from kvmtui.tui.widgets.terminal import LEAVE_KEY, Terminal
+from kvmtui.tui.workers import work
 
 SCROLL_BACK_KEY = "shift+pageup"
 SCROLL_FORWARD_KEY = "shift+pagedown"
@@ -248,7 +250,7 @@ class ConsoleScreen(Screen[None]):
 
     # -- opening, takeover -------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="console-open")
+    @work(doing="opening the serial console", group="console-open", exclusive=True)
     def _open(self, force: bool) -> None:
         session = self.session
         if session is None:
@@ -274,6 +276,9 @@ class ConsoleScreen(Screen[None]):
             text += " Shift+F3 takes it back."
         self.set_status(text, problem=True)
         self._refresh_header()
+
+    def on_work_failed(self, message: messages.WorkFailed) -> None:
+        self.set_status(message.text, problem=True)
 
     def on_console_open_failed(self, message: ConsoleOpenFailed) -> None:
         if message.busy:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -28,6 +27,7 @@ from kvmtui.tui import messages
 from kvmtui.tui.polling import Pollers
 from kvmtui.tui.widgets.guest_facts import GuestFacts, GuestSection
 from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
+from kvmtui.tui.workers import work
 
 
 class DetailsScreen(GuestToolsScreen):
@@ -88,7 +88,7 @@ class DetailsScreen(GuestToolsScreen):
         if self.pollers is not None:
             self.pollers.unpin(self.guest.host, self.guest.uuid)
 
-    @work(thread=True, exclusive=True, group="details-layout")
+    @work(doing="reading the guest's disks and interfaces", group="details-layout", exclusive=True)
     def load_layout(self, host: Host, uuid: str) -> None:
         """Read the domain XML once, off the event loop."""
         try:
@@ -203,7 +203,7 @@ class DetailsScreen(GuestToolsScreen):
         )
         self.app.push_screen(question, answered)
 
-    @work(thread=True, group="balloon")
+    @work(doing="setting the balloon statistics period", group="balloon")
     def apply_stats_period(self, host: Host, guest: Guest, seconds: int, scope: Scope) -> None:
         """Call the backend off the event loop; the outcome comes back as a message."""
         try:

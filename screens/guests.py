@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
@@ -32,8 +31,7 @@ from kvmtui.tui import messages
 from kvmtui.tui.polling import Pollers
 from kvmtui.tui.widgets.guest_table import SORT_KEYS, GuestTable
 from kvmtui.tui.widgets.host_status import HostStatusBar
-
-log = logging.getLogger(__name__)
+from kvmtui.tui.workers import work
 
 READ_ONLY = "read-only connection"
 READ_ONLY_NOTE = (
@@ -72,6 +70,11 @@ AUTOSTART_OFF = Operation(
     lambda host, uuid: lifecycle.set_autostart(host, uuid, False),
     "Autostart disabled for {name}",
 )
+
+
+def _trying(_screen: object, operation: Operation, host: Host, guest: Guest) -> str:
+    """What run_operation was doing, for the internal-error sentence."""
+    return f"trying to {operation.verb} guest '{guest.name}' on {host.label}"
 
 
 class GuestsScreen(GuestToolsScreen):
@@ -411,20 +414,13 @@ class GuestsScreen(GuestToolsScreen):
         )
         self.app.push_screen(TypeToConfirmScreen(guest.name, question), answered)
 
-    @work(thread=True, group="lifecycle")
+    @work(doing=_trying, group="lifecycle")
     def run_operation(self, operation: Operation, host: Host, guest: Guest) -> None:
         """Call the backend off the event loop; the outcome comes back as a message."""
         try:
             operation.run(host, guest.uuid)
         except KvmtuiError as exc:
             self.post_message(messages.ActionFailed(str(exc)))
-        except Exception as exc:  # a bug, not a libvirt refusal: still no traceback on screen
-            log.exception("%s %s failed", operation.verb, guest.key)
-            self.post_message(
-                messages.ActionFailed(
-                    f"Could not {operation.verb} guest '{guest.name}' on {host.label}: {exc}."
-                )
-            )
         else:
             self.post_message(messages.ActionSucceeded(operation.done.format(name=guest.name)))
 

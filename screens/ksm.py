@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -21,7 +20,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from kvmtui.backend import ksm
+from kvmtui.backend import failures, ksm
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.hoststats import HostSampler
@@ -32,6 +31,7 @@ from kvmtui.screens.ksm_thresholds import ThresholdsScreen
 from kvmtui.screens.ksm_tune import KsmTuneScreen
 from kvmtui.tui.format import human_kib
 from kvmtui.tui.widgets.ksm_panel import KsmPanel
+from kvmtui.tui.workers import work
 
 KsmReader = Callable[[Host], KsmReading]
 DensityReader = Callable[[Host, int | None], Density]
@@ -178,20 +178,22 @@ class KsmScreen(Screen[None]):
 
     # -- polling ---------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="ksm-poll")
+    @work(doing="reading KSM", group="ksm-poll", exclusive=True)
     def _poll(self) -> None:
         for host in self.hosts:
             reading: KsmReading | None = None
             density: Density | None = None
             error: str | None = None
+            # Each host on its own: a failure (even a bug) shows in its panel, and the
+            # other hosts and the next poll go on.
             try:
                 reading = self.reader(host)
-            except KvmtuiError as exc:
-                error = str(exc)
+            except Exception as exc:
+                error = failures.describe(exc, f"reading KSM on {host.label}")
             try:
                 density = self.density_reader(host, reading.saved_kib if reading else None)
-            except KvmtuiError as exc:
-                error = error or str(exc)
+            except Exception as exc:
+                error = error or failures.describe(exc, f"reading memory density on {host.label}")
             self.post_message(KsmPolled(host.label, reading, density, error))
         self.post_message(KsmPollDone())
 
@@ -266,7 +268,7 @@ class KsmScreen(Screen[None]):
             KsmTuneScreen(host.label, tunable.title, current, tunable.unit, check), chosen
         )
 
-    @work(thread=True, group="ksm-change")
+    @work(doing="tuning KSM", group="ksm-change")
     def _set_tunable(self, host: Host, key: str, text: str) -> None:
         title = ksm.TUNABLES[key].title
         try:
@@ -299,7 +301,7 @@ class KsmScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(question, yes_label=label), confirmed)
 
-    @work(thread=True, group="ksm-change")
+    @work(doing="starting or stopping KSM", group="ksm-change")
     def _set_run(self, host: Host, mode: KsmRun) -> None:
         try:
             after = ksm.set_run(host, mode)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -25,6 +25,7 @@ from kvmtui.backend.storage import Pool, Volume
 from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from kvmtui.screens.storage_volume import VolumeFormScreen, VolumeRequest
 from kvmtui.tui.widgets.storage_tables import PoolTable, VolumeTable, size_text, thin_text
+from kvmtui.tui.workers import work
 
 READ_ONLY = "read-only connection"
 _POOL_ACTIONS = {"refresh_pool", "start_pool", "stop_pool", "create_volume"}
@@ -103,7 +104,7 @@ class StorageScreen(Screen[None]):
 
     # -- loading ---------------------------------------------------------------------
 
-    @work(thread=True, group="storage-load")
+    @work(doing="reading storage pools", group="storage-load")
     def _load(self, label: str) -> None:
         host = self.hosts[label]
         try:
@@ -188,7 +189,7 @@ class StorageScreen(Screen[None]):
     def _run(self, pool: Pool, what: Callable[[Host], str]) -> None:
         self._act(pool.host, what)
 
-    @work(thread=True, group="storage-act")
+    @work(doing="changing storage", group="storage-act")
     def _act(self, label: str, what: Callable[[Host], str]) -> None:
         try:
             notice = what(self.hosts[label])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -33,6 +33,7 @@ from kvmtui.backend.throttle import (
 )
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
+from kvmtui.tui import messages
 from kvmtui.tui.widgets.throttle_form import FormRow, LimitForm
 from kvmtui.tui.widgets.throttle_messages import (
     LimitsApplied,
@@ -41,6 +42,7 @@ from kvmtui.tui.widgets.throttle_messages import (
     RatesSampled,
 )
 from kvmtui.tui.widgets.throttle_rates import DiskRatesView, NicRatesView
+from kvmtui.tui.workers import work
 
 DISK_TAB, NIC_TAB = "disk-tab", "nic-tab"
 _SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
@@ -103,6 +105,11 @@ class ScopedLimitsScreen(Screen[None]):
         status = self.query_one("#throttle-status", Static)
         status.update(text)
         status.set_class(error, "-error")
+
+    def on_work_failed(self, message: messages.WorkFailed) -> None:
+        """A worker failed past its own handling (kvmtui.tui.workers): not busy any more."""
+        self._busy = False
+        self._status(message.text, error=True)
 
     def watch_scope(self) -> None:
         if self.is_mounted:
@@ -217,7 +224,7 @@ class ThrottleScreen(ScopedLimitsScreen):
 
     # -- workers: every libvirt call happens in one of these ------------------------------
 
-    @work(thread=True, exclusive=True, group="throttle-load")
+    @work(doing="reading I/O limits", group="throttle-load", exclusive=True)
     def _load(self) -> None:
         try:
             disks = iotune.read_iotune(self.host, self.uuid)
@@ -227,13 +234,13 @@ class ThrottleScreen(ScopedLimitsScreen):
             return
         self.post_message(LimitsLoaded(disks, nics))
 
-    @work(thread=True, exclusive=True, group="throttle-rates")
+    @work(doing="sampling device rates", group="throttle-rates", exclusive=True)
     def _sample(self) -> None:
         rates = sample_device_rates(self.host, self._engine, self.uuid)
         disks, nics = rates if rates is not None else ((), ())
         self.post_message(RatesSampled(disks or None, nics or None))
 
-    @work(thread=True, exclusive=True, group="throttle-apply")
+    @work(doing="setting I/O limits", group="throttle-apply", exclusive=True)
     def _apply_limits(
         self,
         set_limits: Callable[

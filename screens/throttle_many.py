@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -18,6 +17,7 @@ from kvmtui.screens.throttle import ScopedLimitsScreen, disk_rows
 from kvmtui.screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
 from kvmtui.tui.widgets.throttle_form import LimitForm
 from kvmtui.tui.widgets.throttle_messages import BatchApplied, LimitsFailed
+from kvmtui.tui.workers import work
 
 
 class ThrottleManyScreen(ScopedLimitsScreen):
@@ -111,7 +111,7 @@ class ThrottleManyScreen(ScopedLimitsScreen):
             lambda: self._apply(settings, scope, disk),
         )
 
-    @work(thread=True, exclusive=True, group="throttle-many")
+    @work(doing="setting disk limits on several guests", group="throttle-many", exclusive=True)
     def _apply(self, settings: iotune.IoTune, scope: Scope, disk: str | None) -> None:
         try:
             outcomes = iotune.apply_to_guests(self.targets, settings, scope, disk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
@@ -17,6 +19,11 @@ from kvmtui.screens.delay import DelayScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
+
+log = logging.getLogger(__name__)
+
+#: How long an error sentence stays on screen (s).
+ERROR_TIMEOUT = 15.0
 
 #: How long quitting waits for the hosts' threads, all together.
 STOP_DEADLINE_S = 2.0
@@ -96,6 +103,22 @@ class KvmtuiApp(App[None]):
 
     def on_stats_error(self, message: messages.StatsError) -> None:
         self._forward(message)
+
+    # -- the error policy (kvmtui.tui.workers) ------------------------------------------
+
+    def on_work_failed(self, message: messages.WorkFailed) -> None:
+        """A worker failed: its sentence on screen, and a copy to the screen that ran it."""
+        self.notify(message.text, severity="error", timeout=ERROR_TIMEOUT)
+        runner = message.runner
+        if runner is not self and runner.is_attached:
+            runner.post_message(dataclasses.replace(message))
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's one path for an exception that ends the app (a render, a handler):
+        # the traceback goes to the log as well as to the screen, and run() leaves
+        # return_code 1, which the command line exits with.
+        log.critical("kvmtui crashed", exc_info=error)
+        super()._handle_exception(error)
 
     # -- statistics controls (bound on the screens that show statistics) -----------------
 

@@ -9,12 +9,14 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TextIO
 
 from kvmtui.backend import uri as host_uri
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.poller import MIN_INTERVAL
 from kvmtui.backend.uri import default_uri
+from kvmtui.tui.logsetup import setup_logging
 
 #: Seconds batch mode waits for each host to connect.
 BATCH_CONNECT_TIMEOUT = 15.0
@@ -80,6 +82,16 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_INTERVAL,
         help=f"statistics refresh interval (default {DEFAULT_INTERVAL:g}, at least {MIN_INTERVAL})",
     )
+    p.add_argument(
+        "--log-file",
+        metavar="PATH",
+        type=Path,
+        help="where tracebacks and details go (default $XDG_STATE_HOME/kvmtui/kvmtui.log, "
+        "else ~/.local/state/kvmtui/kvmtui.log); rotated at 1 MiB, 3 kept",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="log at debug level, not only problems"
+    )
     batch = p.add_argument_group("batch mode (CSV, no UI; columns in docs/monitoring.md)")
     batch.add_argument(
         "--batch", action="store_true", help="print statistics as CSV instead of the UI"
@@ -106,12 +118,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.batch and (args.iterations is not None or args.csv is not None):
         p.error("-n/--iterations and --csv only apply with --batch")
     if args.batch:
+        # Batch mode says its problems on standard error; a log file only when asked.
+        if args.log_file is not None:
+            setup_logging(args.log_file, verbose=args.verbose)
         return run_batch_mode(uris, args.iterations or 1, args.delay, args.csv or "-")
 
+    log_file = setup_logging(args.log_file, verbose=args.verbose)
     from kvmtui.tui.app import make_app  # Textual loads only once the options are good
 
-    make_app(uris, readonly=args.readonly, delay=args.delay).run()
-    return 0
+    app = make_app(uris, readonly=args.readonly, delay=args.delay)
+    app.run()
+    if app.return_code:  # a crash: Textual printed the traceback, the log has it too
+        where = f" and in {log_file}" if log_file is not None else ""
+        print(f"kvmtui crashed; the traceback is above{where}.", file=sys.stderr)
+    return app.return_code or 0
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from textual.dom import DOMNode
 from textual.message import Message
 
 from kvmtui.backend import model
@@ -72,6 +73,18 @@ class ActionFailed(Message, bubble=False):
     """A lifecycle action failed; ``text`` is the backend's sentence."""
 
     text: str
+
+
+@dataclass
+class WorkFailed(Message, bubble=False):
+    """A worker ended on an exception (``kvmtui.tui.workers``); ``text`` is its sentence:
+    a known failure's own, or "kvmtui hit an internal error while ..." with the traceback
+    in the log. Posted to the app, which shows it and hands a copy to ``runner``, the
+    screen or widget that ran the worker, so it can leave a busy state."""
+
+    runner: DOMNode
+    text: str
+    internal: bool
 
 
 @dataclass

@@ -39,6 +39,8 @@ def status_text(status: HostStatus, running: int, total: int) -> Text:
         if versions:
             parts += [_SEP, ", ".join(versions)]
         parts += [_SEP, f"{running} running / {total} guests"]
+        if status.error:  # an internal error while connected (kvmtui.backend.failures)
+            parts += [_SEP, (status.error, "red")]
     elif status.state is ConnectionState.DISCONNECTED:
         since = f" since {clock_time(status.since)}" if status.since is not None else ""
         parts.append((f"disconnected{since}", "bold red"))
