@@ -36,12 +36,9 @@ R = TypeVar("R")
 
 def log_location() -> str:
     """Where the traceback went: the ``kvmtui`` logger's log file, or "the log"."""
-    logger: logging.Logger | None = logging.getLogger(ROOT_LOGGER)
-    while logger is not None:
-        for handler in logger.handlers:
-            if isinstance(handler, logging.FileHandler):
-                return handler.baseFilename
-        logger = logger.parent if logger.propagate else None
+    for handler in logging.getLogger(ROOT_LOGGER).handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
     return "the log"
 
 

@@ -453,6 +453,8 @@ def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[tuple[list[str | None], bool, float]] = []
 
     class FakeApp:
+        return_code = 0
+
         def run(self) -> None:
             pass
 
