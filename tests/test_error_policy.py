@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from fcntl import ioctl
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from rich.console import Console
@@ -33,10 +33,12 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from kvmtui.backend import failures
+from kvmtui.backend import host as host_module
 from kvmtui.backend.console import CloseReason, ConsoleSession
 from kvmtui.backend.console import describe as describe_close
 from kvmtui.backend.errors import OperationError
 from kvmtui.backend.host import Host
+from kvmtui.backend.model import ConnectionState
 from kvmtui.backend.poller import StatsEngine
 from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.console import ConsoleScreen
@@ -128,6 +130,53 @@ async def test_statistics_poller_reports_and_keeps_polling(
         # The poller lives on: once the bug is gone, figures come back.
         monkeypatch.undo()
         await wait_for(pilot, lambda: line.stats_error is None, "the next good tick")
+
+
+# -- a host's own thread: connecting and following guest changes --------------------------
+
+
+@run_async
+async def test_host_thread_reports_a_bug_in_the_status_line_and_goes_on(
+    test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await loaded(pilot)
+        host = app.hosts[0]
+        monkeypatch.setattr("kvmtui.backend.host.read_guest", boom)
+        host.request_refresh(WEB)  # as after an event: the host's thread re-reads the guest
+        doing = f"reading guest changes on {host.label}"
+        line = screen.status_bar.line(host.label)
+        assert line is not None
+        await wait_for(pilot, lambda: sentence(doing, log_file) in plain(line), "the status line")
+        await assert_still_running(pilot, app)
+        assert_traceback_logged(log_file, doing)
+        # The thread goes on: the next change is read.
+        monkeypatch.undo()
+        real, read = host_module.read_guest, []
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            read.append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(host_module, "read_guest", spy)
+        host.request_refresh(WEB)
+        await wait_for(pilot, lambda: read, "the host's thread to read the next change")
+
+
+@run_async
+async def test_host_bug_while_connecting_is_a_failed_connect_with_the_sentence(
+    test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kvmtui.backend.host.read_all_guests", boom)
+    app = build(test_node_uri)
+    async with app.run_test(size=(120, 30)) as pilot:
+        host = app.hosts[0]
+        doing = f"connecting to {host.label}"
+        await wait_for(pilot, lambda: host.status.error == sentence(doing, log_file), "status")
+        assert host.status.state is ConnectionState.DISCONNECTED
+        await assert_still_running(pilot, app)
+    assert_traceback_logged(log_file, doing)
 
 
 # -- lifecycle --------------------------------------------------------------------------
