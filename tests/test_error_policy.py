@@ -12,6 +12,7 @@ command line in a pseudo-terminal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pty
@@ -21,7 +22,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from fcntl import ioctl
 from pathlib import Path
 from typing import Any, NoReturn
@@ -42,6 +43,7 @@ from kvmtui.backend.model import ConnectionState
 from kvmtui.backend.poller import StatsEngine
 from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.console import ConsoleScreen
+from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.ksm import KsmScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle import ThrottleScreen
@@ -69,6 +71,14 @@ def build(uri: str, *, stats: bool = False) -> KvmtuiApp:
     app = make_app([uri], stats=stats, retry_delays=(3600.0,))
     app.animation_level = "none"
     return app
+
+
+@contextlib.asynccontextmanager
+async def guest_list(uri: str) -> AsyncIterator[tuple[KvmtuiApp, Pilot[None], GuestsScreen]]:
+    """The app on ``uri`` with its guest list loaded."""
+    app = build(uri)
+    async with app.run_test(size=(120, 40)) as pilot:
+        yield app, pilot, await loaded(pilot)
 
 
 def notified(app: KvmtuiApp, text: str) -> bool:
@@ -139,9 +149,7 @@ async def test_statistics_poller_reports_and_keeps_polling(
 async def test_host_thread_reports_a_bug_in_the_status_line_and_goes_on(
     test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         host = app.hosts[0]
         monkeypatch.setattr("kvmtui.backend.host.read_guest", boom)
         host.request_refresh(WEB)  # as after an event: the host's thread re-reads the guest
@@ -186,9 +194,7 @@ async def test_host_bug_while_connecting_is_a_failed_connect_with_the_sentence(
 async def test_lifecycle_worker(
     test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         await select_guest(pilot, screen.table, "build-runner")
         monkeypatch.setattr(Host, "domain", boom)  # lifecycle.start's first libvirt step
         await pilot.press("s")
@@ -232,9 +238,7 @@ def test_console_stream_callback_bug_ends_the_session_with_a_sentence(
 
 @run_async
 async def test_ksm_poll_worker(test_node_uri: str, log_file: Path) -> None:
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, _):
         screen = KsmScreen(app.hosts, reader=boom, interval=0.1)
         await app.push_screen(screen)
         label = app.hosts[0].label
@@ -308,9 +312,7 @@ async def test_screen_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(backend_call, boom)
-    app = build(test_node_uri)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, _):
         screen = open_screen(app.hosts)
         await app.push_screen(screen)
         text = sentence(doing, log_file)
