@@ -12,13 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import shlex
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-#: The virtio-serial port name qemu-ga listens on.
-AGENT_CHANNEL_NAME = "org.qemu.guest_agent.0"
+from kvmtui.backend.domain import AGENT_CHANNEL_NAME, Domain
 
 #: What ``virsh edit`` (or ``virsh attach-device --config``) needs to give a guest an agent
 #: channel; libvirt fills in the socket path. Takes effect at the next boot.
@@ -39,20 +37,17 @@ class AgentState(StrEnum):
 
 def channel_state(domain_xml: str, running: bool) -> AgentState:
     """The agent's state from the live domain XML (``<target ... state='connected'/>``)."""
-    root = ET.fromstring(domain_xml)
-    for channel in root.findall("devices/channel"):
-        target = channel.find("target")
-        if target is None or target.get("name") != AGENT_CHANNEL_NAME:
-            continue
-        if not running:
-            return AgentState.NOT_RUNNING
-        match target.get("state"):
-            case "connected":
-                return AgentState.CONNECTED
-            case "disconnected":
-                return AgentState.DISCONNECTED
-        return AgentState.UNKNOWN
-    return AgentState.NO_CHANNEL
+    channel = Domain.from_xml(domain_xml).agent_channel
+    if channel is None:
+        return AgentState.NO_CHANNEL
+    if not running:
+        return AgentState.NOT_RUNNING
+    match channel.target_state:
+        case "connected":
+            return AgentState.CONNECTED
+        case "disconnected":
+            return AgentState.DISCONNECTED
+    return AgentState.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)

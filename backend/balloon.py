@@ -12,12 +12,10 @@ that is not running. libvirt's own refusals come back through :mod:`backend.erro
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-
 import libvirt
 
 from kvmtui.backend import errors
+from kvmtui.backend.domain.layout import Balloon, balloon_of, parse_for
 from kvmtui.backend.host import Host
 from kvmtui.backend.stats import BALLOON_STALE_S
 from kvmtui.backend.throttle import Scope
@@ -26,36 +24,7 @@ from kvmtui.backend.throttle import Scope
 #: as stale, so a guest that reports on time is never shown as unknown.
 MAX_PERIOD_S = int(BALLOON_STALE_S // 2)
 
-
-@dataclass(frozen=True, slots=True)
-class Balloon:
-    """A guest's balloon device as one domain XML describes it."""
-
-    model: str | None  # virtio...; None: no <memballoon> element at all
-    period_s: int | None  # seconds between reports; None or 0: no reports
-
-    @property
-    def present(self) -> bool:
-        return self.model is not None and self.model != "none"
-
-    @property
-    def text(self) -> str:
-        """One phrase for the details screen."""
-        if not self.present:
-            return "no balloon device: memory in use unknown"
-        if not self.period_s:
-            return f"not reported ({self.model} balloon, no period set)"
-        return f"every {self.period_s} s ({self.model} balloon)"
-
-
-def balloon_of(root: ET.Element) -> Balloon:
-    """The balloon of a parsed ``<domain>`` element."""
-    device = root.find("devices/memballoon")
-    if device is None:
-        return Balloon(None, None)
-    stats = device.find("stats")
-    period = stats.get("period", "") if stats is not None else ""
-    return Balloon(device.get("model"), int(period) if period.strip().isdigit() else None)
+__all__ = ["MAX_PERIOD_S", "Balloon", "balloon_of", "parse_period", "set_stats_period"]
 
 
 def parse_period(text: str) -> int:
@@ -74,9 +43,9 @@ def parse_period(text: str) -> int:
     return seconds
 
 
-def _balloon(dom: libvirt.virDomain, flag: int) -> Balloon:
+def _balloon(dom: libvirt.virDomain, flag: int, *, host: str, guest: str, action: str) -> Balloon:
     inactive = libvirt.VIR_DOMAIN_XML_INACTIVE if flag == libvirt.VIR_DOMAIN_AFFECT_CONFIG else 0
-    return balloon_of(ET.fromstring(dom.XMLDesc(inactive)))
+    return balloon_of(parse_for(dom.XMLDesc(inactive), host=host, guest=guest, action=action))
 
 
 def set_stats_period(host: Host, uuid: str, seconds: int, scope: Scope) -> None:
@@ -109,7 +78,7 @@ def set_stats_period(host: Host, uuid: str, seconds: int, scope: Scope) -> None:
                 why="it is not running, so only its saved configuration can change",
             )
         for flag in scope.flags:
-            if not _balloon(dom, flag).present:
+            if not _balloon(dom, flag, host=host.label, guest=name, action=action).present:
                 where = (
                     "running guest"
                     if flag == libvirt.VIR_DOMAIN_AFFECT_LIVE

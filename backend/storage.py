@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 import libvirt
 
 from kvmtui.backend import errors
-from kvmtui.backend.domxml import parse_domain_xml
+from kvmtui.backend.domain import Domain, DomainXmlError
 from kvmtui.backend.host import Host
 
 #: Smaller than this is almost surely a missing unit ("10" meaning 10 GiB).
@@ -179,12 +179,14 @@ def volume_users(conn: libvirt.virConnect) -> dict[str, tuple[VolumeUser, ...]]:
             xmls.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         for xml in xmls:
             try:
-                layout = parse_domain_xml(xml)
-            except ValueError:
+                disks = Domain.from_xml(xml).disks
+            except DomainXmlError:
                 continue
-            for disk in layout.disks:
-                if disk.source:
-                    users.setdefault(disk.source, {})[dom.name()] = VolumeUser(dom.name(), running)
+            for disk in disks:
+                if disk.source_text:
+                    users.setdefault(disk.source_text, {})[dom.name()] = VolumeUser(
+                        dom.name(), running
+                    )
     return {source: tuple(sorted(by_name.values(), key=lambda u: u.name))
             for source, by_name in users.items()}  # fmt: skip
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +18,8 @@ from typing import Any, Generic, TypeVar
 import libvirt
 
 from kvmtui.backend import errors
+from kvmtui.backend.domain import Domain
+from kvmtui.backend.domain.layout import parse_for
 from kvmtui.backend.host import Host
 from kvmtui.backend.poller import StatsEngine
 from kvmtui.backend.stats import DeviceRates
@@ -140,36 +141,17 @@ class NicDevice:
     kind: str  # network, bridge, ethernet, direct...
 
 
-def parse_devices(xml: str) -> tuple[tuple[DiskDevice, ...], tuple[NicDevice, ...]]:
-    """Disks (with a target) and NICs (with a MAC) of a domain XML. Raises ValueError."""
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise ValueError(f"not a domain XML: {exc}") from exc
-    disks = []
-    for disk in root.iterfind("devices/disk"):
-        target = disk.find("target")
-        if target is None or not target.get("dev"):
-            continue
-        source = disk.find("source")
-        path = None
-        if source is not None:
-            path = source.get("file") or source.get("dev") or source.get("name")
-        disks.append(DiskDevice(target.get("dev", ""), disk.get("device", "disk"), path))
-    nics = []
-    for nic in root.iterfind("devices/interface"):
-        mac = nic.find("mac")
-        if mac is None or not mac.get("address"):
-            continue
-        target = nic.find("target")
-        nics.append(
-            NicDevice(
-                mac.get("address", ""),
-                target.get("dev") if target is not None else None,
-                nic.get("type", "?"),
-            )
-        )
-    return tuple(disks), tuple(nics)
+def devices_of(domain: Domain) -> tuple[tuple[DiskDevice, ...], tuple[NicDevice, ...]]:
+    """Disks (with a target) and NICs (with a MAC) of a guest's definition."""
+    disks = tuple(
+        DiskDevice(disk.target, disk.device or "disk", disk.source_text)
+        for disk in domain.disks
+        if disk.target
+    )
+    nics = tuple(
+        NicDevice(nic.mac, nic.target, nic.type or "?") for nic in domain.interfaces if nic.mac
+    )
+    return disks, nics
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,15 +178,7 @@ def open_guest(host: Host, uuid: str, action: str) -> tuple[libvirt.virDomain, G
         xml = dom.XMLDesc(0)
     except libvirt.libvirtError as exc:
         raise errors.from_libvirt(exc, host=host.label, action=action, guest=name) from exc
-    try:
-        disks, nics = parse_devices(xml)
-    except ValueError as exc:
-        raise errors.OperationError(
-            f"Could not {action} guest '{name}' on {host.label}: {exc}.",
-            host=host.label,
-            guest=name,
-            action=action,
-        ) from exc
+    disks, nics = devices_of(parse_for(xml, host=host.label, guest=name, action=action))
     return dom, GuestRef(uuid, name, active, persistent, disks, nics)
 
 

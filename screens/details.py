@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from kvmtui.backend.balloon import set_stats_period
-from kvmtui.backend.domxml import DomainLayout, read_layout
+from kvmtui.backend.domain.layout import DomainLayout, read_layout
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host

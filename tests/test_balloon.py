@@ -4,7 +4,6 @@ every refusal, each leaving the guest's live and saved XML as they were."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pytest
 from conftest import node_uri
 from kvmtui.backend import balloon
 from kvmtui.backend.balloon import MAX_PERIOD_S, Balloon, parse_period, set_stats_period
-from kvmtui.backend.domxml import read_layout
+from kvmtui.backend.domain import Domain
+from kvmtui.backend.domain.layout import read_layout
 from kvmtui.backend.errors import InvalidStateError, KvmtuiError, ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope
@@ -43,10 +43,10 @@ def ro_host() -> Iterator[Host]:
 def periods(host: Host, uuid: str) -> tuple[int | None, int | None]:
     """(live, saved) periods as libvirt's XML says them; a shut-off guest's live is None."""
     dom = host.connection().lookupByUUIDString(uuid)
-    saved = balloon.balloon_of(ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+    saved = balloon.balloon_of(Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
     if not dom.isActive():
         return None, saved.period_s
-    return balloon.balloon_of(ET.fromstring(dom.XMLDesc(0))).period_s, saved.period_s
+    return balloon.balloon_of(Domain.from_xml(dom.XMLDesc(0))).period_s, saved.period_s
 
 
 def test_the_layout_says_how_often_the_balloon_reports(host: Host) -> None:

@@ -11,13 +11,13 @@ and count it as unknown once it is older than BALLOON_STALE_S (a later clock sho
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import libvirt
 import pytest
 
 from kvmtui.backend.balloon import balloon_of, set_stats_period
+from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
 from kvmtui.backend.poller import StatsPoller
 from kvmtui.backend.stats import BALLOON_STALE_S, StatsCollector, guest_rates
@@ -44,7 +44,7 @@ def last_update(dom: libvirt.virDomain) -> int:
 
 
 def period(dom: libvirt.virDomain, flags: int = 0) -> int | None:
-    return balloon_of(ET.fromstring(dom.XMLDesc(flags))).period_s
+    return balloon_of(Domain.from_xml(dom.XMLDesc(flags))).period_s
 
 
 def memory_in_use(host: Host, uuid: str, wall_clock: float | None = None) -> int | None:

@@ -10,14 +10,15 @@ import contextlib
 import shutil
 import subprocess
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import libvirt
 import pytest
 
 from kvmtui.backend import storage
+from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
 from kvmtui.backend.storage import StorageValueError
 from tests.harness.guests import GuestFactory
@@ -62,26 +63,21 @@ def pool_name(daemon_uri: str, tmp_path: Path) -> Iterator[str]:
 
 
 def attach_disk(dom: libvirt.virDomain, path: str) -> None:
-    """Add a second disk on PATH to the guest's persistent definition."""
-    root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    devices = root.find("devices")
-    assert devices is not None
-    disk = ET.SubElement(devices, "disk", type="file", device="disk")
-    ET.SubElement(disk, "driver", name="qemu", type="qcow2")
-    ET.SubElement(disk, "source", file=path)
-    ET.SubElement(disk, "target", dev="vdb", bus="virtio")
-    dom.connect().defineXML(ET.tostring(root, encoding="unicode"))
+    """Add a second disk on PATH to the guest's persistent definition (through the model)."""
+    domain = Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    domain.add_device(
+        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file={quoteattr(path)}/><target dev='vdb' bus='virtio'/></disk>"
+    )
+    dom.connect().defineXML(domain.to_xml())
 
 
 def detach_disk(dom: libvirt.virDomain, path: str) -> None:
-    root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    devices = root.find("devices")
-    assert devices is not None
-    for disk in devices.findall("disk"):
-        source = disk.find("source")
-        if source is not None and source.get("file") == path:
-            devices.remove(disk)
-    dom.connect().defineXML(ET.tostring(root, encoding="unicode"))
+    domain = Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    for disk in domain.disks:
+        if disk.source_text == path:
+            domain.remove_device(disk)
+    dom.connect().defineXML(domain.to_xml())
 
 
 @pytest.mark.skipif(shutil.which("qemu-io") is None, reason="needs qemu-io")

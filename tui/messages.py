@@ -14,7 +14,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 
 from kvmtui.backend import model
-from kvmtui.backend.domxml import DomainLayout
+from kvmtui.backend.domain.layout import DomainLayout
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.model import Guest, HostStatus
 from kvmtui.backend.poller import StatsFailed, StatsUpdated

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from kvmtui.backend.domxml import DomainLayout
+from kvmtui.backend.domain.layout import DomainLayout
 from kvmtui.backend.model import Guest
 from kvmtui.tui.format import human_kib, state_text
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from kvmtui.backend.domxml import DomainLayout
+from kvmtui.backend.domain.layout import DomainLayout
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.stats import DeviceRates
 from kvmtui.tui.format import UNKNOWN, count_text, rate_style
