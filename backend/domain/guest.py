@@ -117,7 +117,7 @@ class Domain(XmlNode):
 
     def to_xml(self) -> str:
         """The whole document as text, with what the model does not know as it was."""
-        return etree.tostring(self.element.getroottree(), encoding="unicode")
+        return etree.tostring(self.element.getroottree(), encoding="unicode") + "\n"
 
     # -- reading --------------------------------------------------------------------------
 

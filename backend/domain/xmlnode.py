@@ -142,7 +142,7 @@ def insert_child(
     if after is not None:
         index = parent.index(after) + 1
     outer = _indent_of(parent)
-    if outer is None:
+    if outer is None or (len(parent) == 0 and (parent.text or "").strip()):
         parent.insert(index, child)
         return child
     inner = outer + "  "
@@ -166,7 +166,7 @@ def remove_element(element: Element) -> None:
     if element.tail is not None and (element.tail.strip() == ""):
         if previous is not None:
             previous.tail = element.tail
-        elif len(parent) == 1:
+        elif len(parent) == 1 and not (parent.text or "").strip():
             parent.text = None
     elif element.tail:  # keep text that followed it
         if previous is not None:
