@@ -8,6 +8,7 @@ from typing import TypeVar, overload
 from lxml import etree
 
 from kvmtui.backend.domain.devices import (
+    DEVICE_CLASSES,
     Channel,
     Console,
     Device,
@@ -141,7 +142,9 @@ class Domain(XmlNode):
         )
 
     def devices_of(self, cls: type[D]) -> tuple[D, ...]:
-        return tuple(device for device in self.devices if type(device) is cls)
+        """The devices of one known kind (``Disk``...), in document order."""
+        tag = next(tag for tag, known in DEVICE_CLASSES.items() if known is cls)
+        return self.children(f"devices/{tag}", cls)
 
     @property
     def disks(self) -> tuple[Disk, ...]:

@@ -93,12 +93,7 @@ def _split(path: str) -> tuple[tuple[str, ...], str | None]:
 
 def find(element: Element, steps: tuple[str, ...]) -> Element | None:
     """The element at the end of ``steps`` (first match of each), or None."""
-    for step in steps:
-        found = element.find(step)
-        if found is None:
-            return None
-        element = found
-    return element
+    return element.find("/".join(steps)) if steps else element
 
 
 def _indent_of(element: Element) -> str | None:
