@@ -571,6 +571,38 @@ def test_a_refused_edit_says_why_and_changes_nothing(
     assert domain.to_xml() == rich().to_xml()
 
 
+def test_a_definition_built_from_an_empty_domain_is_laid_out_as_libvirt_writes_it() -> None:
+    domain = Domain.from_xml("<domain type='kvm'/>")
+    domain.set_boot_devices(["hd"])
+    domain.add_device("<disk type='file'><source file='/x.qcow2'/><target dev='vda'/></disk>")
+    domain.set_vcpus(1)
+    domain.set_memory(262144)
+    domain.name = "new"
+    assert domain.to_xml() == (
+        '<domain type="kvm">\n'
+        "  <name>new</name>\n"
+        "  <memory>262144</memory>\n"
+        "  <currentMemory>262144</currentMemory>\n"
+        "  <vcpu>1</vcpu>\n"
+        "  <os>\n"
+        '    <boot dev="hd"/>\n'
+        "  </os>\n"
+        "  <devices>\n"
+        '    <disk type="file">\n'
+        '      <source file="/x.qcow2"/>\n'
+        '      <target dev="vda"/>\n'
+        "    </disk>\n"
+        "  </devices>\n"
+        "</domain>\n"
+    )
+
+
+def test_a_document_on_one_line_stays_on_one_line() -> None:
+    domain = Domain.from_xml("<domain><name>x</name></domain>")
+    domain.set_title("t")
+    assert domain.to_xml() == "<domain><name>x</name><title>t</title></domain>\n"
+
+
 def test_balloon_period_needs_a_balloon() -> None:
     domain = Domain.from_xml("<domain><devices><memballoon model='none'/></devices></domain>")
     with pytest.raises(ValueError, match="no balloon device"):

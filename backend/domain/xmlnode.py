@@ -99,8 +99,8 @@ def find(element: Element, steps: tuple[str, ...]) -> Element | None:
 def _indent_of(element: Element) -> str | None:
     """The whitespace before ``element``'s start tag, if the document is indented."""
     parent = element.getparent()
-    if parent is None:
-        return ""
+    if parent is None:  # the root: indented unless its children share its first line
+        return "\n" if len(element) == 0 or "\n" in (element.text or "") else None
     previous = element.getprevious()
     space = previous.tail if previous is not None else parent.text
     if space is None or space.strip() or "\n" not in space:
