@@ -8,9 +8,9 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, Label, Static
 
 from kvmtui.backend.errors import KvmtuiError
 
@@ -39,7 +39,13 @@ class KsmTuneScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(f"KSM {self.setting} on {self.host}", classes="question")
             yield Static(f"current: {now}   ({self.hint})", id="tune-current")
-            yield Input(value=now if self.current is not None else "", id="tune-new", compact=True)
+            # The field has its own labelled row and the refusal a row apart below it,
+            # so a message never reads as if it stood in the field's place.
+            with Horizontal(classes="field"):
+                yield Label("new value", classes="field-label")
+                yield Input(
+                    value=now if self.current is not None else "", id="tune-new", compact=True
+                )
             yield Static("", id="tune-error")
 
     def on_mount(self) -> None:

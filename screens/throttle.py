@@ -148,6 +148,8 @@ class ThrottleScreen(ScopedLimitsScreen):
     """Disk and network limits of the guest ``uuid`` on ``host``."""
 
     CSS_PATH = "throttle.tcss"
+    #: Focus starts on the first value of the open tab: see on_mount.
+    AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "apply", "Preview & apply"),
         Binding("ctrl+g", "cycle_scope", "Scope"),
@@ -206,6 +208,7 @@ class ThrottleScreen(ScopedLimitsScreen):
 
     def on_mount(self) -> None:
         self._show_scope()
+        (self.disk_form if self.initial_tab == DISK_TAB else self.nic_form).focus_first()
         self._load()
         if self.rate_interval is not None:
             self._sample()
@@ -221,6 +224,10 @@ class ThrottleScreen(ScopedLimitsScreen):
     @property
     def active_tab(self) -> str:
         return self.query_one(TabbedContent).active or DISK_TAB
+
+    @property
+    def active_form(self) -> LimitForm:
+        return self.disk_form if self.active_tab == DISK_TAB else self.nic_form
 
     # -- workers: every libvirt call happens in one of these ------------------------------
 
@@ -292,8 +299,7 @@ class ThrottleScreen(ScopedLimitsScreen):
 
     def on_limits_failed(self, message: LimitsFailed) -> None:
         self._busy = False
-        form = self.disk_form if self.active_tab == DISK_TAB else self.nic_form
-        form.show_errors(message.field_errors)
+        self.active_form.show_errors(message.field_errors)
         self._status(message.error, error=True)
 
     def on_limits_applied(self, message: LimitsApplied) -> None:
@@ -413,6 +419,7 @@ class ThrottleScreen(ScopedLimitsScreen):
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
         tabs.active = NIC_TAB if self.active_tab == DISK_TAB else DISK_TAB
+        self.active_form.focus_first()
 
     def _refusal(self) -> str | None:
         """Why nothing can be applied right now, or None."""

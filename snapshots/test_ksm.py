@@ -1,97 +1,24 @@
 """Snapshots of the KSM and overcommit screen from fixed data.
 
 The host is libvirt's test:/// driver on tests/data/storage-node.xml (4 CPUs, 16 GiB,
-app-1 and app-2 running, build and archive shut off). The test driver has no KSM, so
-the screen reads KSM from tests/data/ksm_recorded.json instead: 22 readings of two
-identical tiny guests merging on a real host, one a second. The history is filled
-with them before the screen opens and the poll interval is an hour, so exactly one
-poll (the last reading again) lands before the shot.
+app-1 and app-2 running, build and archive shut off), with KSM replayed from
+tests/data/ksm_recorded.json (tests/ksm_replay.py).
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
-
 from textual.pilot import Pilot
 
-from kvmtui.backend.host import Host
-from kvmtui.backend.ksm import GuestKsm, KsmCounters, KsmHistory, KsmLocal, KsmReading
-from kvmtui.backend.model import ConnectionState
-from kvmtui.screens.ksm import KsmScreen
+from conftest import node_uri
 from kvmtui.screens.ksm_thresholds import ThresholdsScreen
 from kvmtui.screens.ksm_tune import KsmTuneScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
-
-DATA = Path(__file__).parent.parent / "tests" / "data"
-NODE_URI = f"test://{DATA / 'storage-node.xml'}"
-FIXED_EPOCH = 1_700_000_000.0
-
-
-def recorded_readings() -> list[KsmReading]:
-    readings: list[dict[str, Any]] = json.loads((DATA / "ksm_recorded.json").read_text())[
-        "readings"
-    ]
-    return [
-        KsmReading(
-            host=r["host"],
-            wall=r["wall"],
-            counters=KsmCounters(**r["counters"]),
-            local=KsmLocal(**r["local"]) if r["local"] else None,
-            guests=tuple(GuestKsm(**g) for g in r["guests"]),
-        )
-        for r in readings
-    ]
-
-
-class Replay:
-    """Stands in for ``read_ksm``: every poll gets the last recorded reading."""
-
-    def __init__(self) -> None:
-        self.readings = recorded_readings()
-
-    def __call__(self, host: Host) -> KsmReading:
-        return replace(self.readings[-1], host=host.label)
-
-    def histories(self, label: str) -> dict[str, KsmHistory]:
-        history = KsmHistory()
-        for reading in self.readings[:-1]:
-            history.append(replace(reading, host=label))
-        return {label: history}
+from kvmtui.tui.app import KvmtuiApp
+from tests.ksm_replay import STORAGE_NODE, open_ksm
+from tests.pilot import build_app, wait_for
 
 
 def build() -> KvmtuiApp:
-    app = make_app([NODE_URI], clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,), stats=False)
-    app.animation_level = "none"
-    return app
-
-
-async def wait_for(pilot: Pilot[None], ready: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15.0
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-async def open_ksm(pilot: Pilot[None]) -> KsmScreen:
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    host = app.hosts[0]
-    await wait_for(pilot, lambda: host.status.state is ConnectionState.CONNECTED, "the node")
-    await wait_for(pilot, lambda: len(host.guests()) == 4, "four guests")
-    replay = Replay()
-    screen = KsmScreen(
-        app.hosts, reader=replay, interval=3600.0, histories=replay.histories(host.label)
-    )
-    await app.push_screen(screen)
-    await wait_for(pilot, lambda: screen.polls == 1, "the first poll")
-    await pilot.pause()
-    return screen
+    return build_app(node_uri(STORAGE_NODE), stats=False)
 
 
 def test_ksm_screen(snap_compare) -> None:
@@ -115,9 +42,10 @@ def test_ksm_screen(snap_compare) -> None:
 
 def test_ksm_tune_refuses_out_of_range(snap_compare) -> None:
     """p, then 4294967296 and enter: the dialog "KSM pages to scan on test:storage-node"
-    shows "current: 1000 (pages per wake-up)", the typed value, and in red "4294967296 is
-    out of range; pages to scan takes 0 to 4294967295 (pages per wake-up). Nothing was
-    changed."; it stays open."""
+    shows "current: 1000 (pages per wake-up)", then "new value" beside the field still
+    holding 4294967296, then after a blank line in red "4294967296 is out of range; pages
+    to scan takes 0 to 4294967295 (pages per wake-up). Nothing was changed."; it stays
+    open."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await open_ksm(pilot)

@@ -5,15 +5,49 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from textual.pilot import Pilot
 
+from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.guests import GuestsScreen
-from kvmtui.tui.app import KvmtuiApp
+from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.polling import PollerFactory
 from kvmtui.tui.widgets.guest_table import GuestTable
+
+#: The clock of a built app, so times on screen never change: 2023-11-14 22:13:20 UTC.
+FIXED_EPOCH = 1_700_000_000.0
+#: A host that fails to connect is retried only after the test is over.
+NO_RETRY = (3600.0,)
+
+
+def fixed_clock() -> float:
+    return FIXED_EPOCH
+
+
+def build_app(
+    *uris: str | None,
+    readonly: bool = False,
+    clock: Callable[[], float] = fixed_clock,
+    retry_delays: Sequence[float] | None = NO_RETRY,
+    delay: float = DEFAULT_INTERVAL,
+    stats: bool | PollerFactory = True,
+) -> KvmtuiApp:
+    """The real app (``make_app``) as tests drive it: a fixed clock, no retries, no
+    animation. ``retry_delays=None`` keeps the app's own back-off, ``clock=time.time``
+    the real time."""
+    app = make_app(
+        list(uris),
+        readonly=readonly,
+        clock=clock,
+        retry_delays=retry_delays,
+        delay=delay,
+        stats=stats,
+    )
+    app.animation_level = "none"
+    return app
 
 
 def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:

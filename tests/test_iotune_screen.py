@@ -17,7 +17,7 @@ from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
 from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
-from tests.pilot import run_async, wait_for
+from tests.pilot import build_app, loaded, run_async, select, wait_for
 
 NODE = Path(__file__).parent / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"
@@ -114,3 +114,35 @@ async def test_read_only_connection_is_refused_without_a_preview() -> None:
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "read-only" in status_text(screen), "refusal")
         assert not isinstance(pilot.app.screen, ThrottlePreviewScreen)
+
+
+@run_async
+async def test_focus_starts_on_the_first_value_and_tab_goes_down_the_column() -> None:
+    app = build_app(node_uri(NODE), stats=False)
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "db-primary")
+        for opening in range(2):  # the same field each time, not what happened to be first
+            await pilot.press("t")
+            await wait_for_screen(pilot, ThrottleScreen)
+            editor = app.screen
+            assert isinstance(editor, ThrottleScreen)
+            await wait_for(pilot, lambda e=editor: e.disks is not None, "the limits")
+            form = editor.disk_form
+            first = form.input(form.rows[0].name)
+            assert app.focused is first, f"opening {opening + 1}: focus on {app.focused}"
+            for row in form.rows[1:4]:
+                await pilot.press("tab")
+                assert app.focused is form.input(row.name), f"tab to {row.label}"
+            read_bytes = form.input("read_bytes_sec")
+            assert read_bytes.value == "50M"
+            read_bytes.focus()
+            await pilot.press(*"20M")
+            assert read_bytes.value == "20M", "typing replaces the value shown"
+            await pilot.press("shift+tab")
+            assert app.focused is form.input(form.rows[0].name)
+            await pilot.press("ctrl+t")
+            await wait_for(pilot, lambda e=editor: e.active_tab == NIC_TAB, "the network tab")
+            assert app.focused is editor.nic_form.input(editor.nic_form.rows[0].name)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen, "the list again")

@@ -583,10 +583,10 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         self._set_cursor(self._cursor - 1)
 
     def action_page_down(self) -> None:
-        self._set_cursor(self._cursor + self._page())
+        self._turn_page(self._page())
 
     def action_page_up(self) -> None:
-        self._set_cursor(self._cursor - self._page())
+        self._turn_page(-self._page())
 
     def action_first(self) -> None:
         self._set_cursor(0)
@@ -933,6 +933,16 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         self.refresh_line(row + 1)
         self._scroll_to_cursor()
         self.post_message(self.CursorMoved(self, self.selected_key))
+
+    def _turn_page(self, rows: int) -> None:
+        """Scroll a page and move the cursor as far: it keeps its line on screen. (Moving
+        the cursor alone scrolled the view by one row on the first press from the top.)
+        ``force``: the scroll bar may not be laid out yet just after the rows came."""
+        if not self._order:
+            return
+        if self.is_mounted:
+            self.scroll_to(y=int(self.scroll_y) + rows, animate=False, force=True)
+        self._set_cursor(self._cursor + rows)
 
     def _scroll_to_cursor(self) -> None:
         if not self.is_mounted:

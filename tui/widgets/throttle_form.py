@@ -28,8 +28,11 @@ def _key(name: str) -> str:
     return name.replace(".", "-")
 
 
-class LimitForm(VerticalScroll):
-    """Rows of settings; ``texts()`` is what the admin typed, keyed by setting name."""
+class LimitForm(VerticalScroll, can_focus=False):
+    """Rows of settings; ``texts()`` is what the admin typed, keyed by setting name.
+
+    Only the value fields take focus, so tab goes down the column of new values (the
+    form scrolls to the focused field)."""
 
     DEFAULT_CSS = """
     LimitForm { height: 1fr; }
@@ -76,6 +79,13 @@ class LimitForm(VerticalScroll):
     def input(self, name: str) -> Input:
         return self.query_one(f"#in-{_key(name)}", Input)
 
+    def focus_first(self) -> None:
+        """Focus the first value, its text selected so that typing replaces it."""
+        first = self.input(self.rows[0].name)
+        first.focus(scroll_visible=False)
+        first.select_all()
+        self.scroll_home(animate=False)
+
     def show_current(
         self, live: Mapping[str, str] | None, config: Mapping[str, str] | None
     ) -> None:
@@ -99,6 +109,9 @@ class LimitForm(VerticalScroll):
             self.input(row.name).value = self._baseline[row.name]
         self.clear_errors()
         self._mark_pending()
+        focused = self.screen.focused
+        if isinstance(focused, Input) and focused.parent is not None and self in focused.ancestors:
+            focused.select_all()  # typing replaces the value that just came
 
     def texts(self) -> dict[str, str]:
         return {row.name: self.input(row.name).value for row in self.rows}
