@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import libvirt
@@ -10,7 +13,16 @@ import pytest
 
 from tests.harness import daemon
 from tests.harness.guest_files import HOSTNAME, PROMPT
-from tests.harness.guests import GuestFactory, agent_command, tap_name, wait_for_state
+from tests.harness.guests import (
+    GuestFactory,
+    agent_command,
+    disk_path,
+    ensure_dir_pool,
+    remove_pool,
+    tap_name,
+    wait_for_state,
+)
+from tests.harness.paths import DEMO_DISKS_DIR, DEMO_PREFIX, DISKS_DIR
 from tests.harness.serial import SerialConsole
 
 SHUTDOWN_DEADLINE_S = 30.0
@@ -92,3 +104,40 @@ def test_agent_shutdown_powers_the_guest_off(booted_guest: libvirt.virDomain) ->
     booted_guest.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
     wait_for_state(booted_guest, libvirt.VIR_DOMAIN_SHUTOFF, SHUTDOWN_DEADLINE_S)
     assert booted_guest.state() == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN]
+
+
+def test_demo_guests_keep_their_disks_in_the_demo_pool_directory() -> None:
+    assert disk_path(f"{DEMO_PREFIX}1") == DEMO_DISKS_DIR / f"{DEMO_PREFIX}1.qcow2"
+    assert disk_path("kvmtui-test-0a1b2c3d").parent == DISKS_DIR
+
+
+@pytest.mark.daemon
+def test_dir_pool_is_made_once_with_the_disks_as_volumes(daemon_uri: str, tmp_path: Path) -> None:
+    """What `make demo` does for its kvmtui-demo pool, under a name of the test's own."""
+    name = f"kvmtui-test-pool-{uuid.uuid4().hex[:8]}"
+    directory = tmp_path / "disks"
+    directory.mkdir()
+    for disk in ("a.qcow2", "b.qcow2"):
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", str(directory / disk), "16M"], check=True
+        )
+    conn = libvirt.open(daemon_uri)
+    try:
+        assert ensure_dir_pool(conn, name, directory) == ["defined", "started", "set to autostart"]
+        pool = conn.storagePoolLookupByName(name)
+        assert pool.isActive() and pool.isPersistent() and pool.autostart()
+        assert sorted(pool.listVolumes()) == ["a.qcow2", "b.qcow2"]
+        assert "<format type='qcow2'/>" in pool.storageVolLookupByName("a.qcow2").XMLDesc(0)
+
+        (directory / "b.qcow2").unlink()
+        assert ensure_dir_pool(conn, name, directory) == [], "the second run does nothing twice"
+        assert [p.name() for p in conn.listAllStoragePools(0)].count(name) == 1
+        assert pool.listVolumes() == ["a.qcow2"], "refreshed: the volumes are the files"
+
+        with pytest.raises(RuntimeError, match=f"a storage pool {name} exists over"):
+            ensure_dir_pool(conn, name, tmp_path / "elsewhere")
+        remove_pool(conn, name)
+        assert name not in [p.name() for p in conn.listAllStoragePools(0)]
+    finally:
+        remove_pool(conn, name)
+        conn.close()

@@ -9,7 +9,8 @@ import argparse
 import sys
 import time
 
-DEMO_PREFIX = "kvmtui-demo-"
+from .paths import DEMO_DISKS_DIR, DEMO_POOL, DEMO_PREFIX
+
 DEMO_GUESTS = 3
 TEST_PREFIX = "kvmtui-test-"
 
@@ -51,7 +52,7 @@ def cmd_demo() -> int:
     import libvirt
 
     from .daemon import SYSTEM_URI, ensure_daemon
-    from .guests import define_guest, quiet_libvirt_errors
+    from .guests import define_guest, disk_path, ensure_dir_pool, quiet_libvirt_errors
     from .image import build_image
 
     quiet_libvirt_errors()
@@ -71,6 +72,14 @@ def cmd_demo() -> int:
                 print(f"demo: started {name}")
             else:
                 print(f"demo: {name} already running")
+            if not disk_path(name).exists():
+                print(f"demo: {name}'s disk is not in {DEMO_DISKS_DIR} (made by an older "
+                      "kvmtui); `make clean-guests` and `make demo` put it there")
+        done = ensure_dir_pool(conn, DEMO_POOL, DEMO_DISKS_DIR)
+        if done:
+            print(f"demo: storage pool {DEMO_POOL} over {DEMO_DISKS_DIR}: {', '.join(done)}")
+        else:
+            print(f"demo: storage pool {DEMO_POOL} already running")
     finally:
         conn.close()
     return 0
@@ -100,7 +109,10 @@ COMMANDS = {
     "deps": (cmd_deps, "check/install the Debian packages (system python3, stdlib only)"),
     "daemon": (cmd_daemon, "start virtlogd + libvirtd (TCP on 127.0.0.1) unless one answers"),
     "image": (cmd_image, "build the tiny guest into .cache/guest/ if its inputs changed"),
-    "demo": (cmd_demo, f"define and start {DEMO_PREFIX}1..{DEMO_GUESTS}"),
+    "demo": (
+        cmd_demo,
+        f"define and start {DEMO_PREFIX}1..{DEMO_GUESTS}, their disks in pool {DEMO_POOL}",
+    ),
     "clean": (cmd_clean, f"destroy and undefine {TEST_PREFIX}* and {DEMO_PREFIX}* guests"),
 }
 

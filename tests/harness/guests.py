@@ -18,7 +18,7 @@ import libvirt_qemu
 
 from .guest_files import AGENT_PORT
 from .image import GuestImage, build_image
-from .paths import CACHE_DIR, DISKS_DIR
+from .paths import CACHE_DIR, DEMO_DISKS_DIR, DEMO_PREFIX, DISKS_DIR
 
 DOMAIN_TYPE_ENV = "KVMTUI_DOMAIN_TYPE"
 DOMAIN_TYPE_CACHE = CACHE_DIR / "domain-type.json"
@@ -52,13 +52,18 @@ def tap_name(guest_name: str) -> str:
     return "kvt-" + hashlib.sha1(guest_name.encode()).hexdigest()[:10]
 
 
+def disks_dir(guest_name: str) -> Path:
+    """Demo guests keep their disks apart, in the demo pool's directory."""
+    return DEMO_DISKS_DIR if guest_name.startswith(DEMO_PREFIX) else DISKS_DIR
+
+
 def disk_path(guest_name: str) -> Path:
-    return DISKS_DIR / f"{guest_name}.qcow2"
+    return disks_dir(guest_name) / f"{guest_name}.qcow2"
 
 
 def create_disk(guest_name: str) -> Path:
     """A fresh thin qcow2 data disk for the guest (replaces an old one)."""
-    DISKS_DIR.mkdir(parents=True, exist_ok=True)
+    disks_dir(guest_name).mkdir(parents=True, exist_ok=True)
     path = disk_path(guest_name)
     path.unlink(missing_ok=True)
     subprocess.run(
@@ -71,7 +76,7 @@ def create_disk(guest_name: str) -> Path:
 
 def remove_disks(guest_name: str) -> None:
     """The guest's data disk and any overlay files named after it (external snapshots)."""
-    for path in DISKS_DIR.glob(f"{guest_name}.*"):
+    for path in disks_dir(guest_name).glob(f"{guest_name}.*"):
         path.unlink(missing_ok=True)
 
 
@@ -236,6 +241,56 @@ def define_guest(
     if start:
         dom.create()
     return dom
+
+
+def pool_xml(name: str, directory: Path) -> str:
+    return (
+        f"<pool type='dir'><name>{escape(name)}</name>"
+        f"<target><path>{escape(str(directory))}</path></target></pool>"
+    )
+
+
+def ensure_dir_pool(conn: libvirt.virConnect, name: str, directory: Path) -> list[str]:
+    """A persistent, autostarted, running directory pool NAME over DIRECTORY, refreshed
+    so that the files in it are its volumes. Does only what is missing; returns what it
+    did (nothing the second time). A pool NAME over another directory is an error."""
+    done: list[str] = []
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as error:
+        if error.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
+            raise
+        pool = conn.storagePoolDefineXML(pool_xml(name, directory), 0)
+        done.append("defined")
+    path = re.search(r"<path>(.*?)</path>", pool.XMLDesc(0))
+    if path is None or Path(path.group(1)) != directory:
+        raise RuntimeError(
+            f"a storage pool {name} exists over {path.group(1) if path else 'no directory'}, "
+            f"not {directory}; remove it (virsh pool-destroy {name}; virsh pool-undefine "
+            f"{name}) and run again"
+        )
+    if not pool.isActive():
+        pool.create(0)
+        done.append("started")
+    if not pool.autostart():
+        pool.setAutostart(1)
+        done.append("set to autostart")
+    pool.refresh(0)
+    return done
+
+
+def remove_pool(conn: libvirt.virConnect, name: str) -> None:
+    """Stop and undefine the pool NAME if it exists; its directory and files stay."""
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as error:
+        if error.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
+            raise
+        return
+    if pool.isActive():
+        pool.destroy()
+    pool.undefine()
 
 
 def _gone(error: libvirt.libvirtError) -> bool:

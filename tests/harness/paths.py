@@ -8,3 +8,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".cache"
 GUEST_DIR = CACHE_DIR / "guest"
 DISKS_DIR = CACHE_DIR / "disks"
+#: The demo guests' disks, and the directory of the demo's storage pool.
+DEMO_DISKS_DIR = CACHE_DIR / "demo-disks"
+DEMO_PREFIX = "kvmtui-demo-"
+#: The demo's directory pool over DEMO_DISKS_DIR: the demo guests' disks are its volumes.
+DEMO_POOL = "kvmtui-demo"
