@@ -38,19 +38,21 @@ class LimitForm(VerticalScroll, can_focus=False):
     LimitForm { height: 1fr; }
     LimitForm > Grid {
         grid-size: 6;
-        grid-columns: 28 12 12 14 13 1fr;
+        /* At 80 columns every column but the refusal's fits (the status line repeats
+           the refusal); the longest label is 26 cells, the longest unit 11. */
+        grid-columns: 26 12 12 12 11 1fr;
         grid-rows: auto;
         grid-gutter: 0 1;
         height: auto;
     }
     LimitForm .head { text-style: bold; color: $text-muted; }
     LimitForm .differs { color: $warning; text-style: bold; }
-    LimitForm Input { width: 14; }
+    LimitForm Input { width: 12; }
     LimitForm Input.-pending { background: $accent 30%; }
     LimitForm Input.-invalid { background: $error 35%; }
     LimitForm .error { color: $error; }
     LimitForm .hint { color: $text-muted; }
-    LimitForm > Grid.-no-current { grid-size: 4; grid-columns: 28 14 13 1fr; }
+    LimitForm > Grid.-no-current { grid-size: 4; grid-columns: 26 12 11 1fr; }
     """
 
     def __init__(
