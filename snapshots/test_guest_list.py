@@ -9,74 +9,23 @@ version of the machine running the tests (9.0.0 on the project's images).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from kvmtui.backend import lifecycle
-from kvmtui.backend.model import ConnectionState
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.details import DetailsScreen
-from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.help import HelpScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.guest_facts import GuestFacts
-from kvmtui.tui.widgets.guest_table import GuestTable
+from tests.pilot import build_app, ticked, wait_for
 
-FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
 
 
 pytestmark = pytest.mark.usefixtures("utc")
-
-
-def build(uris: list[str | None], *, readonly: bool = False) -> KvmtuiApp:
-    app = make_app(uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,))
-    app.animation_level = "none"
-    return app
-
-
-async def wait_for(pilot: Pilot[None], ready: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-def guests_screen(app: KvmtuiApp) -> GuestsScreen:
-    return next(s for s in app.screen_stack if isinstance(s, GuestsScreen))
-
-
-async def loaded(pilot: Pilot[None], rows: int = ALL_GUESTS) -> GuestTable:
-    """Wait until the guest screen is up, every host has answered and the rows are in."""
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    await wait_for(
-        pilot,
-        lambda: any(isinstance(s, GuestsScreen) for s in app.screen_stack),
-        "the guest screen",
-    )
-    await wait_for(
-        pilot,
-        lambda: all(h.status.state is not ConnectionState.CONNECTING for h in app.hosts),
-        "every host to connect or fail",
-    )
-    table = guests_screen(app).table
-    await wait_for(pilot, lambda: table.row_count == rows, f"{rows} rows")
-    connected = [h.label for h in app.hosts if h.status.state is ConnectionState.CONNECTED]
-    await wait_for(
-        pilot,
-        lambda: all(table.stats_tick(label) is not None for label in connected),
-        "the first statistics tick of every connected host",
-    )
-    for widget in app.query(Input):
-        widget.cursor_blink = False
-    return table
 
 
 def test_guest_list_80x24(snap_compare, test_node_uri: str) -> None:
@@ -91,9 +40,9 @@ def test_guest_list_80x24(snap_compare, test_node_uri: str) -> None:
     keys fit on one line."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await loaded(pilot)
+        await ticked(pilot, ALL_GUESTS)
 
-    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_guest_list_160x50_autostart(snap_compare, test_node_uri: str) -> None:
@@ -102,7 +51,7 @@ def test_guest_list_160x50_autostart(snap_compare, test_node_uri: str) -> None:
     whole footer fits."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        table = await loaded(pilot)
+        table = (await ticked(pilot, ALL_GUESTS)).table
         app = pilot.app
         assert isinstance(app, KvmtuiApp)
         host = app.hosts[0]
@@ -115,7 +64,7 @@ def test_guest_list_160x50_autostart(snap_compare, test_node_uri: str) -> None:
             "autostart on two guests",
         )
 
-    assert snap_compare(build([test_node_uri]), terminal_size=(160, 50), run_before=run_before)
+    assert snap_compare(build_app(test_node_uri), terminal_size=(160, 50), run_before=run_before)
 
 
 def test_filter_applied(snap_compare, test_node_uri: str) -> None:
@@ -123,13 +72,13 @@ def test_filter_applied(snap_compare, test_node_uri: str) -> None:
     web-frontend-1 and web-frontend-2 are listed (matching ignores case)."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        table = await loaded(pilot)
+        table = (await ticked(pilot, ALL_GUESTS)).table
         await pilot.press("slash", "W", "E", "B")
         await wait_for(pilot, lambda: table.row_count == 2, "two web rows")
         for widget in pilot.app.query(Input):
             widget.cursor_blink = False
 
-    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_force_off_confirmation(snap_compare, test_node_uri: str) -> None:
@@ -137,13 +86,13 @@ def test_force_off_confirmation(snap_compare, test_node_uri: str) -> None:
     unsaved data is lost, with "Force off (y)" and "Cancel (n)" buttons, Cancel focused."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        table = await loaded(pilot)
+        table = (await ticked(pilot, ALL_GUESTS)).table
         row = next(i for i, n in enumerate(table.shown_names()) if n == "db-primary")
         table.move_cursor(row=row, animate=False)
         await pilot.press("F")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
 
-    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_read_only(snap_compare, test_node_uri: str) -> None:
@@ -152,9 +101,9 @@ def test_read_only(snap_compare, test_node_uri: str) -> None:
     out; Filter, Help and Quit stay active."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await loaded(pilot)
+        await ticked(pilot, ALL_GUESTS)
 
-    app = build([test_node_uri], readonly=True)
+    app = build_app(test_node_uri, readonly=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
@@ -167,11 +116,11 @@ def test_help_screen(snap_compare, test_node_uri: str) -> None:
     scrolls for q Quit and the table's movement keys."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await loaded(pilot)
+        await ticked(pilot, ALL_GUESTS)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
 
-    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_help_screen_read_only(snap_compare, test_node_uri: str) -> None:
@@ -181,11 +130,11 @@ def test_help_screen_read_only(snap_compare, test_node_uri: str) -> None:
     line behind shows the READ-ONLY badge after the host's label."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await loaded(pilot)
+        await ticked(pilot, ALL_GUESTS)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
 
-    app = build([test_node_uri], readonly=True)
+    app = build_app(test_node_uri, readonly=True)
     assert snap_compare(app, terminal_size=(100, 40), run_before=run_before)
 
 
@@ -195,9 +144,9 @@ def test_disconnected_host(snap_compare, test_node_uri: str) -> None:
     "retrying"; the node's 13 guests are listed as usual."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await loaded(pilot)
+        await ticked(pilot, ALL_GUESTS)
 
-    app = build([test_node_uri, MISSING_URI])
+    app = build_app(test_node_uri, MISSING_URI)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
@@ -210,7 +159,7 @@ def test_details(snap_compare, test_node_uri: str) -> None:
     b Memory stats dimmed (no balloon)."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        table = await loaded(pilot)
+        table = (await ticked(pilot, ALL_GUESTS)).table
         row = next(i for i, n in enumerate(table.shown_names()) if n == "db-replica")
         table.move_cursor(row=row, animate=False)
         await pilot.press("enter")
@@ -218,4 +167,4 @@ def test_details(snap_compare, test_node_uri: str) -> None:
         facts = pilot.app.screen.query_one(GuestFacts)
         await wait_for(pilot, lambda: facts.domain_layout is not None, "the domain XML")
 
-    assert snap_compare(build([test_node_uri]), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)

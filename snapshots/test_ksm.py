@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from conftest import node_uri
 from kvmtui.screens.ksm_thresholds import ThresholdsScreen
 from kvmtui.screens.ksm_tune import KsmTuneScreen
 from kvmtui.tui.app import KvmtuiApp
-from tests.ksm_replay import STORAGE_NODE, open_ksm
-from tests.pilot import build_app, wait_for
+from tests.ksm_replay import open_ksm
+from tests.pilot import STORAGE_NODE_URI, build_app, wait_for
 
 
 def build() -> KvmtuiApp:
-    return build_app(node_uri(STORAGE_NODE), stats=False)
+    return build_app(STORAGE_NODE_URI, stats=False)
 
 
 def test_ksm_screen(snap_compare) -> None:

@@ -9,9 +9,6 @@ No clock and no live polling: the same figures on every run.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-
 import pytest
 from textual.pilot import Pilot
 
@@ -19,36 +16,16 @@ from kvmtui.backend.model import ConnectionState
 from kvmtui.screens.details import DetailsScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.host import HostScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.guest_stats import GuestGraphs
+from tests.pilot import build_app, wait_for
 from tests.replay import replay
 
-FIXED_EPOCH = 1_700_000_000.0
 #: Replay up to the disk read: the last tick has read rates.
 TICKS = 13
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def build(uri: str) -> KvmtuiApp:
-    app = make_app([uri], clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,), stats=replay(TICKS))
-    app.animation_level = "none"
-    return app
-
-
-async def wait_for(pilot: Pilot[None], ready: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 async def replayed(pilot: Pilot[None]) -> GuestsScreen:
@@ -84,7 +61,8 @@ def test_list_with_statistics_sorted_by_cpu(snap_compare, test_node_uri: str) ->
         await replayed(pilot)
         await pilot.press("P")
 
-    assert snap_compare(build(test_node_uri), terminal_size=(130, 30), run_before=run_before)
+    app = build_app(test_node_uri, stats=replay(TICKS))
+    assert snap_compare(app, terminal_size=(130, 30), run_before=run_before)
 
 
 def test_list_with_statistics_80x24(snap_compare, test_node_uri: str) -> None:
@@ -97,7 +75,8 @@ def test_list_with_statistics_80x24(snap_compare, test_node_uri: str) -> None:
         await replayed(pilot)
         await pilot.press("P", "B")
 
-    assert snap_compare(build(test_node_uri), terminal_size=(80, 24), run_before=run_before)
+    app = build_app(test_node_uri, stats=replay(TICKS))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_details_with_graphs(snap_compare, test_node_uri: str) -> None:
@@ -125,7 +104,8 @@ def test_details_with_graphs(snap_compare, test_node_uri: str) -> None:
         )
         await pilot.pause()
 
-    assert snap_compare(build(test_node_uri), terminal_size=(110, 40), run_before=run_before)
+    app = build_app(test_node_uri, stats=replay(TICKS))
+    assert snap_compare(app, terminal_size=(110, 40), run_before=run_before)
 
 
 def test_host_screen(snap_compare, test_node_uri: str) -> None:
@@ -140,4 +120,5 @@ def test_host_screen(snap_compare, test_node_uri: str) -> None:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HostScreen), "host screen")
         await pilot.pause()
 
-    assert snap_compare(build(test_node_uri), terminal_size=(110, 30), run_before=run_before)
+    app = build_app(test_node_uri, stats=replay(TICKS))
+    assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)

@@ -7,70 +7,10 @@ hostname; each shot waits for the pools to load.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-
 from textual.pilot import Pilot
 
-from kvmtui.backend.model import ConnectionState
-from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.storage_volume import VolumeFormScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
-
-NODE_URI = f"test://{Path(__file__).parent.parent / 'tests' / 'data' / 'storage-node.xml'}"
-
-
-def build(*, readonly: bool = False) -> KvmtuiApp:
-    app = make_app(
-        [NODE_URI],
-        readonly=readonly,
-        clock=lambda: 1_700_000_000.0,
-        retry_delays=(3600.0,),
-        stats=False,
-    )
-    app.animation_level = "none"
-    return app
-
-
-async def wait_for(pilot: Pilot[None], ready: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15.0
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-async def open_storage(pilot: Pilot[None], pool: str = "images") -> StorageScreen:
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    host = app.hosts[0]
-    await wait_for(pilot, lambda: host.status.state is ConnectionState.CONNECTED, "the node")
-    screen = StorageScreen(app.hosts)
-    await app.push_screen(screen)
-    await wait_for(pilot, lambda: screen.loads == 1, "the pools")
-    table = screen.pool_table
-    table.move_cursor(row=table.get_row_index(f"{host.label}/{pool}"), animate=False)
-    await wait_for(
-        pilot,
-        lambda: screen.selected_pool is not None and screen.selected_pool.name == pool,
-        f"pool {pool}",
-    )
-    selected = screen.selected_pool
-    assert selected is not None
-    await wait_for(
-        pilot,
-        lambda: set(screen.volume_table.volumes) == {v.name for v in selected.volumes},
-        f"the volumes of {pool}",
-    )
-    # The Path column is sized to its cells when the table is next idle; until then it
-    # keeps the width of the pool shown before (bulk's 21-cell path), which a loaded
-    # machine once caught in a shot.
-    longest = max(len(v.path) for v in selected.volumes)
-    path = next(c for c in screen.volume_table.columns.values() if c.key.value == "Path")
-    await wait_for(pilot, lambda: path.content_width >= longest, "the Path column's width")
-    await pilot.pause()
-    return screen
+from tests.pilot import STORAGE_NODE_URI, build_app, open_storage, wait_for
 
 
 def test_storage_screen(snap_compare) -> None:
@@ -86,7 +26,8 @@ def test_storage_screen(snap_compare) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await open_storage(pilot)
 
-    assert snap_compare(build(), terminal_size=(120, 32), run_before=run_before)
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    assert snap_compare(app, terminal_size=(120, 32), run_before=run_before)
 
 
 def test_storage_new_volume_refuses_bad_name(snap_compare) -> None:
@@ -105,7 +46,8 @@ def test_storage_new_volume_refuses_bad_name(snap_compare) -> None:
         for widget in form.query("Input"):
             widget.cursor_blink = False  # type: ignore[attr-defined]
 
-    assert snap_compare(build(), terminal_size=(120, 32), run_before=run_before)
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    assert snap_compare(app, terminal_size=(120, 32), run_before=run_before)
 
 
 def test_storage_read_only(snap_compare) -> None:
@@ -115,4 +57,5 @@ def test_storage_read_only(snap_compare) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await open_storage(pilot)
 
-    assert snap_compare(build(readonly=True), terminal_size=(120, 32), run_before=run_before)
+    app = build_app(STORAGE_NODE_URI, readonly=True, stats=False)
+    assert snap_compare(app, terminal_size=(120, 32), run_before=run_before)

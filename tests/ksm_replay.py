@@ -23,8 +23,6 @@ from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import wait_for
 
 DATA = Path(__file__).parent / "data"
-#: 4 CPUs, 16 GiB, app-1 and app-2 running, build and archive shut off.
-STORAGE_NODE = DATA / "storage-node.xml"
 
 
 def recorded_readings() -> list[KsmReading]:

@@ -6,17 +6,24 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.storage import StorageScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.polling import PollerFactory
 from kvmtui.tui.widgets.guest_table import GuestTable
 
+DATA = Path(__file__).parent / "data"
+#: libvirt's test:/// driver on a node file of 4 CPUs, 16 GiB, two pools (images, bulk)
+#: and four guests: app-1 and app-2 running, build and archive shut off.
+STORAGE_NODE_URI = f"test://{DATA / 'storage-node.xml'}"
 #: The clock of a built app, so times on screen never change: 2023-11-14 22:13:20 UTC.
 FIXED_EPOCH = 1_700_000_000.0
 #: A host that fails to connect is retried only after the test is over.
@@ -106,6 +113,61 @@ async def loaded(
     )
     if rows is not None:
         await wait_for(pilot, lambda: screen.table.row_count == rows, f"{rows} rows", timeout)
+    return screen
+
+
+async def open_storage(pilot: Pilot[None], pool: str = "images") -> StorageScreen:
+    """The storage screen of the app's first host with ``pool`` chosen and its volumes in."""
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    host = app.hosts[0]
+    await wait_for(pilot, lambda: host.status.state is ConnectionState.CONNECTED, "the node", 15)
+    screen = StorageScreen(app.hosts)
+    await app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.loads == 1, "the pools", 15)
+    table = screen.pool_table
+    table.move_cursor(row=table.get_row_index(f"{host.label}/{pool}"), animate=False)
+    await wait_for(
+        pilot,
+        lambda: screen.selected_pool is not None and screen.selected_pool.name == pool,
+        f"pool {pool}",
+    )
+    selected = screen.selected_pool
+    assert selected is not None
+    await wait_for(
+        pilot,
+        lambda: set(screen.volume_table.volumes) == {v.name for v in selected.volumes},
+        f"the volumes of {pool}",
+    )
+    # The Path column is sized to its cells when the table is next idle; until then it
+    # keeps the width of the pool shown before (bulk's 21-cell path), which a loaded
+    # machine once caught in a shot.
+    longest = max(len(v.path) for v in selected.volumes)
+    path = next(c for c in screen.volume_table.columns.values() if c.key.value == "Path")
+    await wait_for(pilot, lambda: path.content_width >= longest, "the Path column's width")
+    await pilot.pause()
+    return screen
+
+
+def no_blink(pilot: Pilot[None]) -> None:
+    """Inputs on the current screen show a steady cursor (a still picture for snapshots)."""
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+
+
+async def ticked(pilot: Pilot[None], rows: int | None = None) -> GuestsScreen:
+    """:func:`loaded`, then the first statistics tick of every connected host is in the
+    table and no cursor blinks: what a snapshot of the list waits for."""
+    screen = await loaded(pilot, rows)
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    connected = [h.label for h in app.hosts if h.status.state is ConnectionState.CONNECTED]
+    await wait_for(
+        pilot,
+        lambda: all(screen.table.stats_tick(label) is not None for label in connected),
+        "the first statistics tick of every connected host",
+    )
+    no_blink(pilot)
     return screen
 
 

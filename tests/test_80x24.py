@@ -37,8 +37,8 @@ from kvmtui.screens.throttle import ThrottleScreen
 from kvmtui.screens.throttle_many import ThrottleManyScreen
 from kvmtui.tui.app import KvmtuiApp
 from tests.agent_replay import RecordedAgent
-from tests.ksm_replay import STORAGE_NODE, open_ksm
-from tests.pilot import build_app, loaded, run_async, select, wait_for
+from tests.ksm_replay import open_ksm
+from tests.pilot import STORAGE_NODE_URI, build_app, loaded, run_async, select, wait_for
 
 DATA = Path(__file__).parent / "data"
 SIZE = (80, 24)
@@ -164,14 +164,16 @@ async def volume_form(pilot: Pilot[None]) -> Screen[object]:
 @dataclass(frozen=True)
 class Case:
     name: str
-    node: Path
+    uri: str
     open: Callable[[Pilot[None]], Awaitable[Screen[object]]]
     #: Widgets (CSS selectors) that must be whole on screen.
     key_widgets: tuple[str, ...]
     stats: bool = False
 
 
-NODE, THROTTLE, BALLOON = DATA / "node.xml", DATA / "throttle_node.xml", DATA / "balloon_node.xml"
+NODE, THROTTLE, BALLOON = (
+    node_uri(DATA / name) for name in ("node.xml", "throttle_node.xml", "balloon_node.xml")
+)
 DIALOG = (".dialog",)
 CASES = (
     Case("guest list", NODE, guest_list, ("HostStatusBar", "GuestTable")),
@@ -186,11 +188,11 @@ CASES = (
     Case("balloon question", BALLOON, balloon, (*DIALOG, "Input", "Checkbox")),
     Case("throttle", THROTTLE, throttle, ("#throttle-title", "#disk-select", "#in-write_iops_sec")),
     Case("throttle many", THROTTLE, throttle_many, ("#throttle-title", "#many-disk")),
-    Case("ksm", STORAGE_NODE, ksm, ("#ksm-heading",)),
-    Case("ksm tune", STORAGE_NODE, ksm_tune, (*DIALOG, "#tune-new")),
-    Case("ksm thresholds", STORAGE_NODE, ksm_thresholds, (*DIALOG, "Input")),
-    Case("storage", STORAGE_NODE, storage, ("#pools", "#volumes", "#storage-status")),
-    Case("new volume form", STORAGE_NODE, volume_form, (*DIALOG, "Input")),
+    Case("ksm", STORAGE_NODE_URI, ksm, ("#ksm-heading",)),
+    Case("ksm tune", STORAGE_NODE_URI, ksm_tune, (*DIALOG, "#tune-new")),
+    Case("ksm thresholds", STORAGE_NODE_URI, ksm_thresholds, (*DIALOG, "Input")),
+    Case("storage", STORAGE_NODE_URI, storage, ("#pools", "#volumes", "#storage-status")),
+    Case("new volume form", STORAGE_NODE_URI, volume_form, (*DIALOG, "Input")),
 )
 
 
@@ -211,7 +213,7 @@ def outside(screen: Screen[object], selector: str) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 @run_async
 async def test_each_screen_fits_80x24(case: Case) -> None:
-    app = build_app(node_uri(case.node), stats=case.stats)
+    app = build_app(case.uri, stats=case.stats)
     async with app.run_test(size=SIZE) as pilot:
         screen = await case.open(pilot)
         footers = list(screen.query(Footer))

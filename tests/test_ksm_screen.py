@@ -7,10 +7,9 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from conftest import node_uri
 from kvmtui.screens.ksm_tune import KsmTuneScreen
-from tests.ksm_replay import STORAGE_NODE, open_ksm
-from tests.pilot import build_app, run_async, wait_for
+from tests.ksm_replay import open_ksm
+from tests.pilot import STORAGE_NODE_URI, build_app, run_async, wait_for
 
 
 def shown_whole(widget: Widget) -> bool:
@@ -26,7 +25,7 @@ def shown_whole(widget: Widget) -> bool:
 @pytest.mark.parametrize("typed", ["abc", "9" * 120])
 @run_async
 async def test_a_refused_value_keeps_the_field_in_sight(typed: str) -> None:
-    app = build_app(node_uri(STORAGE_NODE), stats=False)
+    app = build_app(STORAGE_NODE_URI, stats=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_ksm(pilot)
         await pilot.press("p")

@@ -3,37 +3,16 @@ forms, refusals shown, read-only disables the actions."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from textual.pilot import Pilot
-
 from kvmtui.screens.confirm import TypeToConfirmScreen
-from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.storage_volume import VolumeFormScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
-from tests.pilot import run_async, wait_for
-
-NODE_URI = f"test://{Path(__file__).parent / 'data' / 'storage-node.xml'}"
-
-
-async def opened(pilot: Pilot[None], app: KvmtuiApp) -> StorageScreen:
-    await wait_for(pilot, lambda: app.hosts[0].connected, "the node")
-    screen = StorageScreen(app.hosts)
-    await app.push_screen(screen)
-    await wait_for(pilot, lambda: screen.loads >= 1, "the pools")
-    table = screen.pool_table
-    table.move_cursor(row=table.get_row_index(f"{app.hosts[0].label}/images"), animate=False)
-    await wait_for(pilot, lambda: screen.selected_pool is not None and
-                   screen.selected_pool.name == "images", "images")  # fmt: skip
-    await wait_for(pilot, lambda: "build.qcow2" in screen.volume_table.volumes, "its volumes")
-    return screen
+from tests.pilot import STORAGE_NODE_URI, build_app, open_storage, run_async, wait_for
 
 
 @run_async
 async def test_create_then_delete_with_the_keys() -> None:
-    app = make_app([NODE_URI], stats=False)
+    app = build_app(STORAGE_NODE_URI, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await opened(pilot, app)
+        screen = await open_storage(pilot)
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, VolumeFormScreen), "the form")
         await pilot.press(*"made.qcow2", "tab", "ctrl+a", "ctrl+k", *"3G", "enter")
@@ -55,9 +34,9 @@ async def test_create_then_delete_with_the_keys() -> None:
 
 @run_async
 async def test_delete_disabled_while_a_guest_uses_the_volume() -> None:
-    app = make_app([NODE_URI], stats=False)
+    app = build_app(STORAGE_NODE_URI, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await opened(pilot, app)
+        screen = await open_storage(pilot)
         table = screen.volume_table
         table.move_cursor(row=table.get_row_index("build.qcow2"), animate=False)
         await pilot.pause()
@@ -70,9 +49,9 @@ async def test_delete_disabled_while_a_guest_uses_the_volume() -> None:
 
 @run_async
 async def test_read_only_disables_every_change() -> None:
-    app = make_app([NODE_URI], readonly=True, stats=False)
+    app = build_app(STORAGE_NODE_URI, readonly=True, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await opened(pilot, app)
+        screen = await open_storage(pilot)
         for action in ("create_volume", "refresh_pool", "stop_pool", "grow_volume"):
             assert screen.disabled_reason(action) == "read-only connection"
             assert screen.check_action(action, ()) is None
