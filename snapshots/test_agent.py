@@ -15,18 +15,11 @@ from textual.pilot import Pilot
 
 from kvmtui.backend.agent_info import AgentState
 from kvmtui.screens.agent import AgentScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from tests.agent_replay import RecordedAgent, recorded_answers
-from tests.pilot import loaded, wait_for
+from tests.pilot import build_app, loaded, wait_for
 
-FIXED_EPOCH = 1_700_000_000.0
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1
-
-
-def build(uri: str) -> KvmtuiApp:
-    app = make_app([uri], clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,), stats=False)
-    app.animation_level = "none"
-    return app
 
 
 def open_panel(
@@ -58,7 +51,7 @@ def test_agent_panel_from_recorded_answers(snap_compare, test_node_uri: str) -> 
     127.0.0.1/8 and ::1/128; the supported commands with guest-get-devices dimmed as
     disabled; then the Actions list, every action "ready" in green; the footer's keys."""
     assert snap_compare(
-        build(test_node_uri),
+        build_app(test_node_uri, stats=False),
         terminal_size=(120, 60),
         run_before=open_panel(lambda app: RecordedAgent(app.hosts[0], WEB)),
     )
@@ -76,7 +69,7 @@ def test_agent_panel_frozen(snap_compare, test_node_uri: str) -> None:
     frozen = "Not readable while the guest's filesystems are frozen; thaw them first."
     answers.errors = {"interfaces": frozen, "vcpus": frozen, "time": frozen}
     assert snap_compare(
-        build(test_node_uri),
+        build_app(test_node_uri, stats=False),
         terminal_size=(120, 64),
         run_before=open_panel(lambda app: RecordedAgent(app.hosts[0], WEB, answers=answers)),
     )
@@ -88,6 +81,5 @@ def test_agent_panel_without_channel(snap_compare, test_node_uri: str) -> None:
     (cyan) and how; every section says "Nothing to ask: the guest has no agent channel."
     (dim); every action in
     Actions says "the guest has no agent channel" and the footer greys their keys."""
-    assert snap_compare(
-        build(test_node_uri), terminal_size=(110, 40), run_before=open_panel(lambda app: None)
-    )
+    app = build_app(test_node_uri, stats=False)
+    assert snap_compare(app, terminal_size=(110, 40), run_before=open_panel(lambda app: None))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from conftest import node_uri
 from kvmtui.tui.app import KvmtuiApp
-from tests.pilot import wait_for
-from tests.test_app_testdriver import build
+from tests.pilot import build_app, no_blink, wait_for
 from tests.test_balloon import NODE
 from tests.test_balloon_screen import ask, open_details
 
@@ -26,14 +26,13 @@ def test_balloon_period_refuses_a_bad_value(snap_compare) -> None:
         assert isinstance(app, KvmtuiApp)
         await open_details(pilot, app, "silent")
         question = await ask(pilot, app)
-        field = question.query_one(Input)
-        field.cursor_blink = False
-        field.value = ""
+        no_blink(pilot)
+        question.query_one(Input).value = ""
         await pilot.press("1", ".", "5", "enter")
         await wait_for(pilot, lambda: "Nothing was changed" in question.error_text, "refusal")
 
     assert snap_compare(
-        build([f"test://{NODE.resolve()}"], stats=False),
+        build_app(node_uri(NODE), stats=False),
         terminal_size=(100, 30),
         run_before=run_before,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from kvmtui.backend import lifecycle
 from kvmtui.screens.confirm import ConfirmScreen
@@ -19,7 +18,7 @@ from kvmtui.screens.details import DetailsScreen
 from kvmtui.screens.help import HelpScreen
 from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.guest_facts import GuestFacts
-from tests.pilot import build_app, ticked, wait_for
+from tests.pilot import build_app, no_blink, ticked, wait_for
 
 MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
@@ -75,8 +74,7 @@ def test_filter_applied(snap_compare, test_node_uri: str) -> None:
         table = (await ticked(pilot, ALL_GUESTS)).table
         await pilot.press("slash", "W", "E", "B")
         await wait_for(pilot, lambda: table.row_count == 2, "two web rows")
-        for widget in pilot.app.query(Input):
-            widget.cursor_blink = False
+        no_blink(pilot)
 
     assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)
 

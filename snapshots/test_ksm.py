@@ -11,13 +11,8 @@ from textual.pilot import Pilot
 
 from kvmtui.screens.ksm_thresholds import ThresholdsScreen
 from kvmtui.screens.ksm_tune import KsmTuneScreen
-from kvmtui.tui.app import KvmtuiApp
 from tests.ksm_replay import open_ksm
-from tests.pilot import STORAGE_NODE_URI, build_app, wait_for
-
-
-def build() -> KvmtuiApp:
-    return build_app(STORAGE_NODE_URI, stats=False)
+from tests.pilot import STORAGE_NODE_URI, build_app, no_blink, wait_for
 
 
 def test_ksm_screen(snap_compare) -> None:
@@ -36,7 +31,8 @@ def test_ksm_screen(snap_compare) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await open_ksm(pilot)
 
-    assert snap_compare(build(), terminal_size=(110, 48), run_before=run_before)
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    assert snap_compare(app, terminal_size=(110, 48), run_before=run_before)
 
 
 def test_ksm_tune_refuses_out_of_range(snap_compare) -> None:
@@ -54,10 +50,10 @@ def test_ksm_tune_refuses_out_of_range(snap_compare) -> None:
         assert isinstance(dialog, KsmTuneScreen)
         await pilot.press("ctrl+a", "ctrl+k", *"4294967296", "enter")
         await wait_for(pilot, lambda: "out of range" in dialog.error_text, "the refusal")
-        for widget in dialog.query("Input"):
-            widget.cursor_blink = False  # type: ignore[attr-defined]
+        no_blink(pilot)
 
-    assert snap_compare(build(), terminal_size=(110, 48), run_before=run_before)
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    assert snap_compare(app, terminal_size=(110, 48), run_before=run_before)
 
 
 def test_overcommit_thresholds_changed(snap_compare) -> None:
@@ -78,4 +74,5 @@ def test_overcommit_thresholds_changed(snap_compare) -> None:
         await wait_for(pilot, lambda: screen.thresholds.mem_warn == 1.5, "new thresholds")
         await wait_for(pilot, lambda: pilot.app.screen is screen, "the dialog to close")
 
-    assert snap_compare(build(), terminal_size=(110, 48), run_before=run_before)
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    assert snap_compare(app, terminal_size=(110, 48), run_before=run_before)

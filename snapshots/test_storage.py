@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from kvmtui.screens.storage_volume import VolumeFormScreen
-from tests.pilot import STORAGE_NODE_URI, build_app, open_storage, wait_for
+from tests.pilot import STORAGE_NODE_URI, build_app, no_blink, open_storage, wait_for
 
 
 def test_storage_screen(snap_compare) -> None:
@@ -43,8 +43,7 @@ def test_storage_new_volume_refuses_bad_name(snap_compare) -> None:
         assert isinstance(form, VolumeFormScreen)
         await pilot.press(*"bad name", "enter")
         await wait_for(pilot, lambda: "not a volume name" in form.error_text, "the refusal")
-        for widget in form.query("Input"):
-            widget.cursor_blink = False  # type: ignore[attr-defined]
+        no_blink(pilot)
 
     app = build_app(STORAGE_NODE_URI, stats=False)
     assert snap_compare(app, terminal_size=(120, 32), run_before=run_before)

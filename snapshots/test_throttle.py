@@ -7,8 +7,6 @@ recorded figures fed to the screen (its sampler is off), no animation, no cursor
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libvirt
@@ -21,9 +19,11 @@ from kvmtui.backend.stats import DeviceRates
 from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
 from kvmtui.screens.throttle_many import ThrottleManyScreen
 from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
+from tests.pilot import build_app, no_blink, wait_for
 
 NODE = Path(__file__).parent.parent / "tests" / "data" / "throttle_node.xml"
+URI = node_uri(NODE)
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"
 REPLICA = "6695eb01-f6a4-8304-79aa-97f2502e1a02"
 SIZE = (130, 44)
@@ -31,20 +31,6 @@ MiB = 1024 * 1024
 #: Recorded rates: vda busy near its 800 IOPS live limit, the NIC receiving 9 MiB/s.
 DISK_RATES = (DeviceRates("vda", 30 * MiB, 2 * MiB, 760.0, 30.0), DeviceRates("vdb", 0, 0, 0, 0))
 NIC_RATES = (DeviceRates("testnet0", 9 * MiB, 300 * 1024, 6500.0, 2100.0),)
-
-
-def build() -> KvmtuiApp:
-    app = make_app([node_uri(NODE)], clock=lambda: 1_700_000_000.0, retry_delays=(3600.0,))
-    app.animation_level = "none"
-    return app
-
-
-async def wait_for(pilot: Pilot[None], ready: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def connected_host(pilot: Pilot[None]) -> Host:
@@ -70,11 +56,6 @@ async def open_editor(pilot: Pilot[None], tab: str = "disk-tab") -> ThrottleScre
     return screen
 
 
-def no_blink(pilot: Pilot[None]) -> None:
-    for widget in pilot.app.screen.query(Input):
-        widget.cursor_blink = False
-
-
 async def type_into(pilot: Pilot[None], box: Input, text: str) -> None:
     box.focus()
     box.value = ""
@@ -95,7 +76,7 @@ def test_disk_editor_current_and_pending(snap_compare) -> None:
         screen.disk_form.input("total_iops_sec").focus()
         await pilot.pause()
 
-    assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(build_app(URI), terminal_size=SIZE, run_before=run_before)
 
 
 def test_disk_editor_validation_error(snap_compare) -> None:
@@ -110,7 +91,7 @@ def test_disk_editor_validation_error(snap_compare) -> None:
         await wait_for(pilot, lambda: "Nothing was sent" in str(status(screen)), "the refusal")
         assert not isinstance(pilot.app.screen, ThrottlePreviewScreen)
 
-    assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(build_app(URI), terminal_size=SIZE, run_before=run_before)
 
 
 def test_disk_editor_preview(snap_compare) -> None:
@@ -128,7 +109,7 @@ def test_disk_editor_preview(snap_compare) -> None:
         )
         await pilot.pause()
 
-    assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(build_app(URI), terminal_size=SIZE, run_before=run_before)
 
 
 def test_network_editor(snap_compare) -> None:
@@ -142,7 +123,7 @@ def test_network_editor(snap_compare) -> None:
         await type_into(pilot, screen.nic_form.input("outbound.average"), "2048")
         await pilot.pause()
 
-    assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(build_app(URI), terminal_size=SIZE, run_before=run_before)
 
 
 def test_several_guests_results(snap_compare) -> None:
@@ -167,7 +148,7 @@ def test_several_guests_results(snap_compare) -> None:
         await wait_for(pilot, lambda: len(screen.outcomes) == 2, "both results")
         await pilot.pause()
 
-    assert snap_compare(build(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(build_app(URI), terminal_size=SIZE, run_before=run_before)
 
 
 def status(screen: ThrottleScreen) -> object:
