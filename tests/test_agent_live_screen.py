@@ -17,10 +17,9 @@ from textual.pilot import Pilot
 from kvmtui.backend.agent import AgentUnavailableError
 from kvmtui.backend.agent_info import AgentState
 from kvmtui.screens.agent import AgentScreen
-from kvmtui.tui.app import make_app
 from kvmtui.tui.widgets.agent_output import AgentOutput
 from tests.harness.guest_files import HOSTNAME
-from tests.pilot import loaded, run_async, wait_for
+from tests.pilot import build_app, loaded, run_async, wait_for
 from tests.test_agent_daemon import serial_command, xml_mac
 from tests.test_agent_screen import answer, exec_confirmed, plain, section, state_line
 
@@ -39,7 +38,7 @@ async def agent_screen(
     daemon_uri: str, dom: libvirt.virDomain
 ) -> AsyncIterator[tuple[Pilot[None], AgentScreen]]:
     """The real app (140x60) with ``dom``'s agent screen open, its panel read."""
-    app = make_app([daemon_uri], stats=False)
+    app = build_app(daemon_uri, stats=False, clock=time.time, retry_delays=None)
     app.animation_level = "none"
     async with app.run_test(size=(140, 60)) as pilot:
         await loaded(pilot, timeout=STEP_S)

@@ -22,13 +22,12 @@ from kvmtui.backend.agent_info import CHANNEL_XML, AgentAnswers, AgentState, Sec
 from kvmtui.screens.agent import READ_ONLY_REASON, AgentScreen
 from kvmtui.screens.agent_forms import ExecFormScreen, PasswordFormScreen, RawFormScreen
 from kvmtui.screens.confirm import ConfirmScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.agent_output import AgentOutput
 from kvmtui.tui.widgets.agent_panel import AgentSection
 from tests.agent_replay import RecordedAgent, recorded_answers
-from tests.pilot import loaded, run_async, wait_for
+from tests.pilot import build_app, loaded, run_async, wait_for
 
-FIXED_EPOCH = 1_700_000_000.0
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1, running
 
 
@@ -36,12 +35,6 @@ def plain(renderable: RenderableType) -> str:
     console = Console(width=160, record=True, file=io.StringIO(), color_system=None)
     console.print(renderable)
     return console.export_text()
-
-
-def build(uri: str, *, readonly: bool = False) -> KvmtuiApp:
-    app = make_app([uri], readonly=readonly, clock=lambda: FIXED_EPOCH, stats=False)
-    app.animation_level = "none"
-    return app
 
 
 def section(screen: AgentScreen, key: str) -> str:
@@ -72,7 +65,7 @@ async def recorded_panel(
     uri: str, answers: AgentAnswers | None = None
 ) -> AsyncIterator[tuple[Pilot[None], AgentScreen, RecordedAgent]]:
     """The app (120x50) with WEB's agent screen on a recorded agent, its panel read."""
-    app = build(uri)
+    app = build_app(uri, stats=False)
     async with app.run_test(size=(120, 50)) as pilot:
         agent = RecordedAgent(app.hosts[0], WEB, answers=answers)
         screen = await open_agent(pilot, app, agent)
@@ -108,7 +101,7 @@ async def exec_confirmed(pilot: Pilot[None], command: str) -> None:
 
 @run_async
 async def test_a_guest_without_channel_shows_the_xml_to_add(test_node_uri: str) -> None:
-    app = build(test_node_uri)
+    app = build_app(test_node_uri, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_agent(pilot, app)
         assert screen.state is AgentState.NO_CHANNEL
@@ -164,7 +157,7 @@ async def test_frozen_guest_warns_and_disables_what_the_agent_refuses(test_node_
 
 @run_async
 async def test_read_only_says_the_agent_needs_read_write(test_node_uri: str) -> None:
-    app = build(test_node_uri, readonly=True)
+    app = build_app(test_node_uri, readonly=True, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         agent = RecordedAgent(app.hosts[0], WEB)
         screen = await open_agent(pilot, app, agent)

@@ -14,20 +14,13 @@ import pytest
 
 from kvmtui.backend.model import GuestState
 from kvmtui.screens.confirm import ConfirmScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
 from tests.harness.guests import GuestFactory
-from tests.pilot import loaded, row_state, run_async, select, wait_for
+from tests.pilot import build_app, loaded, row_state, run_async, select, wait_for
 
 pytestmark = pytest.mark.daemon
 
 #: Real guests under TCG on a busy 2-core machine: generous, but still a deadline.
 BOOT_S = 60.0
-
-
-def build(*uris: str) -> KvmtuiApp:
-    app = make_app(list(uris))
-    app.animation_level = "none"
-    return app
 
 
 def libvirt_state(dom: libvirt.virDomain) -> int:
@@ -37,7 +30,7 @@ def libvirt_state(dom: libvirt.virDomain) -> int:
 @run_async
 async def test_start_key_boots_a_real_guest(daemon_uri: str, guest_factory: GuestFactory) -> None:
     dom = guest_factory(start=False)
-    app = build(daemon_uri)
+    app = build_app(daemon_uri, clock=time.time, retry_delays=None)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await wait_for(pilot, lambda: row_state(screen.table, dom.name()), "the new guest's row")
@@ -59,7 +52,7 @@ async def test_pause_resume_then_force_off_only_after_confirming(
 ) -> None:
     dom = booted_guest
     name = dom.name()
-    app = build(daemon_uri)
+    app = build_app(daemon_uri, clock=time.time, retry_delays=None)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await wait_for(pilot, lambda: row_state(screen.table, name), "the guest's row")
@@ -101,7 +94,7 @@ async def test_shutdown_key_powers_the_guest_off(
 ) -> None:
     """h asks the guest OS (agent, else ACPI); the guest powers itself off."""
     dom = booted_guest
-    app = build(daemon_uri)
+    app = build_app(daemon_uri, clock=time.time, retry_delays=None)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await wait_for(pilot, lambda: row_state(screen.table, dom.name()), "the guest's row")
@@ -123,7 +116,7 @@ async def test_a_change_made_with_virsh_shows_within_a_second(
 ) -> None:
     """Driven by libvirt events, not by a poll: virsh in another terminal, seen at once."""
     name = booted_guest.name()
-    app = build(daemon_uri)
+    app = build_app(daemon_uri, clock=time.time, retry_delays=None)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await wait_for(

@@ -1,8 +1,8 @@
 """The app driven with the Pilot on libvirt's test:/// driver (tests/data/node.xml).
 
-Every test builds the real app with ``make_app`` and waits on conditions with a
-deadline. The test driver keeps state per connection, so state is read back through
-the app's own Host.
+Every test builds the real app with ``make_app`` (through tests/pilot.build_app, whose
+clock stands at 22:13:20 UTC) and waits on conditions with a deadline. The test driver
+keeps state per connection, so state is read back through the app's own Host.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ from kvmtui.screens.details import DetailsScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.help import HelpScreen
 from kvmtui.tui import cli
-from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.format import STATE_STYLES, human_kib, memory_text
 from kvmtui.tui.widgets.guest_facts import GuestFacts
 from kvmtui.tui.widgets.host_status import status_text
-from tests.pilot import loaded, row_state, run_async, select, wait_for
+from tests.pilot import build_app, loaded, row_state, run_async, select, wait_for
 
-FIXED_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
 
@@ -37,20 +35,12 @@ ALL_GUESTS = 13
 pytestmark = pytest.mark.usefixtures("utc")
 
 
-def build(uris: list[str | None], *, readonly: bool = False, stats: bool = True) -> KvmtuiApp:
-    app = make_app(
-        uris, readonly=readonly, clock=lambda: FIXED_EPOCH, retry_delays=(3600.0,), stats=stats
-    )
-    app.animation_level = "none"
-    return app
-
-
 # -- lifecycle keys ------------------------------------------------------------------
 
 
 @run_async
 async def test_s_starts_a_shut_off_guest(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "build-runner")
@@ -67,7 +57,7 @@ async def test_s_starts_a_shut_off_guest(test_node_uri: str) -> None:
 
 @run_async
 async def test_force_off_asks_first_and_cancel_changes_nothing(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "db-primary")
@@ -90,7 +80,7 @@ async def test_force_off_asks_first_and_cancel_changes_nothing(test_node_uri: st
 
 @run_async
 async def test_force_off_after_confirming(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "db-primary")
@@ -107,7 +97,7 @@ async def test_force_off_after_confirming(test_node_uri: str) -> None:
 
 @run_async
 async def test_reset_asks_first(test_node_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         guest = await select(pilot, screen.table, "monitoring")
@@ -135,7 +125,7 @@ async def test_reset_asks_first(test_node_uri: str, monkeypatch: pytest.MonkeyPa
 
 @run_async
 async def test_undefine_needs_the_exact_name(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "ci-worker-old")
@@ -161,7 +151,7 @@ async def test_undefine_needs_the_exact_name(test_node_uri: str) -> None:
 
 @run_async
 async def test_undefine_escape_cancels(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "mail-relay")
@@ -176,7 +166,7 @@ async def test_undefine_escape_cancels(test_node_uri: str) -> None:
 
 @run_async
 async def test_p_pauses_and_resumes(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "web-frontend-1")
@@ -196,7 +186,7 @@ async def test_p_pauses_and_resumes(test_node_uri: str) -> None:
 
 @run_async
 async def test_a_toggles_autostart(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         guest = await select(pilot, screen.table, "db-primary")
@@ -222,7 +212,7 @@ async def test_a_toggles_autostart(test_node_uri: str) -> None:
 async def test_backend_refusal_is_a_notification(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         seen: list[tuple[str, str]] = []
@@ -242,7 +232,7 @@ async def test_backend_refusal_is_a_notification(
 
 @run_async
 async def test_filter_narrows_rows(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         assert not screen.filter_bar.display
@@ -264,7 +254,7 @@ async def test_filter_narrows_rows(test_node_uri: str) -> None:
 
 @run_async
 async def test_read_only_disables_every_mutating_action(test_node_uri: str) -> None:
-    app = build([test_node_uri], readonly=True)
+    app = build_app(test_node_uri, readonly=True)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "build-runner")
@@ -297,7 +287,7 @@ async def test_read_only_disables_every_mutating_action(test_node_uri: str) -> N
 
 @run_async
 async def test_read_only_backend_refuses_before_libvirt(test_node_uri: str) -> None:
-    app = build([test_node_uri], readonly=True)
+    app = build_app(test_node_uri, readonly=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(pilot)
         host = app.hosts[0]
@@ -320,7 +310,7 @@ async def test_read_only_backend_refuses_before_libvirt(test_node_uri: str) -> N
 
 @run_async
 async def test_unknown_guest_gets_no_actions(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         guest = await select(pilot, screen.table, "db-primary")
@@ -337,7 +327,7 @@ async def test_unknown_guest_gets_no_actions(test_node_uri: str) -> None:
 
 @run_async
 async def test_disconnected_host_in_the_status_line(test_node_uri: str) -> None:
-    app = build([test_node_uri, MISSING_URI])
+    app = build_app(test_node_uri, MISSING_URI)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         line = screen.status_bar.line("test:missing")
@@ -360,7 +350,7 @@ async def test_disconnected_host_in_the_status_line(test_node_uri: str) -> None:
 async def test_ctrl_l_reconnects_disconnected_hosts(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build([test_node_uri, MISSING_URI])
+    app = build_app(test_node_uri, MISSING_URI)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(pilot)
         node, missing = app.hosts
@@ -373,7 +363,7 @@ async def test_ctrl_l_reconnects_disconnected_hosts(
 
 @run_async
 async def test_same_node_twice_gets_unique_labels_and_keys(test_node_uri: str) -> None:
-    app = build([test_node_uri, f"lab={test_node_uri}", test_node_uri])
+    app = build_app(test_node_uri, f"lab={test_node_uri}", test_node_uri)
     assert [h.label for h in app.hosts] == ["test:node", "lab", "test:node (2)"]
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot, rows=3 * ALL_GUESTS)
@@ -383,7 +373,7 @@ async def test_same_node_twice_gets_unique_labels_and_keys(test_node_uri: str) -
 
 @run_async
 async def test_hosts_stop_when_the_app_exits(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         await loaded(pilot)
         threads = [h._thread for h in app.hosts]
@@ -396,7 +386,7 @@ async def test_hosts_stop_when_the_app_exits(test_node_uri: str) -> None:
 
 @run_async
 async def test_details_follow_the_guest(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         guest = await select(pilot, screen.table, "build-runner")
@@ -414,7 +404,7 @@ async def test_details_follow_the_guest(test_node_uri: str) -> None:
 
 @run_async
 async def test_help_lists_every_binding(test_node_uri: str) -> None:
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         await pilot.press("question_mark")
@@ -484,7 +474,7 @@ def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_table_repaints_only_the_changed_row_and_keeps_the_cursor(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build([test_node_uri], stats=False)
+    app = build_app(test_node_uri, stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot)
         table = screen.table
@@ -537,7 +527,7 @@ async def test_g_and_t_open_the_agent_and_throttle_screens(test_node_uri: str) -
     from kvmtui.screens.agent import AgentScreen
     from kvmtui.screens.throttle import ThrottleScreen
 
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         guest = await select(pilot, screen.table, "web-frontend-1")
@@ -556,7 +546,7 @@ async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: 
     """c works on a running guest, is greyed on a stopped one and on read-only hosts."""
     from kvmtui.screens.console import ConsoleScreen
 
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "build-runner")  # shut off
@@ -567,7 +557,7 @@ async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: 
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), "the console")
 
-    ro = build([test_node_uri], readonly=True)
+    ro = build_app(test_node_uri, readonly=True)
     async with ro.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "web-frontend-1")
@@ -582,7 +572,7 @@ async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: 
 async def test_details_screen_opens_the_agent_too(test_node_uri: str) -> None:
     from kvmtui.screens.agent import AgentScreen
 
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "db-primary")
@@ -597,7 +587,7 @@ async def test_k_and_s_open_the_ksm_and_storage_screens(test_node_uri: str) -> N
     from kvmtui.screens.ksm import KsmScreen
     from kvmtui.screens.storage import StorageScreen
 
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         await pilot.press("K")
@@ -614,7 +604,7 @@ async def test_marked_guests_get_the_same_limits_together(test_node_uri: str) ->
     from kvmtui.screens.throttle import ThrottleScreen
     from kvmtui.screens.throttle_many import ThrottleManyScreen
 
-    app = build([test_node_uri])
+    app = build_app(test_node_uri)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
         first = await select(pilot, screen.table, "db-primary")

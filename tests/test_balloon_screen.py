@@ -12,9 +12,8 @@ from kvmtui.screens.balloon import BalloonPeriodScreen
 from kvmtui.screens.details import DetailsScreen
 from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.guest_facts import GuestFacts
-from tests.pilot import loaded, run_async, select, wait_for
+from tests.pilot import build_app, loaded, run_async, select, wait_for
 from tests.test_agent_screen import plain
-from tests.test_app_testdriver import build
 from tests.test_balloon import NODE, periods
 
 URI = f"test://{NODE.resolve()}"
@@ -47,7 +46,7 @@ def facts_text(details: DetailsScreen) -> str:
 
 @run_async
 async def test_b_sets_the_period_of_the_running_guest() -> None:
-    app = build([URI])
+    app = build_app(URI)
     async with app.run_test(size=(120, 40)) as pilot:
         details = await open_details(pilot, app, "silent")
         uuid = details.guest.uuid
@@ -70,7 +69,7 @@ async def test_b_sets_the_period_of_the_running_guest() -> None:
 
 @run_async
 async def test_the_box_keeps_the_period_in_the_saved_configuration() -> None:
-    app = build([URI])
+    app = build_app(URI)
     async with app.run_test(size=(120, 40)) as pilot:
         details = await open_details(pilot, app, "silent")
         question = await ask(pilot, app)
@@ -83,7 +82,7 @@ async def test_the_box_keeps_the_period_in_the_saved_configuration() -> None:
 
 @run_async
 async def test_a_shut_off_guest_is_asked_about_its_saved_configuration_only() -> None:
-    app = build([URI])
+    app = build_app(URI)
     async with app.run_test(size=(120, 40)) as pilot:
         details = await open_details(pilot, app, "stopped")
         question = await ask(pilot, app)
@@ -96,7 +95,7 @@ async def test_a_shut_off_guest_is_asked_about_its_saved_configuration_only() ->
 
 @run_async
 async def test_escape_changes_nothing() -> None:
-    app = build([URI])
+    app = build_app(URI)
     async with app.run_test(size=(120, 40)) as pilot:
         details = await open_details(pilot, app, "reporting")
         await ask(pilot, app)
@@ -108,7 +107,7 @@ async def test_escape_changes_nothing() -> None:
 
 @run_async
 async def test_read_only_and_no_balloon_grey_the_key_out() -> None:
-    app = build([URI], readonly=True)
+    app = build_app(URI, readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
         details = await open_details(pilot, app, "silent")
         assert details.check_action("stats_period", ()) is None
@@ -116,7 +115,7 @@ async def test_read_only_and_no_balloon_grey_the_key_out() -> None:
         await pilot.press("b")
         await pilot.pause()
         assert app.screen is details, "no question on a read-only connection"
-    app = build([URI])
+    app = build_app(URI)
     async with app.run_test(size=(120, 40)) as pilot:
         details = await open_details(pilot, app, "no-balloon")
         assert details.stats_period_reason() == "the guest has no balloon device"

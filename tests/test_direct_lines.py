@@ -8,9 +8,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from kvmtui.screens.guests import GuestsScreen
-from kvmtui.tui.app import make_app
 from kvmtui.tui.widgets.direct_lines import DirectLines
-from tests.pilot import loaded, run_async, wait_for
+from tests.pilot import build_app, loaded, run_async, wait_for
 from tests.replay import RECORDED_TICKS, replay
 
 
@@ -33,7 +32,7 @@ def _cells(strips: list[Strip]) -> list[list[tuple[str, object]]]:
 
 @run_async
 async def test_guest_table_direct_lines_match_the_styles_cache(test_node_uri: str) -> None:
-    app = make_app([test_node_uri], retry_delays=(3600.0,), stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     app.animation_level = "none"
     async with app.run_test(size=(150, 20)) as pilot:
         screen = await loaded(pilot, 13)
@@ -69,7 +68,7 @@ async def test_guest_table_direct_lines_match_the_styles_cache(test_node_uri: st
 
 @run_async
 async def test_a_border_from_css_falls_back_to_the_styles_cache(test_node_uri: str) -> None:
-    app = make_app([test_node_uri], retry_delays=(3600.0,), stats=False)
+    app = build_app(test_node_uri, stats=False)
     app.animation_level = "none"
     async with app.run_test(size=(120, 20)) as pilot:
         screen = await loaded(pilot, 13)

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from kvmtui.backend.model import ConnectionState, GuestState
-from kvmtui.tui.app import make_app
-from tests.pilot import row_state, run_async, screen_of, wait_for
+from tests.pilot import build_app, row_state, run_async, screen_of, wait_for
 
 
 @pytest.fixture
@@ -50,7 +49,9 @@ def silent_uri() -> Iterator[str]:
 async def test_a_hung_host_neither_stalls_the_others_nor_quitting(
     silent_uri: str, test_node_uri: str
 ) -> None:
-    app = make_app([silent_uri, test_node_uri], stats=False)
+    app = build_app(
+        silent_uri, test_node_uri, stats=False, clock=time.time, retry_delays=None
+    )
     app.animation_level = "none"
     async with app.run_test(size=(120, 30)) as pilot:
         hung, node = app.hosts

@@ -16,7 +16,7 @@ from conftest import node_uri
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
 from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import build_app, loaded, run_async, select, wait_for
 
 NODE = Path(__file__).parent / "data" / "throttle_node.xml"
@@ -29,7 +29,7 @@ async def editor(
     tab: str = "disk-tab", *, readonly: bool = False
 ) -> AsyncIterator[tuple[Pilot[None], ThrottleScreen]]:
     """The app on NODE (130x44) with PRIMARY's throttle editor open on ``tab``, limits read."""
-    app = make_app([node_uri(NODE)], readonly=readonly)
+    app = build_app(node_uri(NODE), readonly=readonly)
     async with app.run_test(size=(130, 44)) as pilot:
         host = app.hosts[0]
         await wait_for(pilot, lambda: host.connected and host.guest(PRIMARY), "the host")

@@ -23,11 +23,10 @@ from rich.console import Console
 from kvmtui.backend import ksm
 from kvmtui.backend.host import Host
 from kvmtui.screens.ksm import KsmScreen
-from kvmtui.tui.app import make_app
 from kvmtui.tui.format import human_kib
 from kvmtui.tui.widgets.ksm_panel import KsmPanel, figures_view
 from tests.harness.guests import GuestFactory
-from tests.pilot import run_async, wait_for
+from tests.pilot import build_app, run_async, wait_for
 
 pytestmark = pytest.mark.daemon
 
@@ -123,7 +122,7 @@ async def test_two_identical_guests_share_pages_on_screen(
 ) -> None:
     guests = [guest_factory(), guest_factory()]
     names = {dom.name() for dom in guests}
-    app = make_app([daemon_uri], stats=False)
+    app = build_app(daemon_uri, stats=False, clock=time.time, retry_delays=None)
     app.animation_level = "none"
     async with app.run_test(size=(120, 60)) as pilot:
         host = app.hosts[0]

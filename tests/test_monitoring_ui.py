@@ -16,20 +16,13 @@ from kvmtui.screens.delay import DelayScreen
 from kvmtui.screens.details import DetailsScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.host import HostPanel, HostScreen
-from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.polling import parse_delay
 from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
 from kvmtui.tui.widgets.guest_table import mem_pct
-from tests.pilot import loaded, run_async, select, wait_for
+from tests.pilot import build_app, loaded, run_async, select, wait_for
 from tests.replay import RECORDED_TICKS, replay
 
 LAST = RECORDED_TICKS - 1
-
-
-def build(uri: str, **kwargs: object) -> KvmtuiApp:
-    app = make_app([uri], retry_delays=(3600.0,), **kwargs)  # type: ignore[arg-type]
-    app.animation_level = "none"
-    return app
 
 
 async def replayed(pilot, ticks: int = RECORDED_TICKS) -> GuestsScreen:  # type: ignore[no-untyped-def]
@@ -49,7 +42,7 @@ def cpu_of(screen: GuestsScreen, name: str) -> float | None:
 
 @run_async
 async def test_sort_keys_reorder_rows(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     async with app.run_test(size=(140, 30)) as pilot:
         screen = await replayed(pilot)
         table = screen.table
@@ -87,7 +80,7 @@ async def test_sort_keys_reorder_rows(test_node_uri: str) -> None:
 
 @run_async
 async def test_clicking_a_header_sorts_and_again_reverses(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     async with app.run_test(size=(140, 30)) as pilot:
         screen = await replayed(pilot)
         table = screen.table
@@ -106,7 +99,7 @@ async def test_clicking_a_header_sorts_and_again_reverses(test_node_uri: str) ->
 
 @run_async
 async def test_b_toggles_the_disk_column_titles(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay(13))
+    app = build_app(test_node_uri, stats=replay(13))
     async with app.run_test(size=(140, 30)) as pilot:
         screen = await replayed(pilot, 13)
         table = screen.table
@@ -123,7 +116,7 @@ async def test_b_toggles_the_disk_column_titles(test_node_uri: str) -> None:
 
 @run_async
 async def test_80_columns_keep_the_essential_columns(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await replayed(pilot)
         titles = screen.table.column_titles()
@@ -148,7 +141,7 @@ def test_parse_delay() -> None:
 
 @run_async
 async def test_delay_input_validates_and_applies(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     async with app.run_test(size=(100, 30)) as pilot:
         await replayed(pilot)
         assert app.pollers is not None
@@ -178,7 +171,7 @@ async def test_delay_input_validates_and_applies(test_node_uri: str) -> None:
 
 @run_async
 async def test_space_pauses_and_resumes_live_polling(test_node_uri: str) -> None:
-    app = build(test_node_uri, delay=0.2)
+    app = build_app(test_node_uri, delay=0.2)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot, 13)
         table = screen.table
@@ -201,7 +194,7 @@ async def test_space_pauses_and_resumes_live_polling(test_node_uri: str) -> None
 @run_async
 async def test_pollers_stop_when_the_app_exits(test_node_uri: str) -> None:
     before = set(threading.enumerate())
-    app = build(test_node_uri, delay=0.2)
+    app = build_app(test_node_uri, delay=0.2)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot, 13)
         await wait_for(pilot, lambda: screen.table.stats_tick("test:node") is not None, "tick")
@@ -212,7 +205,7 @@ async def test_pollers_stop_when_the_app_exits(test_node_uri: str) -> None:
 
 @run_async
 async def test_no_stats_means_no_pollers(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=False)
+    app = build_app(test_node_uri, stats=False)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await loaded(pilot, 13)
         assert app.pollers is None
@@ -226,7 +219,7 @@ async def test_no_stats_means_no_pollers(test_node_uri: str) -> None:
 
 @run_async
 async def test_details_show_graphs_and_device_rates(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay(13))
+    app = build_app(test_node_uri, stats=replay(13))
     async with app.run_test(size=(110, 40)) as pilot:
         screen = await replayed(pilot, 13)
         await select(pilot, screen.table, "db-primary")
@@ -250,7 +243,7 @@ async def test_details_show_graphs_and_device_rates(test_node_uri: str) -> None:
 
 @run_async
 async def test_host_screen_shows_overcommit_and_history(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     async with app.run_test(size=(110, 30)) as pilot:
         await replayed(pilot)
         await pilot.press("H")
@@ -269,7 +262,7 @@ async def test_host_screen_shows_overcommit_and_history(test_node_uri: str) -> N
 
 @run_async
 async def test_the_list_tells_the_poller_which_guests_are_on_screen(test_node_uri: str) -> None:
-    app = build(test_node_uri, delay=0.2)
+    app = build_app(test_node_uri, delay=0.2)
     async with app.run_test(size=(100, 12)) as pilot:
         screen = await loaded(pilot, 13)
         table = screen.table
@@ -330,7 +323,7 @@ async def test_cpu_load_in_a_real_guest_shows_within_three_ticks(
     daemon_uri: str, booted_guest: libvirt.virDomain
 ) -> None:
     dom = booted_guest
-    app = build(daemon_uri, delay=1.0)
+    app = build_app(daemon_uri, delay=1.0)
     async with app.run_test(size=(140, 30)) as pilot:
         screen = await loaded(pilot)
         await wait_for(pilot, lambda: screen.table.stats_tick(app.hosts[0].label), "a tick", 20)
@@ -363,7 +356,7 @@ async def test_cpu_load_in_a_real_guest_shows_within_three_ticks(
 
 @run_async
 async def test_sorting_by_a_figure_reads_every_guest_at_once(test_node_uri: str) -> None:
-    app = build(test_node_uri, stats=replay())
+    app = build_app(test_node_uri, stats=replay())
     async with app.run_test(size=(140, 30)) as pilot:
         screen = await replayed(pilot)
         asked: list[str] = []

@@ -6,28 +6,23 @@ every other test (see the top-level conftest.py); they always start it again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import libvirt
 import pytest
 
 from kvmtui.backend.model import ConnectionState, GuestState
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from tests.harness import daemon
 from tests.harness.guests import GuestFactory
-from tests.pilot import loaded, row_state, run_async, select, wait_for
+from tests.pilot import build_app, loaded, row_state, run_async, select, wait_for
 
 pytestmark = pytest.mark.daemon
 
 LOCAL, TCP, NODE = "localhost", "127.0.0.1", "test:node"
 #: Reconnect quickly in tests; the app's default back-off is 1, 2, 4, 8, then 15 s.
 FAST_RETRY = (0.2, 0.5, 1.0)
-
-
-def build(*uris: str) -> KvmtuiApp:
-    app = make_app(list(uris), retry_delays=FAST_RETRY)
-    app.animation_level = "none"
-    return app
 
 
 def host_of(app: KvmtuiApp, label: str):  # type: ignore[no-untyped-def]
@@ -47,7 +42,7 @@ async def test_one_list_across_three_hosts(
 ) -> None:
     dom = guest_factory(start=False)
     name = dom.name()
-    app = build(daemon_uri, tcp_uri, test_node_uri)
+    app = build_app(daemon_uri, tcp_uri, test_node_uri, clock=time.time, retry_delays=FAST_RETRY)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         assert [h.label for h in app.hosts] == [LOCAL, TCP, NODE]
@@ -80,7 +75,7 @@ async def test_daemon_stopped_then_back_while_the_app_runs(
     """libvirtd goes away: its hosts say so, the test node stays live; it comes back by itself."""
     dom = guest_factory(start=True)
     name = dom.name()
-    app = build(daemon_uri, tcp_uri, test_node_uri)
+    app = build_app(daemon_uri, tcp_uri, test_node_uri, clock=time.time, retry_delays=FAST_RETRY)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         await wait_for(
