@@ -14,13 +14,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from conftest import node_uri
-from kvmtui.backend.host import Host
 from kvmtui.backend.stats import DeviceRates
 from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
 from kvmtui.screens.throttle_many import ThrottleManyScreen
 from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
-from kvmtui.tui.app import KvmtuiApp
-from tests.pilot import build_app, no_blink, wait_for
+from tests.pilot import build_app, connected_host, no_blink, open_throttle, wait_for
 
 NODE = Path(__file__).parent.parent / "tests" / "data" / "throttle_node.xml"
 URI = node_uri(NODE)
@@ -33,23 +31,13 @@ DISK_RATES = (DeviceRates("vda", 30 * MiB, 2 * MiB, 760.0, 30.0), DeviceRates("v
 NIC_RATES = (DeviceRates("testnet0", 9 * MiB, 300 * 1024, 6500.0, 2100.0),)
 
 
-async def connected_host(pilot: Pilot[None]) -> Host:
-    app = pilot.app
-    assert isinstance(app, KvmtuiApp)
-    host = app.hosts[0]
-    await wait_for(pilot, lambda: host.connected and host.guest(PRIMARY), "the host")
-    return host
-
-
 async def open_editor(pilot: Pilot[None], tab: str = "disk-tab") -> ThrottleScreen:
     """db-primary's editor, its vda running with 800/1000 IOPS while 500/1000 is saved."""
-    host = await connected_host(pilot)
+    host = await connected_host(pilot, PRIMARY)
     dom = host.connection().lookupByUUIDString(PRIMARY)
     params = {"total_iops_sec": 800, "total_iops_sec_max": 1000}
     dom.setBlockIoTune("vda", params, libvirt.VIR_DOMAIN_AFFECT_LIVE)
-    screen = ThrottleScreen(host, PRIMARY, rate_interval=None, initial_tab=tab)
-    await pilot.app.push_screen(screen)
-    await wait_for(pilot, lambda: screen.disks is not None, "the limits")
+    screen = await open_throttle(pilot, PRIMARY, tab)
     screen.show_rates(DISK_RATES, NIC_RATES)
     await pilot.pause()
     no_blink(pilot)
@@ -133,7 +121,7 @@ def test_several_guests_results(snap_compare) -> None:
     says 1 of 2."""
 
     async def run_before(pilot: Pilot[None]) -> None:
-        host = await connected_host(pilot)
+        host = await connected_host(pilot, PRIMARY)
         await wait_for(pilot, lambda: host.guest(REPLICA), "the replica")
         screen = ThrottleManyScreen([(host, PRIMARY), (host, REPLICA)])
         await pilot.app.push_screen(screen)

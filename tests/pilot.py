@@ -13,9 +13,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from kvmtui.backend.history import DEFAULT_INTERVAL
+from kvmtui.backend.host import Host
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.storage import StorageScreen
+from kvmtui.screens.throttle import DISK_TAB, ThrottleScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.polling import PollerFactory
 from kvmtui.tui.widgets.guest_table import GuestTable
@@ -146,6 +148,24 @@ async def open_storage(pilot: Pilot[None], pool: str = "images") -> StorageScree
     path = next(c for c in screen.volume_table.columns.values() if c.key.value == "Path")
     await wait_for(pilot, lambda: path.content_width >= longest, "the Path column's width")
     await pilot.pause()
+    return screen
+
+
+async def connected_host(pilot: Pilot[None], uuid: str) -> Host:
+    """The app's first host once it is connected and knows the guest ``uuid``."""
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    host = app.hosts[0]
+    await wait_for(pilot, lambda: host.connected and host.guest(uuid), "the host")
+    return host
+
+
+async def open_throttle(pilot: Pilot[None], uuid: str, tab: str = DISK_TAB) -> ThrottleScreen:
+    """The throttle editor of ``uuid`` on ``tab``, its limits read (no rate sampling)."""
+    host = await connected_host(pilot, uuid)
+    screen = ThrottleScreen(host, uuid, rate_interval=None, initial_tab=tab)
+    await pilot.app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.disks is not None, "the limits")
     return screen
 
 

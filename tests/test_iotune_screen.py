@@ -17,7 +17,7 @@ from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.throttle import NIC_TAB, ThrottleScreen
 from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
 from kvmtui.tui.app import KvmtuiApp
-from tests.pilot import build_app, loaded, run_async, select, wait_for
+from tests.pilot import build_app, loaded, open_throttle, run_async, select, wait_for
 
 NODE = Path(__file__).parent / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"
@@ -31,12 +31,7 @@ async def editor(
     """The app on NODE (130x44) with PRIMARY's throttle editor open on ``tab``, limits read."""
     app = build_app(node_uri(NODE), readonly=readonly)
     async with app.run_test(size=(130, 44)) as pilot:
-        host = app.hosts[0]
-        await wait_for(pilot, lambda: host.connected and host.guest(PRIMARY), "the host")
-        screen = ThrottleScreen(host, PRIMARY, rate_interval=None, initial_tab=tab)
-        await app.push_screen(screen)
-        await wait_for(pilot, lambda: screen.disks is not None, "the limits")
-        yield pilot, screen
+        yield pilot, await open_throttle(pilot, PRIMARY, tab)
 
 
 def status_text(screen: ThrottleScreen) -> str:
