@@ -48,10 +48,10 @@ from kvmtui.screens.ksm import KsmScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle import ThrottleScreen
 from kvmtui.tui import logsetup
-from kvmtui.tui.app import KvmtuiApp, make_app
+from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.agent_output import AgentOutput
 from tests.harness.guests import GuestFactory
-from tests.pilot import loaded, run_async, wait_for
+from tests.pilot import build_app, loaded, run_async, wait_for
 from tests.pilot import select as select_guest
 from tests.waiting import wait_for as wait_until
 
@@ -67,16 +67,10 @@ def sentence(doing: str, log_file: Path) -> str:
     return f"kvmtui hit an internal error while {doing}; details in {log_file}."
 
 
-def build(uri: str, *, stats: bool = False) -> KvmtuiApp:
-    app = make_app([uri], stats=stats, retry_delays=(3600.0,))
-    app.animation_level = "none"
-    return app
-
-
 @contextlib.asynccontextmanager
 async def guest_list(uri: str) -> AsyncIterator[tuple[KvmtuiApp, Pilot[None], GuestsScreen]]:
     """The app on ``uri`` with its guest list loaded."""
-    app = build(uri)
+    app = build_app(uri, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         yield app, pilot, await loaded(pilot)
 
@@ -120,7 +114,7 @@ async def failure_shown(
 async def test_statistics_poller_reports_and_keeps_polling(
     test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = make_app([test_node_uri], delay=0.1)
+    app = build_app(test_node_uri, delay=0.1, clock=time.time, retry_delays=None)
     app.animation_level = "none"
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await loaded(pilot)
@@ -177,7 +171,7 @@ async def test_host_bug_while_connecting_is_a_failed_connect_with_the_sentence(
     test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("kvmtui.backend.host.read_all_guests", boom)
-    app = build(test_node_uri)
+    app = build_app(test_node_uri, stats=False)
     async with app.run_test(size=(120, 30)) as pilot:
         host = app.hosts[0]
         doing = f"connecting to {host.label}"
