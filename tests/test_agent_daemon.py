@@ -37,6 +37,7 @@ from tests.harness.guest_files import HOSTNAME, OS_RELEASE
 from tests.harness.guests import agent_command, define_guest, wait_for_agent, wait_for_state
 from tests.harness.image import GuestImage
 from tests.harness.serial import SerialConsole
+from tests.hosts import started_host
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.daemon
@@ -80,11 +81,8 @@ def agent_guest(daemon_uri: str, guest_image: GuestImage) -> Iterator[libvirt.vi
 
 @pytest.fixture(scope="module")
 def host(daemon_uri: str) -> Iterator[Host]:
-    host = Host(daemon_uri)
-    host.start()
-    assert host.wait_connected(30), host.status.error
-    yield host
-    host.stop()
+    with started_host(daemon_uri) as host:
+        yield host
 
 
 @pytest.fixture

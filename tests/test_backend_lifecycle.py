@@ -16,16 +16,14 @@ from kvmtui.backend.errors import (
 )
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import GuestState
+from tests.hosts import started_host
 from tests.waiting import wait_for
 
 
 @pytest.fixture
 def host(test_node_uri: str) -> Iterator[Host]:
-    h = Host(test_node_uri)
-    h.start()
-    assert h.wait_connected(10), h.status.error
-    yield h
-    h.stop()
+    with started_host(test_node_uri) as host:
+        yield host
 
 
 @pytest.fixture

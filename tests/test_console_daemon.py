@@ -23,6 +23,7 @@ from kvmtui.screens.console import ConsoleScreen, TakeoverScreen
 from kvmtui.tui.widgets.terminal import Terminal
 from tests.harness.guest_files import PROMPT
 from tests.harness.guests import GuestFactory
+from tests.hosts import started_host
 from tests.pilot import run_async
 from tests.pilot import wait_for as pilot_wait_for
 from tests.waiting import wait_for
@@ -62,11 +63,8 @@ class Recorder:
 
 @pytest.fixture
 def host(daemon_uri: str) -> Iterator[Host]:
-    h = Host(daemon_uri)
-    h.start()
-    assert h.wait_connected(20), h.status.error
-    yield h
-    h.stop()
+    with started_host(daemon_uri) as host:
+        yield host
 
 
 def wait_prompt(recorder: Recorder, since: int = 0, timeout: float = BOOT_S) -> None:

@@ -26,6 +26,7 @@ from kvmtui.screens.ksm import KsmScreen
 from kvmtui.tui.format import human_kib
 from kvmtui.tui.widgets.ksm_panel import KsmPanel, figures_view
 from tests.harness.guests import GuestFactory
+from tests.hosts import started_host
 from tests.pilot import build_app, run_async, wait_for
 
 pytestmark = pytest.mark.daemon
@@ -61,11 +62,8 @@ def ksm_restored() -> Iterator[dict[str, int]]:
 
 @pytest.fixture
 def host(daemon_uri: str) -> Iterator[Host]:
-    connected = Host(daemon_uri)
-    connected.start()
-    assert connected.wait_connected(30), "the daemon did not answer"
-    yield connected
-    connected.stop()
+    with started_host(daemon_uri) as host:
+        yield host
 
 
 def test_tuning_round_trip_through_libvirt_read_back_from_sysfs(

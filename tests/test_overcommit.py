@@ -20,6 +20,7 @@ from kvmtui.backend.overcommit import (
     would_not_fit,
 )
 from tests.harness.guests import GuestFactory
+from tests.hosts import started_host
 from tests.waiting import wait_for
 
 GIB = 1024 * 1024
@@ -79,11 +80,8 @@ def test_thresholds_colour_levels_and_validate() -> None:
 
 @pytest.fixture
 def host(daemon_uri: str) -> Iterator[Host]:
-    connected = Host(daemon_uri)
-    connected.start()
-    assert connected.wait_connected(30)
-    yield connected
-    connected.stop()
+    with started_host(daemon_uri) as host:
+        yield host
 
 
 @pytest.mark.daemon

@@ -18,6 +18,7 @@ from kvmtui.backend.hoststats import (
     host_mem_used_kib,
     overcommit,
 )
+from tests.hosts import started_host
 
 NODE = NodeInfo("x86_64", 4 << 20, 4, 2400, 1, 1, 4, 1)
 TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
@@ -58,11 +59,8 @@ def test_memory_used_like_free_and_unknown_without_statistics() -> None:
 
 @pytest.fixture
 def host(test_node_uri: str) -> Iterator[Host]:
-    h = Host(test_node_uri, readonly=True)
-    h.start()
-    assert h.wait_connected(10), h.status.error
-    yield h
-    h.stop()
+    with started_host(test_node_uri, readonly=True) as host:
+        yield host
 
 
 def test_overcommit_matches_the_node_file(host: Host, test_node_uri: str) -> None:
