@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 from rich.style import Style
@@ -147,3 +148,52 @@ def ratio_style(ratio: float | None) -> str:
     if ratio > 2:
         return "bold red"
     return "yellow" if ratio > 1 else "green"
+
+
+# -- text from users and guests ---------------------------------------------------------
+
+#: Characters a terminal acts on instead of drawing: C0 and C1 controls (ESC among
+#: them), DEL, the line and paragraph separators, and the bidirectional marks and
+#: overrides that reorder what follows them. libvirt accepts all of them in names.
+_ACTED_ON = "\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_NOT_PRINTABLE = re.compile(f"[\x00-\x1f{_ACTED_ON}]")
+_ZWJ = "\u200d"
+#: The same but tab and newline, for text of several lines.
+_NOT_PRINTABLE_IN_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_ACTED_ON}]")
+
+
+def _sign(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # Control Pictures: ␉ ␍ ␛
+    return "\u2421" if code == 0x7F else "\ufffd"  # ␡, else �
+
+
+def printable(text: str) -> str:
+    """A name or label from a user or a guest, safe to draw in one line of cells.
+
+    Each character a terminal would act on instead of drawing (see ``_ACTED_ON``) is
+    shown as a sign: C0 controls as their Control Pictures (a tab as ``␉``, ESC as
+    ``␛``), DEL as ``␡``, the others as ``�``. Rich counts every such character as no
+    cell while the terminal moves its cursor: without this a row is not the width its
+    cells add up to. Wide, combining and zero-width characters stay as they are, but
+    for a zero-width joiner at the end.
+    """
+    if text.isprintable():  # C-level; false for any control, and for some harmless ones
+        return text
+    # A zero-width joiner at the end joins nothing here; Rich would count the character
+    # drawn after it (padding, the next column) as part of it.
+    return _NOT_PRINTABLE.sub(_sign, text).rstrip(_ZWJ)
+
+
+def printable_lines(text: str) -> str:
+    """Text of several lines from a guest (program output): as :func:`printable`, but
+    newlines and tabs stay (Rich expands tabs) and a CR before a newline goes."""
+    return _NOT_PRINTABLE_IN_LINES.sub(_sign, text.replace("\r\n", "\n"))
+
+
+def literal(text: str, style: str = "") -> Text:
+    """A user's or a guest's string as a cell or a line draws it: :func:`printable`, and
+    never read as markup (Textual reads a plain ``str`` cell as markup: a volume named
+    ``a[/]b`` raised MarkupError)."""
+    return Text(printable(text), style=style)

@@ -39,6 +39,7 @@ from kvmtui.tui.format import (
     memory_text,
     pct_style,
     pct_text,
+    printable,
     rate_style,
     rate_text,
 )
@@ -152,10 +153,10 @@ _RD, _RD_SORT = _disk(attrgetter("disk_rd_bps"), attrgetter("disk_rd_reqs_ps"))
 _WR, _WR_SORT = _disk(attrgetter("disk_wr_bps"), attrgetter("disk_wr_reqs_ps"))
 
 COLUMNS: tuple[Column, ...] = (
-    Column("host", "Host", 0, lambda r: (r.guest.host, ""), lambda r: r.guest.host, 35, "left",
-           descending=False),
-    Column("name", "Name", 0, lambda r: (r.guest.name, ""), lambda r: r.guest.name.casefold(),
-           100, "left", descending=False),
+    Column("host", "Host", 0, lambda r: (printable(r.guest.host), ""), lambda r: r.guest.host,
+           35, "left", descending=False),
+    Column("name", "Name", 0, lambda r: (printable(r.guest.name), ""),
+           lambda r: r.guest.name.casefold(), 100, "left", descending=False),
     Column("state", "State", 11, lambda r: (r.guest.state.value, STATE_STYLES[r.guest.state]),
            lambda r: r.guest.state.value, 90, "left", descending=False),
     Column("vcpus", "vCPUs", 5, lambda r: (str(r.guest.vcpus), ""), lambda r: r.guest.vcpus, 30),
@@ -195,9 +196,15 @@ class _OrderedRow(NamedTuple):
 
 
 def _fit(text: str, width: int, justify: str) -> str:
+    """``text`` in exactly ``width`` cells: padded, or cut with an ellipsis.
+
+    Cells as Rich counts them (wide, combining and zero-width characters), never
+    characters: a cut falling inside a wide character leaves a space. ``text`` holds no
+    control characters (see :func:`~kvmtui.tui.format.printable`).
+    """
     length = len(text) if text.isascii() else cell_len(text)
     if length > width:
-        return set_cell_size(text, width - 1) + "…" if width > 1 else text[:width]
+        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
     pad = " " * (width - length)
     return pad + text if justify == "right" else text + pad
 
@@ -663,8 +670,9 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         return [self._line(y, width, base) for y in lines]
 
     def _line(self, y: int, width: int, base: Style) -> Strip:
+        self._plan(width)
         if y == 0:
-            if self._header_strip is None or self._header_strip.cell_length != width:
+            if self._header_strip is None:
                 header = self._header(width).apply_style(base)
                 self._header_strip = self._style_filter.strip(header)
             return self._header_strip
@@ -687,17 +695,23 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
 
     def _columns(self, width: int | None = None) -> list[tuple[Column, int]]:
         """The shown columns and their widths at ``width`` (default: the current one)."""
-        if width is None:
-            width = self.scrollable_content_region.width
+        self._plan(self.scrollable_content_region.width if width is None else width)
+        return self._layout
+
+    def _plan(self, width: int) -> tuple[_Slot, ...]:
+        """The row plan at ``width``: the shown columns, each cell's width and side.
+
+        Every cached row (cells, strips, the cursor's, the header) was built from the
+        plan of one width, and a new width drops them here, where the width is read: the
+        compositor draws a resized screen before the widget handles its Resize event,
+        and a scrollbar coming or going changes the width without one. A row built for
+        another width has other cells than the plan that draws it (issue 17).
+        """
         if width != self._layout_width:
             self._layout = self._fit_columns(width)
             self._slots = tuple(_Slot(c.cell, w, c.justify == "right") for c, w in self._layout)
             self._layout_width = width
-        return self._layout
-
-    def _slots_at(self, width: int) -> tuple[_Slot, ...]:
-        if width != self._layout_width:
-            self._columns(width)
+            self._drop_rows()
         return self._slots
 
     def _fit_columns(self, width: int) -> list[tuple[Column, int]]:
@@ -725,7 +739,7 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         header = self.get_component_rich_style("guest-table--header")
         sorted_style = self.get_component_rich_style("guest-table--sorted")
         segments = [Segment(" ", header)]
-        for column, cells in self._columns():
+        for column, cells in self._columns(width):
             title = self._title(column)
             style = header
             if column.key == self._sort:
@@ -741,14 +755,15 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
 
     def _cells_of(self, key: str, width: int) -> tuple[Cell, ...]:
         row = self._row(key)
-        return tuple([slot.cell(row) for slot in self._slots_at(width)])
+        return tuple([slot.cell(row) for slot in self._plan(width)])
 
     def _strip(self, key: str, width: int | None = None) -> Strip:
+        if width is None:
+            width = self.scrollable_content_region.width
+        self._plan(width)
         strip = self._strips.get(key)
         if strip is not None:
             return strip
-        if width is None:
-            width = self.scrollable_content_region.width
         cells = self._cells_of(key, width)
         self._cells[key] = cells
         strip = self._strips[key] = self._build(
@@ -782,7 +797,7 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         current = self._canonical(final(row_style + _MARK_STYLE)) if marked else plain
         length = 1
         for (_, cell_width, right), (text, style_name) in zip(
-            self._slots_at(width), cells, strict=True
+            self._plan(width), cells, strict=True
         ):
             style = by_name.get(style_name)
             if style is None:
@@ -833,19 +848,23 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         self._cells.pop(key, None)
 
     def _invalidate(self) -> None:
-        self._cells.clear()
         self._layout_width = -1
         self._restyle()
 
     def _restyle(self) -> None:
         """Build every line again (styles changed), and repaint."""
         self._base_style = None
-        self._header_strip = None
-        self._cursor_strip = None
         self._combined.clear()
         self._styles.clear()
-        self._strips.clear()
+        self._drop_rows()
         self.refresh()
+
+    def _drop_rows(self) -> None:
+        """Forget every built line; the next draw builds them again."""
+        self._cells.clear()
+        self._strips.clear()
+        self._header_strip = None
+        self._cursor_strip = None
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)

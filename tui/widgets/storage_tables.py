@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from kvmtui.backend.storage import Pool, PoolState, Volume
-from kvmtui.tui.format import human_kib
+from kvmtui.tui.format import human_kib, literal, printable
 
 POOL_STATE_STYLES = {
     PoolState.RUNNING: "green",
@@ -76,11 +76,11 @@ class PoolTable(DataTable[str | Text]):
         self.pools = {pool_key(p): p for p in pools}
         self.clear()
         for key, pool in sorted(self.pools.items()):
-            cells: list[str | Text] = [pool.host] if self.show_host else []
+            cells: list[str | Text] = [literal(pool.host)] if self.show_host else []
             self.add_row(
                 *cells,
-                pool.name,
-                pool.type,
+                literal(pool.name),
+                literal(pool.type),
                 Text(pool.state.value, style=POOL_STATE_STYLES[pool.state]),
                 "yes" if pool.autostart else "-",
                 size_text(pool.capacity_bytes),
@@ -131,13 +131,13 @@ class VolumeTable(DataTable[str | Text]):
         self.clear()
         for name, volume in sorted(self.volumes.items()):
             self.add_row(
-                name,
-                volume.format or "-",
+                literal(name),
+                literal(volume.format or "-"),
                 size_text(volume.capacity_bytes),
                 size_text(volume.allocation_bytes),
                 allocated_text(volume),
-                Text(volume.used_by or "-", style="bold" if volume.users else "dim"),
-                volume.path,
+                literal(volume.used_by or "-", style="bold" if volume.users else "dim"),
+                literal(volume.path),
                 key=name,
             )
         if chosen is not None and chosen.name in self.volumes:
@@ -149,6 +149,7 @@ def thin_text(pool: Pool | None) -> Text:
     if pool is None:
         return Text("no pool", style="dim")
     where = f"{pool.name} on {pool.host} ({pool.type}{', ' + pool.path if pool.path else ''})"
+    where = printable(where)
     if not pool.active:
         return Text.assemble((where, "bold"), ": ", ("not running; s starts it", "dim"))
     promised, real = pool.promised_bytes, pool.capacity_bytes
