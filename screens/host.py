@@ -17,7 +17,7 @@ from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
 from kvmtui.backend.hoststats import HostFigures
 from kvmtui.tui import messages
-from kvmtui.tui.format import UNKNOWN, human_kib, ratio_style, ratio_text
+from kvmtui.tui.format import UNKNOWN, human_kib, literal, ratio_style, ratio_text
 from kvmtui.tui.polling import Pollers
 from kvmtui.tui.widgets.graphs import GraphRow, count, kib, pct, per_second
 
@@ -91,7 +91,7 @@ class HostPanel(Vertical):
         self.figures: HostFigures | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self.label, classes="host-title")
+        yield Static(literal(self.label), classes="host-title")
         for metric, label, fmt, top in HOST_GRAPHS:
             yield GraphRow(label, fmt, top=top, id=f"host-{metric}")
         yield Static(overcommit_table(None), classes="host-overcommit")

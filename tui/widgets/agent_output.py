@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from kvmtui.backend.agent_info import ExecResult, TrimResult
+from kvmtui.tui.format import literal, printable, printable_lines
 from kvmtui.tui.widgets.agent_panel import size_text
 
 
@@ -21,13 +22,13 @@ def exec_body(result: ExecResult) -> RenderableType:
     else:
         style = "bold red"
     parts: list[RenderableType] = [
-        Text.assemble(("$ ", "dim"), shlex.join(result.argv)),
+        Text.assemble(("$ ", "dim"), printable(shlex.join(result.argv))),
         Text(f"{result.summary} after {result.elapsed_s:.1f} s", style=style),
     ]
     for label, output in (("stdout", result.stdout), ("stderr", result.stderr)):
         if output:
             parts.append(Text(label, style="bold"))
-            parts.append(Text(output.rstrip("\n")))
+            parts.append(Text(printable_lines(output.rstrip("\n"))))
     if not result.stdout and not result.stderr:
         parts.append(Text("(no output)", style="dim"))
     if result.truncated:
@@ -42,10 +43,11 @@ def trim_body(results: tuple[TrimResult, ...]) -> RenderableType:
     for index, result in enumerate(results):
         if index:
             lines.append("\n")
+        mountpoint = printable(result.mountpoint)
         if result.error:
-            lines.append(f"{result.mountpoint}: {result.error}", style="red")
+            lines.append(f"{mountpoint}: {printable(result.error)}", style="red")
         else:
-            lines.append(f"{result.mountpoint}: {size_text(result.trimmed_bytes)} trimmed")
+            lines.append(f"{mountpoint}: {size_text(result.trimmed_bytes)} trimmed")
     return lines
 
 
@@ -66,6 +68,6 @@ class AgentOutput(Static):
     """
 
     def show(self, title: str, body: RenderableType, *, ok: bool = True) -> None:
-        self.border_title = title
+        self.border_title = literal(title)  # a program's name: never markup
         self.set_class(not ok, "-error")
         self.update(body)

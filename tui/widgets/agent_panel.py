@@ -24,7 +24,7 @@ from kvmtui.backend.agent_info import (
     GuestInterface,
     GuestUser,
 )
-from kvmtui.tui.format import human_kib
+from kvmtui.tui.format import human_kib, literal, printable
 
 DASH = "-"
 
@@ -58,13 +58,22 @@ def drift_text(drift_s: float) -> Text:
     return Text(f"{amount} {side} the host", style=style)
 
 
+def _cell(value: RenderableType) -> RenderableType:
+    """What the guest said, as a table cell: a plain string is the guest's, never markup."""
+    return literal(value) if isinstance(value, str) else value
+
+
 def _facts(rows: list[tuple[str, RenderableType]]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for label, value in rows:
-        table.add_row(label, value)
+        table.add_row(label, _cell(value))
     return table
+
+
+def _add_row(table: Table, *cells: RenderableType) -> None:
+    table.add_row(*map(_cell, cells))
 
 
 def _grid(*headers: str) -> Table:
@@ -122,7 +131,7 @@ def users_body(users: tuple[GuestUser, ...]) -> RenderableType:
             if user.login_epoch is not None
             else DASH
         )
-        table.add_row(user.name, user.domain or DASH, since)
+        _add_row(table, user.name, user.domain or DASH, since)
     return table
 
 
@@ -136,7 +145,8 @@ def filesystems_body(filesystems: tuple[Filesystem, ...]) -> RenderableType:
             if fs.used_bytes is not None and fs.total_bytes
             else DASH
         )
-        table.add_row(
+        _add_row(
+            table,
             fs.mountpoint,
             fs.fstype,
             fs.device,
@@ -153,7 +163,8 @@ def disks_body(disks: tuple[GuestDisk, ...]) -> RenderableType:
         return Text("The agent reports no disks.", style="dim")
     table = _grid("Guest device", "Host disk", "Partition", "Serial", "On")
     for disk in disks:
-        table.add_row(
+        _add_row(
+            table,
             disk.name,
             disk.alias or DASH,
             "yes" if disk.partition else "no",
@@ -168,8 +179,8 @@ def interfaces_body(interfaces: tuple[GuestInterface, ...]) -> RenderableType:
         return Text("The agent reports no network interfaces.", style="dim")
     table = _grid("Interface", "MAC", "Addresses")
     for nic in interfaces:
-        addresses = "\n".join(a.text for a in nic.addresses) or DASH
-        table.add_row(nic.name, nic.mac or DASH, addresses)
+        addresses = Text("\n").join(literal(a.text) for a in nic.addresses) or DASH
+        _add_row(table, nic.name, nic.mac or DASH, addresses)
     return table
 
 
@@ -184,6 +195,7 @@ def commands_body(panel: AgentPanel) -> RenderableType:
     for index, (name, enabled) in enumerate(sorted(caps.commands)):
         if index:
             text.append("  ")
+        name = printable(name)
         text.append(name if enabled else f"{name} (disabled)", style="" if enabled else "dim")
     return text
 
@@ -192,7 +204,7 @@ def _missing(panel: AgentPanel, *sections: str) -> Text:
     for section in sections:
         why = panel.problems.get(section)
         if why:
-            return Text(why, style="yellow")
+            return literal(why, style="yellow")
     return Text("Not read.", style="dim")
 
 

@@ -19,6 +19,7 @@ from kvmtui.tui.format import (
     human_kib,
     pct_style,
     pct_text,
+    printable,
     ratio_style,
     ratio_text,
 )
@@ -28,7 +29,7 @@ _SEP = ("  ·  ", "dim")
 
 def status_text(status: HostStatus, running: int, total: int) -> Text:
     """The line for one host; pure, so tests can read it without a screen."""
-    parts: list[str | tuple[str, str]] = [(status.label, "bold"), "  "]
+    parts: list[str | tuple[str, str]] = [(printable(status.label), "bold"), "  "]
     if status.readonly:
         parts += [(" READ-ONLY ", "bold black on yellow"), "  "]
     if status.state is ConnectionState.CONNECTED:
@@ -37,7 +38,7 @@ def status_text(status: HostStatus, running: int, total: int) -> Text:
         if status.hypervisor:
             versions.append(status.hypervisor)
         if versions:
-            parts += [_SEP, ", ".join(versions)]
+            parts += [_SEP, printable(", ".join(versions))]
         parts += [_SEP, f"{running} running / {total} guests"]
         if status.error:  # an internal error while connected (kvmtui.backend.failures)
             parts += [_SEP, (status.error, "red")]
@@ -45,7 +46,7 @@ def status_text(status: HostStatus, running: int, total: int) -> Text:
         since = f" since {clock_time(status.since)}" if status.since is not None else ""
         parts.append((f"disconnected{since}", "bold red"))
         if status.error:
-            parts += [_SEP, status.error]
+            parts += [_SEP, printable(status.error)]
         parts += [_SEP, ("retrying", "italic")]
     else:
         parts.append(("connecting…", "yellow"))
@@ -74,7 +75,8 @@ def summary_text(
                 parts += [f"  {label} ", (ratio_text(running), ratio_style(running))]
                 parts += ["/", (ratio_text(defined), ratio_style(defined))]
     if error:
-        parts += [("  " if figures is not None else "", ""), (f"statistics: {error}", "red")]
+        why = f"statistics: {printable(error)}"
+        parts += [("  " if figures is not None else "", ""), (why, "red")]
     if paused:
         parts += ["  ", (" PAUSED ", "bold black on yellow")]
     return Text.assemble(*parts)

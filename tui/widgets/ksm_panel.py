@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from kvmtui.backend.ksm import KsmHistory, KsmReading, Permission
 from kvmtui.backend.overcommit import Density, Thresholds
-from kvmtui.tui.format import human_kib
+from kvmtui.tui.format import human_kib, literal, printable
 from kvmtui.tui.widgets.graphs import GraphRow, kib
 from kvmtui.tui.widgets.ksm_overcommit import overcommit_view
 
@@ -40,12 +40,12 @@ def title_text(label: str, reading: KsmReading | None, selected: bool) -> Text:
         state = ("KSM running", "green")
     else:
         state = ("KSM stopped", "yellow")
-    return Text.assemble(marker, (label, "bold"), "  ", state)
+    return Text.assemble(marker, (printable(label), "bold"), "  ", state)
 
 
 def figures_view(reading: KsmReading | None, error: str | None) -> RenderableType:
     if error:
-        return Text(error, style="red")
+        return literal(error, style="red")
     if reading is None:
         return Text("no reading yet", style="dim")
     if reading.counters is None:
@@ -92,7 +92,7 @@ def guests_view(reading: KsmReading | None) -> RenderableType:
     ranked = sorted(reading.guests, key=lambda g: (-g.merging_pages, g.name))
     for guest in ranked[:TOP_GUESTS]:
         table.add_row(
-            guest.name,
+            literal(guest.name),
             _n(guest.merging_pages),
             human_kib(guest.saved_kib),
             _bytes(guest.profit_bytes),
@@ -107,7 +107,7 @@ def permissions_view(tuning: Permission, run: Permission) -> Text:
     def part(what: str, permission: Permission) -> Text:
         if permission.allowed:
             return Text(f"{what}: allowed", style="green")
-        return Text(f"{what}: disabled ({permission.reason})", style="dim")
+        return Text(f"{what}: disabled ({printable(str(permission.reason))})", style="dim")
 
     return Text("\n").join([part("Tuning (p s n)", tuning), part("Run/stop/unmerge (r x u)", run)])
 
