@@ -9,9 +9,12 @@ version of the machine running the tests (9.0.0 on the project's images).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.pilot import Pilot
 
+from conftest import node_uri
 from kvmtui.backend import lifecycle
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.details import DetailsScreen
@@ -22,6 +25,7 @@ from tests.pilot import build_app, no_blink, ticked, wait_for
 
 MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
+AWKWARD_NODE = Path(__file__).parent.parent / "tests" / "data" / "awkward_names_node.xml"
 
 
 pytestmark = pytest.mark.usefixtures("utc")
@@ -166,3 +170,22 @@ def test_details(snap_compare, test_node_uri: str) -> None:
         await wait_for(pilot, lambda: facts.domain_layout is not None, "the domain XML")
 
     assert snap_compare(build_app(test_node_uri), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_awkward_names_80x24(snap_compare) -> None:
+    """tests/data/awkward_names_node.xml at 80x24 (issue 17): seven names libvirt
+    accepts, sorted by name, in a Name column of 22 cells, the State and figure columns
+    lined up after it on every row as under the header: "tést guest ☃ 'quote&a…" and the
+    180-character "nightly-build-runner-…" cut with an ellipsis; "数据库-主服务器-東京" in
+    full, each wide character two cells; "café-zerowidth-softh…" (a combining accent, a
+    zero-width space and a soft hyphen inside); "tab␉and␍cr-del␡-csi�3…", the tab,
+    carriage return and DEL shown as control pictures and the C1 CSI as �;
+    "rlo-�abc-fullwidth-" then a fullwidth A and "…", the right-to-left override shown
+    as � and turning nothing round; the rocket, family and heart emoji row (paused,
+    yellow)."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ticked(pilot, 7)
+
+    app = build_app(node_uri(AWKWARD_NODE))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
