@@ -41,7 +41,7 @@ def status_text(status: HostStatus, running: int, total: int) -> Text:
             parts += [_SEP, printable(", ".join(versions))]
         parts += [_SEP, f"{running} running / {total} guests"]
         if status.error:  # an internal error while connected (kvmtui.backend.failures)
-            parts += [_SEP, (status.error, "red")]
+            parts += [_SEP, (printable(status.error), "red")]
     elif status.state is ConnectionState.DISCONNECTED:
         since = f" since {clock_time(status.since)}" if status.since is not None else ""
         parts.append((f"disconnected{since}", "bold red"))
