@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 
 from kvmtui.backend import uri as host_uri
 from kvmtui.backend.history import DEFAULT_INTERVAL
@@ -55,6 +56,20 @@ class KvmtuiApp(App[None]):
     def _listener(self, change: HostChange) -> None:
         """Called on a backend thread: only post (thread-safe), never touch widgets."""
         self.post_message(messages.from_change(change))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is literal text: its sentences name guests, volumes and
+        hosts as their owners typed them, and a name such as ``web [/]`` read as markup
+        would end the app. (Widgets pass ``markup=True`` on, so the default cannot serve.)"""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         # Pushed, not returned from get_default_screen(): Textual loads a screen's
