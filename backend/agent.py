@@ -15,11 +15,15 @@ Passwords travel as :class:`~backend.agent_info.Secret` and are never logged.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import dataclasses
 import json
 import math
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -57,6 +61,13 @@ EXEC_LIMIT_S = 10.0
 #: Freezing syncs every filesystem and trimming walks them all: both may take a while.
 FREEZE_LIMIT_S = 30.0
 TRIM_LIMIT_S = 60.0
+#: Spooled runs: the guest's shell, where the output files go, how much is read back
+#: (the agent's own capture limit) and in what pieces (1 MiB is 1.4 MB of base64, well
+#: under libvirt's 4 MiB per RPC string).
+SPOOL_SHELL = "/bin/sh"
+SPOOL_DIR = "/tmp"
+SPOOL_MAX_BYTES = 16 * 2**20
+READ_CHUNK = 2**20
 #: libvirt's own timeout (where it takes one) should fire before ours.
 _GRACE_S = 0.5
 
@@ -104,6 +115,10 @@ def bounded(call: Callable[[], T], limit_s: float) -> T:
 
 
 _AGENT_FAILED = re.compile(r"unable to execute QEMU agent command '([^']+)': (.*)", re.DOTALL)
+
+
+#: libvirt's words when a reply does not fit in one RPC string (VIR_NET_MESSAGE_STRING_MAX).
+_TOO_LARGE = "Unable to encode message payload"
 
 
 def _clean(text: str) -> str:
@@ -161,6 +176,16 @@ class GuestAgent:
         code = exc.get_error_code()
         message = exc.get_error_message() or str(exc)
         where = {"host": self.host.label, "guest": self.guest_name, "action": action}
+        if _TOO_LARGE in message:
+            return AgentRefusedError(
+                f"{self._target(action)}: the agent's answer is larger than libvirt carries in "
+                "one reply (4 MiB, about 3 MiB of program output once base64-encoded), and "
+                "the agent has let it go. Ask for less, or for a program run it again with "
+                '"Large output" ticked (its output then comes through files in the guest).',
+                detail=message,
+                code=code,
+                **where,
+            )
         failed = _AGENT_FAILED.search(message)
         if failed is not None:
             command, why = failed.group(1), _clean(failed.group(2))
@@ -367,11 +392,20 @@ class GuestAgent:
             )
         self.call(action, lambda d: d.setUserPassword(user, password.reveal(), 0))
 
-    def exec(self, argv: Sequence[str], limit_s: float = EXEC_LIMIT_S) -> ExecResult:
+    def exec(
+        self, argv: Sequence[str], limit_s: float = EXEC_LIMIT_S, *, spool: bool = False
+    ) -> ExecResult:
         """Run ``argv`` in the guest (no shell unless argv starts one), capture its output.
 
         Waits until it exits or ``limit_s`` passes; a program still running then is
         reported as such (qemu-ga 7.2 cannot stop it).
+
+        libvirt carries one agent reply in one RPC string of at most 4 MiB, so an output
+        over about 3 MiB (base64) cannot come back in guest-exec-status: libvirt fails
+        the call and the agent has dropped the output by then. With ``spool`` the
+        guest's ``/bin/sh`` sends the program's stdout and stderr to files in the
+        guest's /tmp, read back in 1 MiB pieces (guest-file-read) and removed; the
+        program, its arguments and exit code are the same.
         """
         action = "run a program in"
         args = tuple(argv)
@@ -382,20 +416,82 @@ class GuestAgent:
                 guest=self.guest_name,
                 action=action,
             )
+        if spool:
+            return self._exec_spooled(args, limit_s)
         started = time.monotonic()
-        deadline = started + limit_s
         reply = self.command(
             action, "guest-exec", {"path": args[0], "arg": list(args[1:]), "capture-output": True}
         )
-        pid = int(reply["pid"])
+        status = self._wait_exec(int(reply["pid"]), started + limit_s)
+        return parse_exec_status(
+            args, int(reply["pid"]), status, time.monotonic() - started, limit_s
+        )
+
+    def _wait_exec(self, pid: int, deadline: float) -> dict[str, Any]:
+        """guest-exec-status until the program exits or the deadline passes."""
         pause = 0.05
         while True:
-            status = self.command("read the program's status in", "guest-exec-status", {"pid": pid})
+            status: dict[str, Any] = self.command(
+                "read the program's status in", "guest-exec-status", {"pid": pid}
+            )
             now = time.monotonic()
             if status.get("exited") or now >= deadline:
-                return parse_exec_status(args, pid, status, now - started, limit_s)
+                return status
             time.sleep(min(pause, max(deadline - now, 0.0)))
             pause = min(pause * 2, 0.5)
+
+    def _exec_spooled(self, args: tuple[str, ...], limit_s: float) -> ExecResult:
+        tag = uuid.uuid4().hex[:12]
+        out_path, err_path = f"{SPOOL_DIR}/kvmtui-{tag}.out", f"{SPOOL_DIR}/kvmtui-{tag}.err"
+        # "$0" "$@" are the program and its arguments exactly as given: nothing expanded.
+        script = f'exec "$0" "$@" >{out_path} 2>{err_path}'
+        started = time.monotonic()
+        reply = self.command(
+            "run a program in", "guest-exec", {"path": SPOOL_SHELL, "arg": ["-c", script, *args]}
+        )
+        pid = int(reply["pid"])
+        status = self._wait_exec(pid, started + limit_s)
+        elapsed = time.monotonic() - started
+        if not status.get("exited"):
+            # Still writing: leave its files; reading them now would give half an output.
+            return parse_exec_status(args, pid, status, elapsed, limit_s)
+        try:
+            out, out_cut = self.read_file(out_path)
+            err, err_cut = self.read_file(err_path)
+        finally:
+            self._remove(out_path, err_path)
+        result = parse_exec_status(args, pid, status, elapsed, limit_s)
+        return dataclasses.replace(result, out=out, err=err, truncated=out_cut or err_cut)
+
+    def read_file(self, path: str, limit: int = SPOOL_MAX_BYTES) -> tuple[bytes, bool]:
+        """A guest file's bytes (guest-file-read, 1 MiB a reply), at most ``limit``;
+        and whether there was more."""
+        action = "read a file in"
+        handle = self.command(action, "guest-file-open", {"path": path, "mode": "r"})
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                reply = self.command(
+                    action, "guest-file-read", {"handle": handle, "count": READ_CHUNK}
+                )
+                chunk = base64.b64decode(reply.get("buf-b64", ""))
+                chunks.append(chunk)
+                size += len(chunk)
+                if reply.get("eof") or not chunk:
+                    break
+        finally:
+            self.command("close a file in", "guest-file-close", {"handle": handle})
+        data = b"".join(chunks)
+        del chunks
+        if len(data) > limit:
+            return data[:limit], True
+        return data, False
+
+    def _remove(self, *paths: str) -> None:
+        """Remove the spool files; a failure here loses nothing (they are in /tmp)."""
+        with contextlib.suppress(errors.KvmtuiError):
+            self.command("clean up in", "guest-exec", {"path": "rm", "arg": ["-f", *paths]})
 
     def raw(self, text: str, limit_s: float | None = None) -> tuple[str, str]:
         """Send the admin's JSON command as typed; its name and the reply, indented.

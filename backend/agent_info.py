@@ -446,18 +446,30 @@ def why_unusable(
 
 @dataclass(frozen=True, slots=True)
 class ExecResult:
-    """What ``guest-exec`` + ``guest-exec-status`` reported for one program."""
+    """What ``guest-exec`` + ``guest-exec-status`` reported for one program.
+
+    The output is kept as the guest wrote it, byte for byte; the agent caps each stream
+    at 16 MiB, which bounds what one result holds.
+    """
 
     argv: tuple[str, ...]
     pid: int
     finished: bool  # False: still running in the guest when the time limit passed
     exit_code: int | None
     signal: int | None
-    stdout: str
-    stderr: str
+    out: bytes
+    err: bytes
     truncated: bool  # the agent cut the captured output
     elapsed_s: float
     limit_s: float
+
+    @property
+    def stdout(self) -> str:
+        return self.out.decode(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.decode(errors="replace")
 
     @property
     def summary(self) -> str:
@@ -474,11 +486,15 @@ class ExecResult:
 def parse_exec_status(
     argv: tuple[str, ...], pid: int, status: dict[str, Any], elapsed_s: float, limit_s: float
 ) -> ExecResult:
-    """``guest-exec-status``'s answer (output base64-encoded) as an ExecResult."""
+    """``guest-exec-status``'s answer (output base64-encoded) as an ExecResult.
 
-    def decoded(key: str) -> str:
+    qemu-ga 7.2 sends the output only once the program has exited (and its pipes are
+    closed): while it runs the answer is ``{"exited": false}`` and nothing more.
+    """
+
+    def decoded(key: str) -> bytes:
         data = status.get(key)
-        return base64.b64decode(data).decode(errors="replace") if data else ""
+        return base64.b64decode(data) if data else b""
 
     return ExecResult(
         argv=argv,
@@ -486,8 +502,8 @@ def parse_exec_status(
         finished=bool(status.get("exited")),
         exit_code=_int(status.get("exitcode")),
         signal=_int(status.get("signal")),
-        stdout=decoded("out-data"),
-        stderr=decoded("err-data"),
+        out=decoded("out-data"),
+        err=decoded("err-data"),
         truncated=bool(status.get("out-truncated") or status.get("err-truncated")),
         elapsed_s=elapsed_s,
         limit_s=limit_s,

@@ -9,8 +9,9 @@ cannot do right now are greyed out in the footer and listed with the reason.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 from rich.console import RenderableType
@@ -21,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from kvmtui.backend.agent import DEFAULT_LIMIT_S, GuestAgent
@@ -28,9 +30,12 @@ from kvmtui.backend.agent_info import (
     CHANNEL_XML,
     AgentPanel,
     AgentState,
+    ExecResult,
     InvalidRequest,
     why_unusable,
 )
+from kvmtui.backend.agent_runs import ProgramRun, runs_of, save_output
+from kvmtui.backend.clip import clip_error, clip_head
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import Guest, GuestState
@@ -40,10 +45,17 @@ from kvmtui.screens.agent_forms import (
     PasswordFormScreen,
     PasswordRequest,
     RawFormScreen,
+    SaveFormScreen,
 )
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.tui import messages
-from kvmtui.tui.widgets.agent_output import AgentOutput, exec_body, trim_body
+from kvmtui.tui.widgets.agent_output import (
+    AgentOutput,
+    LongAnswer,
+    run_head,
+    run_lines,
+    trim_body,
+)
 from kvmtui.tui.widgets.agent_panel import (
     AgentSection,
     drift_text,
@@ -77,9 +89,17 @@ class AgentActionDone(Message, bubble=False):
 
     action: str
     title: str
-    body: RenderableType
+    body: RenderableType | LongAnswer
     ok: bool
     reload: bool
+
+
+@dataclass
+class OutputSaved(Message, bubble=False):
+    """A run's output was written to files, or the sentence saying why not."""
+
+    paths: tuple[str, ...]
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,12 @@ _STATE_REASONS = {
     AgentState.NO_CHANNEL: "the guest has no agent channel",
     AgentState.NOT_RUNNING: "the guest is not running",
 }
+
+#: What a run with its output through guest files needs besides guest-exec.
+SPOOL_COMMANDS = ("guest-file-open", "guest-file-read", "guest-file-close")
+
+#: How often the panel looks at a running program (its elapsed time, its end).
+RUN_TICK_S = 0.25
 
 READ_ONLY_REASON = "the connection is read-only (libvirt allows the agent only read-write)"
 
@@ -141,6 +167,7 @@ class AgentScreen(Screen[None]):
         Binding("s", "shutdown", "Shutdown"),
         Binding("b", "reboot", "Reboot"),
         Binding("j", "raw", "JSON"),
+        Binding("o", "save_output", "Save output"),
     ]
 
     def __init__(
@@ -160,6 +187,10 @@ class AgentScreen(Screen[None]):
         self.panel_error: str | None = None
         self.busy: str | None = None  # the title of the action waiting for the agent
         self.raw_text = ""
+        #: Program runs live with the host, not the screen: closing the panel keeps them.
+        self.runs = runs_of(host)
+        self._run_shown = False  # the output box shows the guest's run (not another answer)
+        self._run_timer: Timer | None = None
 
     @property
     def guest_key(self) -> str:
@@ -183,6 +214,14 @@ class AgentScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.load()
+        # After the first refresh: the answer box composes its parts after this handler.
+        self.call_after_refresh(self._show_kept_run)
+
+    def _show_kept_run(self) -> None:
+        """The guest's last run (going on, or its result) from before the panel opened."""
+        run = self.runs.get(self.guest_uuid)
+        if run is not None:
+            self._show_run(run)
 
     def _heading(self) -> Text:
         return Text.assemble(
@@ -217,14 +256,17 @@ class AgentScreen(Screen[None]):
 
     def on_agent_state_read(self, message: AgentStateRead) -> None:
         if message.error is not None:
-            self.query_one("#agent-state", Static).update(Text(message.error, style="red"))
+            self.query_one("#agent-state", Static).update(
+                Text(clip_error(message.error), style="red")
+            )
             return
         self._set_state(message.state)
 
     def on_agent_panel_read(self, message: AgentPanelRead) -> None:
         self.panel_error = message.error
         if message.panel is None:
-            self._show_output("Reading the agent", Text(message.error or "", style="red"), False)
+            error = clip_error(message.error or "")
+            self._show_output("Reading the agent", Text(error, style="red"), False)
         else:
             self.panel = message.panel
             show_panel(self._panel_sections(), message.panel)
@@ -349,6 +391,9 @@ class AgentScreen(Screen[None]):
         frozen = self.panel.frozen if self.panel else None
         if action == "raw":
             return None
+        run = self.runs.get(self.guest_uuid)
+        if action == "exec" and run is not None and run.running:
+            return "a program is still running in this guest"
         if action == "freeze" and frozen:
             return "the filesystems are already frozen"
         return why_unusable(spec.commands, caps, frozen)
@@ -356,6 +401,8 @@ class AgentScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ACTIONS and self.why_unavailable(action) is not None:
             return None  # shown greyed out; the Actions section says why
+        if action == "save_output" and self._finished_run() is None:
+            return None
         return True
 
     def _actions_body(self) -> RenderableType:
@@ -374,15 +421,52 @@ class AgentScreen(Screen[None]):
 
     # -- running actions ----------------------------------------------------------------
 
-    def _show_output(self, title: str, body: RenderableType, ok: bool) -> None:
+    def _show_output(self, title: str, body: RenderableType | LongAnswer, ok: bool) -> None:
+        self._run_shown = False
         output = self.query_one(AgentOutput)
         output.add_class("-shown")
-        output.show(title, body, ok=ok)
+        if isinstance(body, LongAnswer):
+            self._show_lines(title, body.head, body.body.lines, ok)
+        else:
+            self._show_lines(title, body, (), ok)
+
+    def _show_lines(self, title: str, head: RenderableType, lines: Sequence[str], ok: bool) -> None:
+        output = self.query_one(AgentOutput)
+        output.add_class("-shown")
+        had_focus = output.log_view.has_focus
+        output.show_lines(title, head, lines, ok=ok)
+        if lines:
+            output.log_view.focus()  # arrows, PgUp/PgDn, Home and End scroll the answer
+        elif had_focus:
+            self.query_one("#agent-sections").focus()
+
+    # -- a program run (kept by the host's store, followed here) ------------------------
+
+    def _show_run(self, run: ProgramRun) -> None:
+        ok = run.running or (run.output is not None and run.output.result.exit_code == 0)
+        lines = run_lines(run) if not run.running else ()
+        self._show_lines(f"Run {run.argv[0]}", run_head(run), lines, ok)
+        self._run_shown = True
+        if run.running and self._run_timer is None:
+            self._run_timer = self.set_interval(RUN_TICK_S, self._follow_run)
+
+    def _follow_run(self) -> None:
+        """Tick while a run goes on: its elapsed time, then its result when it ends."""
+        run = self.runs.get(self.guest_uuid)
+        if run is None or not run.running:
+            if self._run_timer is not None:
+                self._run_timer.stop()
+                self._run_timer = None
+            if run is not None:
+                self._show_run(run)
+            self._redraw_status()
+        elif self._run_shown:
+            self.query_one(AgentOutput).update_head(run_head(run))
 
     def _start(
         self,
         action: str,
-        run: Callable[[GuestAgent], RenderableType],
+        run: Callable[[GuestAgent], RenderableType | LongAnswer],
         *,
         title: str | None = None,
         reload: bool = False,
@@ -403,12 +487,17 @@ class AgentScreen(Screen[None]):
 
     @work(doing=_running, group="agent-action")
     def _run(
-        self, action: str, title: str, run: Callable[[GuestAgent], RenderableType], reload: bool
+        self,
+        action: str,
+        title: str,
+        run: Callable[[GuestAgent], RenderableType | LongAnswer],
+        reload: bool,
     ) -> None:
+        body: RenderableType | LongAnswer
         try:
             body, ok = run(self.agent), True
         except (KvmtuiError, InvalidRequest) as exc:
-            body, ok = Text(str(exc), style="red"), False
+            body, ok = Text(clip_error(str(exc)), style="red"), False
         self.post_message(AgentActionDone(action, title, body, ok, reload))
 
     def on_work_failed(self, message: messages.WorkFailed) -> None:
@@ -510,15 +599,61 @@ class AgentScreen(Screen[None]):
                 f"Run {shlex.join(request.argv)} in guest '{self.guest_name}' as the agent's "
                 f"user (usually root), for at most {request.limit_s:g} s?",
                 "Run",
-                lambda: self._start(
-                    "exec",
-                    lambda agent: exec_body(agent.exec(request.argv, request.limit_s)),
-                    title=f"Run {request.argv[0]}",
-                    limit_s=request.limit_s,
-                ),
+                lambda: self._start_run(request),
             )
 
-        self.app.push_screen(ExecFormScreen(self.guest_name), chosen)
+        caps = self.panel.capabilities if self.panel else None
+        spool = caps is not None and why_unusable(SPOOL_COMMANDS, caps, None) is None
+        self.app.push_screen(ExecFormScreen(self.guest_name, spool=spool), chosen)
+
+    def _start_run(self, request: ExecRequest) -> None:
+        """Start the program in the host's store: it goes on if the panel is closed."""
+        why = self.why_unavailable("exec")
+        if why is not None:
+            self.notify(f"{ACTIONS['exec'].title}: not available, {why}.", severity="warning")
+            return
+        try:
+            run = self.runs.start(self.agent, request.argv, request.limit_s, spool=request.spool)
+        except InvalidRequest as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self._show_run(run)
+        self._redraw_status()
+
+    def _finished_run(self) -> ProgramRun | None:
+        run = self.runs.get(self.guest_uuid)
+        if run is None or run.running or run.output is None:
+            return None
+        return run
+
+    def action_save_output(self) -> None:
+        run = self._finished_run()
+        if run is None or run.output is None:
+            self.notify("Save output: no finished program run in this guest.", severity="warning")
+            return
+        result = run.output.result
+        default = f"{self.guest_name}-{PurePath(run.argv[0]).name}.out"
+
+        def chosen(path: object) -> None:
+            if isinstance(path, Path):
+                self._save(result, path)
+
+        self.app.push_screen(SaveFormScreen(shlex.join(run.argv), default), chosen)
+
+    @work(doing="saving a program's output", group="agent-save")
+    def _save(self, result: ExecResult, path: Path) -> None:
+        try:
+            written = save_output(result, path)
+        except KvmtuiError as exc:
+            self.post_message(OutputSaved((), clip_error(str(exc))))
+        else:
+            self.post_message(OutputSaved(tuple(str(p) for p in written), None))
+
+    def on_output_saved(self, message: OutputSaved) -> None:
+        if message.error is not None:
+            self.notify(message.error, severity="error")
+        else:
+            self.notify(f"Saved the whole output to {' and '.join(message.paths)}.")
 
     def action_password(self) -> None:
         if self._refuse("password"):
@@ -550,9 +685,13 @@ class AgentScreen(Screen[None]):
                 return
             self.raw_text = text
 
-            def send(agent: GuestAgent) -> RenderableType:
-                _command, reply = agent.raw(text)
-                return Text(reply)
+            def send(agent: GuestAgent) -> LongAnswer:
+                command, reply = agent.raw(text)
+                body = clip_head(reply)
+                head = Text(f"The agent's reply to {command}:")
+                if body.note is not None:
+                    head.append(f"\n{body.note}", style="yellow")
+                return LongAnswer(head, body)
 
             self._start("raw", send, title="Raw command")
 

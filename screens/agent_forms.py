@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from kvmtui.backend.agent import EXEC_LIMIT_S
 from kvmtui.backend.agent_info import InvalidRequest, Secret, exec_argv, parse_request
+from kvmtui.backend.agent_runs import check_save_path
 
 SHELL = "/bin/sh"
 MAX_EXEC_LIMIT_S = 3600.0
@@ -28,6 +29,7 @@ MAX_EXEC_LIMIT_S = 3600.0
 class ExecRequest:
     argv: tuple[str, ...]
     limit_s: float
+    spool: bool = False  # the output through files in the guest: any size
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ class _Form(ModalScreen[object]):
 class ExecFormScreen(_Form):
     """A program and its arguments, split here without a shell unless the admin ticks one."""
 
-    def __init__(self, guest_name: str, limit_s: float = EXEC_LIMIT_S) -> None:
+    def __init__(
+        self, guest_name: str, limit_s: float = EXEC_LIMIT_S, *, spool: bool = False
+    ) -> None:
         super().__init__()
         self.guest_name = guest_name
         self.limit_s = limit_s
+        self.spool = spool
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -80,6 +85,12 @@ class ExecFormScreen(_Form):
             yield Label("Program and arguments (quote arguments with spaces)")
             yield Input(placeholder="uname -r", id="exec-command")
             yield Checkbox(f"Run through a shell ({SHELL} -c)", id="exec-shell")
+            yield Checkbox(
+                "Large output: through files in the guest's /tmp (any size, needs /bin/sh; "
+                "libvirt carries at most about 3 MiB otherwise)",
+                self.spool,
+                id="exec-spool",
+            )
             with Horizontal(classes="row"):
                 yield Label("Time limit (s)")
                 yield Input(f"{self.limit_s:g}", id="exec-limit", compact=True)
@@ -112,7 +123,9 @@ class ExecFormScreen(_Form):
     def _submit(self) -> None:
         try:
             request = ExecRequest(
-                self._argv(), parse_limit(self.query_one("#exec-limit", Input).value)
+                self._argv(),
+                parse_limit(self.query_one("#exec-limit", Input).value),
+                self.query_one("#exec-spool", Checkbox).value,
             )
         except InvalidRequest as exc:
             self._error(str(exc))
@@ -210,6 +223,45 @@ class RawFormScreen(_Form):
             self._error(str(exc))
             return
         self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SaveFormScreen(_Form):
+    """Where to write a program's whole output; refused here if the file exists."""
+
+    def __init__(self, what: str, path: str) -> None:
+        super().__init__()
+        self.what = what
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                f"Save the whole output of {self.what}, byte for byte, to a new file on this "
+                "machine (stderr, if any, goes to the same name + .stderr).",
+                classes="question",
+            )
+            yield Input(self.path, id="save-path")
+            yield Static("", classes="form-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="ok")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#save-path", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        try:
+            path = check_save_path(self.query_one("#save-path", Input).value)
+        except InvalidRequest as exc:
+            self._error(str(exc))
+            return
+        self.dismiss(path)
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

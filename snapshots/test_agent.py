@@ -10,14 +10,17 @@ statistics, no animations, every shot waits for the panel it shows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.pilot import Pilot
 
-from kvmtui.backend.agent_info import AgentState
+from kvmtui.backend.agent_info import AgentState, ExecResult
 from kvmtui.screens.agent import AgentScreen
+from kvmtui.screens.agent_forms import ExecRequest
 from kvmtui.tui.app import KvmtuiApp
 from tests.agent_replay import RecordedAgent, recorded_answers
 from tests.pilot import build_app, loaded, wait_for
+from tests.test_agent_screen import output
 
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1
 
@@ -83,3 +86,33 @@ def test_agent_panel_without_channel(snap_compare, test_node_uri: str) -> None:
     Actions says "the guest has no agent channel" and the footer greys their keys."""
     app = build_app(test_node_uri, stats=False)
     assert snap_compare(app, terminal_size=(110, 40), run_before=open_panel(lambda app: None))
+
+
+class LongRun(RecordedAgent):
+    """A program that printed 250,000 lines on stdout and two on stderr."""
+
+    def exec(self, argv: Any, limit_s: float = 10.0, *, spool: bool = False) -> ExecResult:
+        self.calls.made.append(("exec", tuple(argv), limit_s))
+        out = b"".join(b"line %d\n" % n for n in range(1, 250_001))
+        err = b"warning: \x1b[31mred\x1b[0m escapes are not sent\nlast words\n"
+        return ExecResult(tuple(argv), 7, True, 0, None, out, err, False, 1.5, limit_s)
+
+
+def test_agent_panel_long_program_output(snap_compare, test_node_uri: str) -> None:
+    """After running a program that printed 250,000 lines: the answer box titled "Run
+    seq" shows "$ seq 1 250000", "exit code 0 after 1.5 s" in green, the yellow sentence
+    "stdout: Output truncated: the first 240,000 lines not shown (2,768,895 of 2,888,895
+    bytes).", then (dim) "Output: 2,888,895 bytes on stdout, 54 bytes on stderr. o saves
+    the whole output to a file."; below it the scrolling view (focused, tinted) from
+    "line 240001" on, 16 lines, its scroll bar on the right; the panel's sections under it."""
+
+    async def run_program(pilot: Pilot[None]) -> None:
+        await open_panel(lambda app: LongRun(app.hosts[0], WEB))(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, AgentScreen)
+        screen._start_run(ExecRequest(("seq", "1", "250000"), 10.0))
+        await wait_for(pilot, lambda: "exit code 0" in output(screen), "the run")
+        await pilot.pause()
+
+    app = build_app(test_node_uri, stats=False)
+    assert snap_compare(app, terminal_size=(120, 50), run_before=run_program)

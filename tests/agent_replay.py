@@ -62,10 +62,10 @@ class RecordedAgent(GuestAgent):
         self.calls.made.append(("ping",))
         return 0.012
 
-    def exec(self, argv: Any, limit_s: float = 10.0) -> ExecResult:
+    def exec(self, argv: Any, limit_s: float = 10.0, *, spool: bool = False) -> ExecResult:
         self.calls.made.append(("exec", tuple(argv), limit_s))
         return ExecResult(
-            tuple(argv), 42, True, 0, None, "6.1.0-56-cloud-amd64\n", "", False, 0.2, limit_s
+            tuple(argv), 42, True, 0, None, b"6.1.0-56-cloud-amd64\n", b"", False, 0.2, limit_s
         )
 
     def set_password(self, user: str, password: Secret) -> None:

@@ -33,7 +33,7 @@ from kvmtui.backend.agent_info import AgentState, InvalidRequest, Secret, exec_a
 from kvmtui.backend.errors import ReadOnlyError
 from kvmtui.backend.host import Host
 from tests.conftest import TEST_GUEST_PREFIX, _remove_guests
-from tests.harness.guest_files import HOSTNAME, OS_RELEASE
+from tests.harness.guest_files import HOSTNAME, OS_RELEASE, PROMPT
 from tests.harness.guests import agent_command, define_guest, wait_for_agent, wait_for_state
 from tests.harness.image import GuestImage
 from tests.harness.serial import SerialConsole
@@ -47,9 +47,12 @@ RECORDING = Path(__file__).parent / "data" / "agent" / "answers.json"
 MOUNT = "/mnt/data"
 
 
-def guest_exec(dom: libvirt.virDomain, *argv: str, timeout: float = 30.0) -> dict[str, Any]:
+def guest_exec(
+    dom: libvirt.virDomain, *argv: str, timeout: float = 30.0, capture: bool = False
+) -> dict[str, Any]:
     """Run a program through the agent (harness side, not the code under test)."""
-    started = agent_command(dom, "guest-exec", {"path": argv[0], "arg": list(argv[1:])})
+    arguments = {"path": argv[0], "arg": list(argv[1:]), "capture-output": capture}
+    started = agent_command(dom, "guest-exec", arguments)
     assert isinstance(started, dict)
 
     def exited() -> dict[str, Any] | None:
@@ -302,6 +305,7 @@ def test_read_only_is_refused_before_libvirt_and_by_libvirt(
 
 def serial_command(dom: libvirt.virDomain, command: str, done: str) -> None:
     with SerialConsole(dom) as console:
+        console.wait_for_prompt(PROMPT.encode(), 20)
         console.send(f"{command}; echo {done}-$?\r".encode())
         console.read_until(f"{done}-0".encode(), 20)
 

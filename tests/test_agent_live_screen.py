@@ -17,11 +17,10 @@ from textual.pilot import Pilot
 from kvmtui.backend.agent import AgentUnavailableError
 from kvmtui.backend.agent_info import AgentState
 from kvmtui.screens.agent import AgentScreen
-from kvmtui.tui.widgets.agent_output import AgentOutput
 from tests.harness.guest_files import HOSTNAME
 from tests.pilot import build_app, loaded, run_async, wait_for
 from tests.test_agent_daemon import serial_command, xml_mac
-from tests.test_agent_screen import answer, exec_confirmed, plain, section, state_line
+from tests.test_agent_screen import answer, exec_confirmed, output, section, state_line
 
 pytestmark = pytest.mark.daemon
 
@@ -29,22 +28,21 @@ STEP_S = 30.0  # a busy 2-core machine running TCG guests
 LIMIT_S = 3.0
 
 
-def output(screen: AgentScreen) -> str:
-    return plain(screen.query_one(AgentOutput).content)  # type: ignore[arg-type]
-
-
 @contextlib.asynccontextmanager
 async def agent_screen(
-    daemon_uri: str, dom: libvirt.virDomain
+    daemon_uri: str,
+    dom: libvirt.virDomain,
+    limit_s: float = LIMIT_S,
+    size: tuple[int, int] = (140, 60),
 ) -> AsyncIterator[tuple[Pilot[None], AgentScreen]]:
     """The real app (140x60) with ``dom``'s agent screen open, its panel read."""
     app = build_app(daemon_uri, stats=False, clock=time.time, retry_delays=None)
     app.animation_level = "none"
-    async with app.run_test(size=(140, 60)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await loaded(pilot, timeout=STEP_S)
         host = app.hosts[0]
         await wait_for(pilot, lambda: host.guest(dom.UUIDString()) is not None, "the guest", STEP_S)
-        screen = AgentScreen(host, dom.UUIDString(), limit_s=LIMIT_S)
+        screen = AgentScreen(host, dom.UUIDString(), limit_s=limit_s)
         app.push_screen(screen)
         await wait_for(pilot, lambda: screen.panel is not None, "the panel", STEP_S)
         yield pilot, screen

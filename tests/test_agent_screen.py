@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console, RenderableType
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from kvmtui.backend.agent_info import CHANNEL_XML, AgentAnswers, AgentState, Secret
+from kvmtui.backend.agent_info import CHANNEL_XML, AgentAnswers, AgentState, ExecResult, Secret
+from kvmtui.backend.agent_runs import runs_of
+from kvmtui.backend.clip import ERROR_LINES, MAX_LINES
+from kvmtui.backend.errors import KvmtuiError
 from kvmtui.screens.agent import READ_ONLY_REASON, AgentScreen
 from kvmtui.screens.agent_forms import ExecFormScreen, PasswordFormScreen, RawFormScreen
 from kvmtui.screens.confirm import ConfirmScreen
@@ -29,6 +33,7 @@ from tests.agent_replay import RecordedAgent, recorded_answers
 from tests.pilot import build_app, loaded, run_async, wait_for
 
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1, running
+AgentT = TypeVar("AgentT", bound=RecordedAgent)
 
 
 def plain(renderable: RenderableType) -> str:
@@ -47,7 +52,7 @@ def state_line(screen: AgentScreen) -> str:
 
 def output(screen: AgentScreen) -> str:
     box = screen.query_one(AgentOutput)
-    return f"{box.border_title}\n{plain(box.content)}"  # type: ignore[arg-type]
+    return "\n".join((str(box.border_title), plain(box.head), *box.lines))
 
 
 async def open_agent(
@@ -62,12 +67,12 @@ async def open_agent(
 
 @contextlib.asynccontextmanager
 async def recorded_panel(
-    uri: str, answers: AgentAnswers | None = None
-) -> AsyncIterator[tuple[Pilot[None], AgentScreen, RecordedAgent]]:
+    uri: str, answers: AgentAnswers | None = None, agent_type: type[AgentT] = RecordedAgent
+) -> AsyncIterator[tuple[Pilot[None], AgentScreen, AgentT]]:
     """The app (120x50) with WEB's agent screen on a recorded agent, its panel read."""
     app = build_app(uri, stats=False)
     async with app.run_test(size=(120, 50)) as pilot:
-        agent = RecordedAgent(app.hosts[0], WEB, answers=answers)
+        agent = agent_type(app.hosts[0], WEB, answers=answers)
         screen = await open_agent(pilot, app, agent)
         await wait_for(pilot, lambda: screen.panel is not None, "the panel")
         yield pilot, screen, agent
@@ -79,7 +84,13 @@ FormT = TypeVar("FormT", bound=Screen[object])
 async def open_form(pilot: Pilot[None], key: str, form_type: type[FormT]) -> FormT:
     """Press ``key`` and return the form it opens."""
     await pilot.press(key)
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, form_type), form_type.__name__)
+    # Mounted, not only pushed: its fields exist once it has composed (on a loaded
+    # machine the test could otherwise look for them a moment too early).
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, form_type) and pilot.app.screen.is_mounted,
+        form_type.__name__,
+    )
     form = pilot.app.screen
     assert isinstance(form, form_type)
     return form
@@ -225,3 +236,70 @@ async def test_password_is_masked_confirmed_and_never_shown(test_node_uri: str) 
         assert call[2].reveal() == "hunter2" and "hunter2" not in repr(call)
         workers = [w for w in pilot.app.workers if "hunter2" in (w.description or "")]
         assert workers == []
+
+
+class ChattyAgent(RecordedAgent):
+    """A recorded agent whose raw reply is 50,000 lines and whose errors quote pages."""
+
+    def raw(self, text: str, limit_s: float | None = None) -> tuple[str, str]:
+        self.calls.made.append(("raw", text))
+        return "guest-file-read", "\n".join(f'  "line {n}": "{"x" * 40}",' for n in range(50_000))
+
+    def ping(self) -> float:
+        raise KvmtuiError("Could not ping: " + "the guest said\n" * 3000)
+
+
+@run_async
+async def test_a_huge_raw_reply_and_error_are_bounded(test_node_uri: str) -> None:
+    async with recorded_panel(test_node_uri, agent_type=ChattyAgent) as (pilot, screen, _):
+        form = await open_form(pilot, "j", RawFormScreen)
+        form.query_one(Input).value = '{"execute": "guest-file-read", "arguments": {"handle": 1}}'
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "reply to guest-file-read" in output(screen), "the reply")
+        box = screen.query_one(AgentOutput)
+        assert len(box.lines) == MAX_LINES and box.lines[-1].startswith('  "line 9999"')
+        assert "Output truncated: the last 40,000 lines not shown" in output(screen)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "Could not ping" in output(screen), "the error")
+        text = output(screen)
+        assert text.count("the guest said") == ERROR_LINES
+        assert "Output truncated: the last 2,960 lines not shown" in text
+        assert box.has_class("-error") and box.lines == ()
+
+
+class SlowAgent(RecordedAgent):
+    """A recorded agent whose program runs until the test lets it end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+
+    def exec(self, argv: Any, limit_s: float = 10.0, *, spool: bool = False) -> ExecResult:
+        self.calls.made.append(("exec", tuple(argv), limit_s, spool))
+        self.release.wait(30)
+        return ExecResult(tuple(argv), 9, True, 0, None, b"done\n", b"", False, 2.0, limit_s)
+
+
+@run_async
+async def test_a_run_outlives_the_panel_and_is_shown_when_it_opens_again(
+    test_node_uri: str,
+) -> None:
+    async with recorded_panel(test_node_uri, agent_type=SlowAgent) as (pilot, screen, agent):
+        app = screen.app
+        assert isinstance(app, KvmtuiApp)
+        await exec_confirmed(pilot, "sleep 2")
+        await wait_for(pilot, lambda: "running, " in output(screen), "running, N s")
+        assert ("exec", ("sleep", "2"), 10.0, True) in agent.calls.made  # spooled: it can
+        assert screen.check_action("exec", ()) is None  # one program at a time per guest
+        assert "a program is still running in this guest" in section(screen, "actions")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen not in app.screen_stack, "the panel to close")
+        agent.release.set()
+        run = runs_of(app.hosts[0]).get(WEB)
+        assert run is not None
+        await wait_for(pilot, run.done.is_set, "the run to end")
+        again = await open_agent(pilot, app, agent)
+        await wait_for(pilot, lambda: "exit code 0" in output(again), "the kept result")
+        assert "done" in output(again) and "$ sleep 2" in output(again)
+        assert again.check_action("save_output", ()) is True
+        assert again.check_action("exec", ()) is True

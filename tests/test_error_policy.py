@@ -257,7 +257,8 @@ def _console_status(screen: Screen[None], text: str) -> bool:
 
 def _agent_output(screen: Screen[None], text: str) -> bool:
     assert isinstance(screen, AgentScreen)
-    return text in plain(screen.query_one(AgentOutput)) and screen.busy is None
+    head = screen.query_one(AgentOutput).query_one("#output-head", Static)
+    return text in plain(head) and screen.busy is None
 
 
 def _throttle_status(screen: Screen[None], text: str) -> bool:

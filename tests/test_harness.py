@@ -61,8 +61,7 @@ def test_booted_guest_agent_answers(booted_guest: libvirt.virDomain) -> None:
 @pytest.mark.guest
 def test_serial_console_shows_the_prompt(booted_guest: libvirt.virDomain) -> None:
     with SerialConsole(booted_guest) as console:
-        console.send(b"\r")
-        console.read_until(PROMPT.encode(), timeout=15)
+        console.wait_for_prompt(PROMPT.encode(), timeout=15)
         console.send(b"echo kvmtui-$((6 * 7))\r")
         console.read_until(b"kvmtui-42", timeout=15)
 

@@ -47,6 +47,8 @@ from kvmtui.backend.agent_info import (
     TrimResult,
     VcpuInfo,
 )
+from kvmtui.backend.agent_runs import ProgramRun, RunOutput
+from kvmtui.backend.clip import clip_tail
 from kvmtui.backend.ksm import GuestKsm, KsmCounters, KsmHistory, KsmLocal, KsmReading, Permission
 from kvmtui.backend.model import ConnectionState, Guest, GuestState, HostStatus
 from kvmtui.backend.overcommit import Thresholds
@@ -54,7 +56,7 @@ from kvmtui.backend.stats import GuestRates
 from kvmtui.backend.storage import Pool, PoolState, Volume, VolumeUser
 from kvmtui.screens.host import HostPanel
 from kvmtui.tui.app import KvmtuiApp, make_app
-from kvmtui.tui.widgets.agent_output import AgentOutput, exec_body, trim_body
+from kvmtui.tui.widgets.agent_output import AgentOutput, run_head, run_lines, trim_body
 from kvmtui.tui.widgets.agent_panel import section_widgets
 from kvmtui.tui.widgets.guest_table import GuestTable
 from kvmtui.tui.widgets.host_status import HostStatusBar
@@ -500,14 +502,20 @@ def test_agent_panel_fits_anything_the_guest_says(
             GuestInterface(name, mac, (IpAddress("ipv4", mac, 24),)) for name, mac in nics
         ),
     )
-    result = ExecResult(tuple(argv), 42, True, 1, None, stdout, stderr, False, 0.5, 10.0)
+    result = ExecResult(
+        tuple(argv), 42, True, 1, None, stdout.encode(), stderr.encode(), False, 0.5, 10.0
+    )
+    run = ProgramRun("uuid", tuple(argv), 10.0)
+    run.output = RunOutput(result, clip_tail(result.out), clip_tail(result.err))
+    run.done.set()
     trims = tuple(TrimResult(mount, None, device) for mount, device, _ in filesystems)
 
     def widgets() -> list[Widget]:
         return [*section_widgets(panel, "-"), AgentOutput(id="exec"), AgentOutput(id="trim")]
 
     def fill(app: App[None]) -> None:
-        app.query_one("#exec", AgentOutput).show(" ".join(argv), exec_body(result), ok=False)
+        exec_box = app.query_one("#exec", AgentOutput)
+        exec_box.show_lines(" ".join(argv), run_head(run), run_lines(run), ok=False)
         app.query_one("#trim", AgentOutput).show("fstrim", trim_body(trims))
 
     assert asyncio.run(widgets_problems(widgets, fill, terminal_sizes)) == []

@@ -66,3 +66,18 @@ class SerialConsole:
             if readable:
                 received += os.read(self._fd, 4096)
         return received[: received.index(marker) + len(marker)]
+
+    def wait_for_prompt(self, prompt: bytes, timeout: float, every: float = 1.0) -> None:
+        """Press Enter until the shell shows ``prompt``: at boot the agent answers before
+        init has opened ttyS0 for the shell, and bytes sent to a tty nobody has open
+        are dropped, so one Enter (or a command) sent then is lost."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.send(b"\r")
+            try:
+                self.read_until(prompt, min(every, max(deadline - time.monotonic(), 0.1)))
+                return
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
+
