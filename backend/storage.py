@@ -148,11 +148,15 @@ def validate_name(name: str, pool: Pool | None = None) -> str:
     return typed
 
 
-def volume_xml(name: str, capacity_bytes: int, fmt: str, *, sparse: bool = True) -> str:
-    """The XML of a new volume; sparse allocates nothing up front."""
+def volume_xml(
+    name: str, capacity_bytes: int, fmt: str, *, sparse: bool = True, allocation: int | None = None
+) -> str:
+    """The XML of a new volume; sparse allocates nothing up front, ``allocation`` says how
+    much (an upload's file size)."""
     if fmt not in VOLUME_FORMATS:
         raise StorageValueError(f"'{fmt}' is not a format kvmtui creates (qcow2 or raw).")
-    allocation = 0 if sparse else capacity_bytes
+    if allocation is None:
+        allocation = 0 if sparse else capacity_bytes
     return (
         "<volume>"
         f"<name>{escape(name)}</name>"
@@ -264,7 +268,7 @@ def read_pool(host: Host, pool_name: str) -> Pool:
 # -- actions ----------------------------------------------------------------------------
 
 
-def _lookup(host: Host, pool_name: str, action: str) -> libvirt.virStoragePool:
+def lookup_pool(host: Host, pool_name: str, action: str) -> libvirt.virStoragePool:
     conn = host.connection(action)
     try:
         return conn.storagePoolLookupByName(pool_name)
@@ -272,7 +276,7 @@ def _lookup(host: Host, pool_name: str, action: str) -> libvirt.virStoragePool:
         raise errors.from_libvirt(exc, host=host.label, action=action) from exc
 
 
-def _call(host: Host, action: str, call: Callable[..., T], *args: object) -> T:
+def call_libvirt(host: Host, action: str, call: Callable[..., T], *args: object) -> T:
     try:
         return call(*args)
     except libvirt.libvirtError as exc:
@@ -283,16 +287,16 @@ def refresh_pool(host: Host, pool_name: str) -> Pool:
     """Re-scan the pool's target (volumes made outside libvirt appear)."""
     action = f"refresh storage pool '{pool_name}'"
     host.require_writable(action)
-    pool = _lookup(host, pool_name, action)
-    _call(host, action, pool.refresh, 0)
+    pool = lookup_pool(host, pool_name, action)
+    call_libvirt(host, action, pool.refresh, 0)
     return read_pool(host, pool_name)
 
 
 def start_pool(host: Host, pool_name: str) -> Pool:
     action = f"start storage pool '{pool_name}'"
     host.require_writable(action)
-    pool = _lookup(host, pool_name, action)
-    _call(host, action, pool.create, 0)
+    pool = lookup_pool(host, pool_name, action)
+    call_libvirt(host, action, pool.create, 0)
     return read_pool(host, pool_name)
 
 
@@ -300,8 +304,8 @@ def stop_pool(host: Host, pool_name: str) -> Pool:
     """Deactivate the pool (its volumes stay on disk; running guests keep their files open)."""
     action = f"stop storage pool '{pool_name}'"
     host.require_writable(action)
-    pool = _lookup(host, pool_name, action)
-    _call(host, action, pool.destroy)
+    pool = lookup_pool(host, pool_name, action)
+    call_libvirt(host, action, pool.destroy)
     return read_pool(host, pool_name)
 
 
@@ -322,8 +326,8 @@ def create_volume(
             f"needs more than the {current.available_bytes} bytes available."
         )
     xml = volume_xml(checked_name, size, fmt, sparse=sparse)
-    pool = _lookup(host, pool_name, action)
-    _call(host, action, pool.createXML, xml, 0)
+    pool = lookup_pool(host, pool_name, action)
+    call_libvirt(host, action, pool.createXML, xml, 0)
     made = read_pool(host, pool_name).volume(checked_name)
     if made is None:
         raise errors.OperationError(f"Could not {action} on {host.label}: it did not appear.")
@@ -350,9 +354,9 @@ def resize_volume(host: Host, pool_name: str, name: str, capacity: str) -> Volum
             f"Could not {action} on {host.label}: {size} bytes is smaller than its "
             f"{current.capacity_bytes} bytes; kvmtui only grows volumes (shrinking loses data)."
         )
-    pool = _lookup(host, pool_name, action)
-    vol = _call(host, action, pool.storageVolLookupByName, name)
-    _call(host, action, vol.resize, size, 0)
+    pool = lookup_pool(host, pool_name, action)
+    vol = call_libvirt(host, action, pool.storageVolLookupByName, name)
+    call_libvirt(host, action, vol.resize, size, 0)
     after = read_pool(host, pool_name).volume(name)
     if after is None:
         raise errors.OperationError(f"Could not {action} on {host.label}: it disappeared.")
@@ -371,7 +375,7 @@ def delete_volume(host: Host, pool_name: str, name: str) -> Pool:
             f"Could not {action} on {host.label}: guest {current.used_by} uses it; "
             "remove the disk from the guest first."
         )
-    pool = _lookup(host, pool_name, action)
-    vol = _call(host, action, pool.storageVolLookupByName, name)
-    _call(host, action, vol.delete, 0)
+    pool = lookup_pool(host, pool_name, action)
+    vol = call_libvirt(host, action, pool.storageVolLookupByName, name)
+    call_libvirt(host, action, vol.delete, 0)
     return read_pool(host, pool_name)

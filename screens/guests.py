@@ -16,6 +16,7 @@ from kvmtui.backend import lifecycle
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
+from kvmtui.backend.jobs import JobRegistry
 from kvmtui.backend.ksm import KsmHistory
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.backend.poller import StatsUpdated
@@ -139,6 +140,13 @@ class GuestsScreen(GuestToolsScreen):
         ),
         Binding("K", "ksm_screen", "KSM", show=False, tooltip="Memory sharing and overcommit."),
         Binding("S", "storage_screen", "Storage", show=False, tooltip="Pools and volumes."),
+        Binding(
+            "J",
+            "app.jobs_screen",
+            "Jobs",
+            show=False,
+            tooltip="Uploads and downloads: progress, cancel, outcome.",
+        ),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -165,9 +173,15 @@ class GuestsScreen(GuestToolsScreen):
         }
     )
 
-    def __init__(self, hosts: Sequence[Host], pollers: Pollers | None = None) -> None:
+    def __init__(
+        self,
+        hosts: Sequence[Host],
+        pollers: Pollers | None = None,
+        jobs: JobRegistry | None = None,
+    ) -> None:
         super().__init__()
         self.hosts = {host.label: host for host in hosts}
+        self.jobs = jobs
         self.ksm_histories: dict[str, KsmHistory] = {}
         self.pollers = pollers
         self.readonly = bool(hosts) and all(host.readonly for host in hosts)
@@ -294,7 +308,7 @@ class GuestsScreen(GuestToolsScreen):
         self.app.push_screen(KsmScreen(list(self.hosts.values()), histories=self.ksm_histories))
 
     def action_storage_screen(self) -> None:
-        self.app.push_screen(StorageScreen(list(self.hosts.values())))
+        self.app.push_screen(StorageScreen(list(self.hosts.values()), self.jobs))
 
     # -- which keys work now -----------------------------------------------------------
 

@@ -3,6 +3,9 @@
 Pools on top (what each has, what its volumes promise), the chosen pool's volumes
 below (what each holds on disk, which guest uses it). Every libvirt call runs in a
 thread worker that posts a message; actions reload the host's pools afterwards.
+Uploads and downloads are jobs: they start at once, run on their own threads (this
+screen may close meanwhile) and show on the jobs screen (J); the pools reload when one
+of this screen's hosts finishes one.
 """
 
 from __future__ import annotations
@@ -18,18 +21,22 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from kvmtui.backend import storage
+from kvmtui.backend import storage, transfer
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
+from kvmtui.backend.jobs import JobRegistry
 from kvmtui.backend.storage import Pool, Volume
 from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
+from kvmtui.screens.storage_transfer import DownloadFormScreen, UploadFormScreen, UploadRequest
 from kvmtui.screens.storage_volume import VolumeFormScreen, VolumeRequest
+from kvmtui.tui import messages
 from kvmtui.tui.widgets.storage_tables import PoolTable, VolumeTable, size_text, thin_text
 from kvmtui.tui.workers import work
 
 READ_ONLY = "read-only connection"
-_POOL_ACTIONS = {"refresh_pool", "start_pool", "stop_pool", "create_volume"}
-_VOLUME_ACTIONS = {"grow_volume", "delete_volume"}
+_POOL_ACTIONS = {"refresh_pool", "start_pool", "stop_pool", "create_volume", "upload_volume"}
+_VOLUME_ACTIONS = {"grow_volume", "delete_volume", "download_volume"}
+_JOB_ACTIONS = {"upload_volume", "download_volume"}
 
 
 @dataclass
@@ -61,14 +68,18 @@ class StorageScreen(Screen[None]):
         Binding("c", "create_volume", "New volume", tooltip="Create a volume (sparse)."),
         Binding("g", "grow_volume", "Grow", tooltip="Grow the volume (never shrinks)."),
         Binding("d", "delete_volume", "Delete", tooltip="Delete the volume (type its name)."),
+        Binding("u", "upload_volume", "Upload", tooltip="Upload a local file as a new volume."),
+        Binding("o", "download_volume", "Download", tooltip="Save the volume to a local file."),
+        Binding("J", "app.jobs_screen", "Jobs", tooltip="Running and recent uploads, downloads."),
         Binding("s", "start_pool", "Start pool", show=False),
         Binding("S", "stop_pool", "Stop pool", show=False),
         Binding("f5", "reload", "Reload", show=False),
     ]
 
-    def __init__(self, hosts: Sequence[Host]) -> None:
+    def __init__(self, hosts: Sequence[Host], jobs: JobRegistry | None = None) -> None:
         super().__init__()
         self.hosts = {host.label: host for host in hosts}
+        self.jobs = jobs
         self.pools: dict[str, tuple[Pool, ...]] = {}
         self.errors: dict[str, str | None] = {}
         self.loads = 0
@@ -154,6 +165,11 @@ class StorageScreen(Screen[None]):
         for label in self.hosts:
             self._load(label)
 
+    def on_job_changed(self, message: messages.JobChanged) -> None:
+        view = message.view
+        if view.finished and view.host in self.hosts:
+            self._load(view.host)  # an uploaded volume appears, a downloaded one is unchanged
+
     # -- which actions are allowed -----------------------------------------------------
 
     def disabled_reason(self, action: str) -> str | None:
@@ -167,7 +183,11 @@ class StorageScreen(Screen[None]):
             return "host not connected"
         if action == "start_pool" and pool.active:
             return "the pool is running"
-        if action in ("stop_pool", "refresh_pool", "create_volume") and not pool.active:
+        if action in _JOB_ACTIONS and self.jobs is None:
+            return "jobs are off in this session"
+        if action in ("stop_pool", "refresh_pool", "create_volume", "upload_volume") and not (
+            pool.active
+        ):
             return "the pool is not running"
         if action in _VOLUME_ACTIONS:
             volume = self.selected_volume
@@ -308,6 +328,32 @@ class StorageScreen(Screen[None]):
             f"'{pool.name}' on {pool.host}? Its data is lost. Type '{volume.name}' to confirm."
         )
         self.app.push_screen(TypeToConfirmScreen(volume.name, question), confirmed)
+
+    def action_upload_volume(self) -> None:
+        pool, jobs = self.selected_pool, self.jobs
+        if pool is None or jobs is None:
+            return
+        host = self.hosts[pool.host]
+
+        def chosen(request: UploadRequest | None) -> None:
+            if request is not None:
+                view = transfer.start_upload(jobs, host, pool.name, request.path, request.name)
+                self.notify(f"Started: {view.title}. J shows the jobs.")
+
+        self.app.push_screen(UploadFormScreen(pool), chosen)
+
+    def action_download_volume(self) -> None:
+        pool, volume, jobs = self.selected_pool, self.selected_volume, self.jobs
+        if pool is None or volume is None or jobs is None:
+            return
+        host = self.hosts[pool.host]
+
+        def chosen(path: str | None) -> None:
+            if path is not None:
+                view = transfer.start_download(jobs, host, pool.name, volume.name, path)
+                self.notify(f"Started: {view.title}. J shows the jobs.")
+
+        self.app.push_screen(DownloadFormScreen(pool, volume), chosen)
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -15,9 +15,11 @@ from textual.notifications import SeverityLevel
 from kvmtui.backend import uri as host_uri
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.host import RETRY_DELAYS, Host
+from kvmtui.backend.jobs import JobRegistry, JobState, JobView
 from kvmtui.backend.model import ConnectionState, HostChange
 from kvmtui.screens.delay import DelayScreen
 from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.jobs import JobsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
 
@@ -28,6 +30,12 @@ ERROR_TIMEOUT = 15.0
 
 #: How long quitting waits for the hosts' threads, all together.
 STOP_DEADLINE_S = 2.0
+#: How long quitting waits for cancelled jobs to clean up (a partial volume deleted).
+JOBS_DEADLINE_S = 10.0
+_OUTCOME_SEVERITY: dict[JobState, SeverityLevel] = {
+    JobState.DONE: "information",
+    JobState.CANCELLED: "warning",
+}
 
 
 class KvmtuiApp(App[None]):
@@ -43,9 +51,12 @@ class KvmtuiApp(App[None]):
         *,
         delay: float = DEFAULT_INTERVAL,
         poller_factory: PollerFactory | None = live_poller,
+        jobs: JobRegistry | None = None,
     ) -> None:
         super().__init__()
         self.hosts = tuple(hosts)
+        #: Long operations (uploads, downloads): they outlive the screens that start them.
+        self.jobs = jobs if jobs is not None else JobRegistry()
         for host in self.hosts:
             host.set_listener(self._listener)
         self._list_pending: set[str] = set()  # connected hosts whose list is not shown yet
@@ -71,14 +82,22 @@ class KvmtuiApp(App[None]):
         would end the app. (Widgets pass ``markup=True`` on, so the default cannot serve.)"""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
+    def _job_listener(self, view: JobView) -> None:
+        """Called on a job's thread: only post."""
+        self.post_message(messages.JobChanged(view))
+
     def on_mount(self) -> None:
+        self.jobs.add_listener(self._job_listener)
         # Pushed, not returned from get_default_screen(): Textual loads a screen's
         # CSS_PATH only for pushed screens and modes.
-        self.push_screen(GuestsScreen(self.hosts, self.pollers))
+        self.push_screen(GuestsScreen(self.hosts, self.pollers, self.jobs))
         for host in self.hosts:
             host.start()
 
     def on_unmount(self) -> None:
+        self.jobs.remove_listener(self._job_listener)
+        # Running jobs are cancelled so that their clean-up runs while the hosts are up.
+        self.jobs.shutdown(JOBS_DEADLINE_S)
         for host in self.hosts:
             host.set_listener(None)
         if self.pollers is not None:
@@ -112,6 +131,18 @@ class KvmtuiApp(App[None]):
 
     def on_guest_removed(self, message: messages.GuestRemoved) -> None:
         self._forward(message)
+
+    def on_job_changed(self, message: messages.JobChanged) -> None:
+        view = message.view
+        if view.finished and view.outcome:
+            severity = _OUTCOME_SEVERITY.get(view.state, "error")
+            self.notify(view.outcome, severity=severity, timeout=10)
+        self._forward(message)
+
+    def action_jobs_screen(self) -> None:
+        """Running and recent jobs of every host."""
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen([h.label for h in self.hosts], self.jobs))
 
     def on_stats_tick(self, message: messages.StatsTick) -> None:
         self._forward(message)
@@ -175,13 +206,15 @@ def make_app(
     retry_delays: Sequence[float] | None = None,
     delay: float = DEFAULT_INTERVAL,
     stats: bool | PollerFactory = True,
+    jobs: JobRegistry | None = None,
 ) -> KvmtuiApp:
     """The one way to build the app, for the console script and the tests.
 
     Each entry is a URI, ``NAME=URI`` to give the host its own label, or None for
     libvirt's default. Labels are made unique so every row names its host.
     ``delay`` is the statistics interval in seconds; ``stats`` False turns polling
-    off, or is a poller factory (tests replay recorded ticks with one).
+    off, or is a poller factory (tests replay recorded ticks with one). ``jobs`` is the
+    registry of long operations (a fresh one by default).
     """
     split = [host_uri.split_label(u) if u is not None else (None, None) for u in uris]
     labels = host_uri.unique_labels([label or host_uri.label_for(u) for label, u in split])
@@ -202,4 +235,4 @@ def make_app(
         factory = None
     else:
         factory = stats
-    return KvmtuiApp(hosts, delay=delay, poller_factory=factory)
+    return KvmtuiApp(hosts, delay=delay, poller_factory=factory, jobs=jobs)

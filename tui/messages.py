@@ -16,6 +16,7 @@ from textual.message import Message
 from kvmtui.backend import model
 from kvmtui.backend.domain.layout import DomainLayout
 from kvmtui.backend.history import HostHistory
+from kvmtui.backend.jobs import JobView
 from kvmtui.backend.model import Guest, HostStatus
 from kvmtui.backend.poller import StatsFailed, StatsUpdated
 
@@ -157,5 +158,19 @@ class StatsControlChanged(Message, bubble=False):
     interval: float
 
 
+# -- jobs (from the jobs' threads) -----------------------------------------------------
+
+
+@dataclass
+class JobChanged(Message, bubble=False):
+    """A job started, moved on or ended; ``view`` is how it stands now."""
+
+    view: JobView
+
+    def can_replace(self, message: Message) -> bool:
+        # Each view is the whole state of its job: a newer one supersedes an older one.
+        return isinstance(message, JobChanged) and message.view.id == self.view.id
+
+
 #: What the app forwards to every screen.
-AppMessage = HostMessage | StatsTick | StatsError | StatsControlChanged
+AppMessage = HostMessage | StatsTick | StatsError | StatsControlChanged | JobChanged
