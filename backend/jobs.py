@@ -177,6 +177,11 @@ class Job:
     def join(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
 
+    @property
+    def ended(self) -> bool:
+        with self._lock:
+            return self._state in FINAL
+
     def view(self) -> JobView:
         with self._lock:
             now = self._ended if self._ended is not None else self._clock()
@@ -277,8 +282,8 @@ class Job:
             self._ended = self._clock()
             self._abort = None
             self._cleanups.clear()
+        self._notify(force=True)  # listeners hear of the end before wait() returns
         self.finished.set()
-        self._notify(force=True)
 
     def _failed(self, sentence: str) -> tuple[JobState, str]:
         """A failure after cancel was asked is the cancel taking effect (an aborted call)."""
@@ -383,7 +388,7 @@ class JobRegistry:
     def shutdown(self, timeout: float) -> None:
         """Cancel every running job and give their clean-ups up to ``timeout`` seconds."""
         with self._lock:
-            jobs = [job for job in self._jobs.values() if not job.finished.is_set()]
+            jobs = [job for job in self._jobs.values() if not job.ended]
         for job in jobs:
             job.cancel()
         deadline = time.monotonic() + timeout
@@ -408,13 +413,14 @@ class JobRegistry:
             return self._jobs.get(job_id)
 
     def _changed(self, job: Job) -> None:
-        if job.finished.is_set():
+        view = job.view()
+        if view.finished:
             self._trim()
-        self._tell(job.view())
+        self._tell(view)
 
     def _trim(self) -> None:
         with self._lock:
-            finished = [j.id for j in self._jobs.values() if j.finished.is_set()]
+            finished = [j.id for j in self._jobs.values() if j.ended]
             for job_id in finished[: max(0, len(finished) - self._history)]:
                 del self._jobs[job_id]
 

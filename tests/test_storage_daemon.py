@@ -6,10 +6,8 @@ stopped and undefined after the test whatever happens.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -22,6 +20,7 @@ from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
 from kvmtui.backend.storage import StorageValueError
 from tests.harness.guests import GuestFactory
+from tests.pools import dir_pool
 
 pytestmark = pytest.mark.daemon
 
@@ -40,26 +39,8 @@ def host(daemon_uri: str) -> Iterator[Host]:
 
 @pytest.fixture
 def pool_name(daemon_uri: str, tmp_path: Path) -> Iterator[str]:
-    name = f"kvmtui-test-pool-{uuid.uuid4().hex[:8]}"
-    target = tmp_path / name
-    target.mkdir()
-    target.chmod(0o755)
-    conn = libvirt.open(daemon_uri)
-    pool = conn.storagePoolDefineXML(
-        f"<pool type='dir'><name>{name}</name><target><path>{target}</path></target></pool>", 0
-    )
-    pool.create(0)
-    try:
+    with dir_pool(daemon_uri, tmp_path) as (name, _target):
         yield name
-    finally:
-        with contextlib.suppress(libvirt.libvirtError):
-            for vol in pool.listAllVolumes(0):
-                vol.delete(0)
-        with contextlib.suppress(libvirt.libvirtError):
-            pool.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
-            pool.undefine()
-        conn.close()
 
 
 def attach_disk(dom: libvirt.virDomain, path: str) -> None:
