@@ -10,8 +10,9 @@ cancel the registered clean-ups run, newest first, so nothing is left half made.
 
 Jobs run on their own threads, not on a screen's workers: they outlive the screen
 that started them. A :class:`JobRegistry` (one per app) keeps the running jobs and the
-last finished ones and tells its listeners of every change, from the job's thread, as
-an immutable :class:`JobView` (progress at most every ``min_interval`` seconds).
+last finished ones and tells its listeners of every change as an immutable
+:class:`JobView` (progress at most every ``min_interval`` seconds), from the job's
+thread or from the thread that asked for cancel: listeners only hand the view on.
 """
 
 from __future__ import annotations
