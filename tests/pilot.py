@@ -124,7 +124,7 @@ async def open_storage(pilot: Pilot[None], pool: str = "images") -> StorageScree
     assert isinstance(app, KvmtuiApp)
     host = app.hosts[0]
     await wait_for(pilot, lambda: host.status.state is ConnectionState.CONNECTED, "the node", 15)
-    screen = StorageScreen(app.hosts)
+    screen = StorageScreen(app.hosts, app.jobs)
     await app.push_screen(screen)
     await wait_for(pilot, lambda: screen.loads == 1, "the pools", 15)
     table = screen.pool_table

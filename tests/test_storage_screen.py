@@ -1,9 +1,15 @@
 """The storage screen's keys on libvirt's test:/// driver: create and delete through the
-forms, refusals shown, read-only disables the actions."""
+forms, refusals shown (the upload and download forms' too), read-only disables the
+actions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from textual.widgets import Input
+
 from kvmtui.screens.confirm import TypeToConfirmScreen
+from kvmtui.screens.storage_transfer import DownloadFormScreen, UploadFormScreen
 from kvmtui.screens.storage_volume import VolumeFormScreen
 from tests.pilot import STORAGE_NODE_URI, build_app, open_storage, run_async, wait_for
 
@@ -52,9 +58,53 @@ async def test_read_only_disables_every_change() -> None:
     app = build_app(STORAGE_NODE_URI, readonly=True, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_storage(pilot)
-        for action in ("create_volume", "refresh_pool", "stop_pool", "grow_volume"):
+        for action in (
+            "create_volume", "refresh_pool", "stop_pool", "grow_volume", "upload_volume",
+            "download_volume",
+        ):  # fmt: skip
             assert screen.disabled_reason(action) == "read-only connection"
             assert screen.check_action(action, ()) is None
         await pilot.press("c")
         await pilot.pause()
         assert app.screen is screen
+
+
+@run_async
+async def test_upload_and_download_forms_refuse_before_starting_a_job(tmp_path: Path) -> None:
+    taken = tmp_path / "build.qcow2"  # the name of a volume pool images already has
+    taken.write_bytes(b"\0" * 4096)
+    existing = tmp_path / "here.img"
+    existing.write_bytes(b"x")
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_storage(pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, UploadFormScreen), "the form")
+        upload = app.screen
+        assert isinstance(upload, UploadFormScreen)
+        path = upload.query_one("#upload-path", Input)
+        path.value = str(tmp_path / "missing.qcow2")  # long paths typed by Pilot are slow
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "is not a file here" in upload.error_text, "refusal")
+        path.value = str(taken)
+        await pilot.pause()
+        assert upload.query_one("#upload-name", Input).value == "build.qcow2", "the file's name"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "already has a volume" in upload.error_text, "refusal")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "the storage screen")
+
+        table = screen.volume_table
+        table.move_cursor(row=table.get_row_index("app-1.qcow2"), animate=False)
+        await pilot.pause()
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, DownloadFormScreen), "the form")
+        download = app.screen
+        assert isinstance(download, DownloadFormScreen)
+        target = download.query_one("#download-path", Input)
+        assert target.value == "app-1.qcow2"
+        target.value = str(existing)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "does not overwrite" in download.error_text, "refusal")
+        await pilot.press("escape")
+        assert app.jobs.jobs() == (), "no job was started"

@@ -57,9 +57,10 @@ class JobRow(Vertical, can_focus=True):
     JobRow { height: auto; padding: 0 1; }
     JobRow:focus { background: $boost; }
     JobRow:focus .job-title { text-style: bold reverse; }
-    JobRow > Horizontal { height: 1; }
-    JobRow ProgressBar { width: 40; }
-    JobRow .job-detail { width: 1fr; padding-left: 1; }
+    JobRow > Horizontal { height: auto; }
+    JobRow ProgressBar { width: auto; }
+    JobRow ProgressBar Bar { width: 20; }
+    JobRow .job-detail { width: 1fr; height: auto; padding-left: 1; }
     JobRow .job-outcome { height: auto; color: $text-muted; }
     JobRow.-failed .job-outcome { color: $error; }
     """
@@ -84,6 +85,7 @@ class JobRow(Vertical, can_focus=True):
         title = Text.assemble((view.title, "bold"), "  ", state)
         self.query_one(".job-title", Static).update(title)
         bar = self.query_one(ProgressBar)
+        bar.display = view.total is not None or not view.finished  # ended before it knew
         if view.state is JobState.DONE:
             bar.update(total=max(view.total or 1, 1), progress=max(view.total or 1, 1))
         elif view.total is not None or view.finished:
