@@ -33,9 +33,10 @@ from kvmtui.backend.storage import (
 )
 from kvmtui.backend.throttle import binary_text
 
-#: Bytes per stream call: big enough to keep the link busy, small enough that a cancel
-#: takes effect within a fraction of a second even over a slow link.
-CHUNK = 1024 * 1024
+#: Bytes per stream call: libvirt's RPC carries at most 256 KiB per stream packet, and
+#: measured against 64 KiB, 1 MiB and 4 MiB this size was the fastest; small enough that
+#: a cancel takes effect at once even over a slow link.
+CHUNK = 256 * 1024
 #: How long deleting a volume after an aborted upload is retried while the daemon still
 #: counts the upload's stream as using it.
 DELETE_RETRY_S = 15.0
@@ -134,10 +135,9 @@ def _send_file(
                         f"Could not {action} on {host.label}: {image.path} became shorter "
                         "while it was being sent."
                     )
-                view = memoryview(chunk)
-                while view:
-                    written = call_libvirt(host, action, stream.send, bytes(view))
-                    view = view[written:]
+                written = call_libvirt(host, action, stream.send, chunk)
+                while written < len(chunk):  # a short write: send the rest
+                    written += call_libvirt(host, action, stream.send, chunk[written:])
                 sent += len(chunk)
                 ctx.progress(sent, image.file_bytes)
     except OSError as exc:
