@@ -5,7 +5,8 @@ progress (done of total, where the total is known), checks for cancel between st
 and registers what it would have to undo (a partial volume, a temporary file) as it
 makes it. It ends with a result sentence, or with ONE error sentence: a
 :class:`~kvmtui.backend.errors.KvmtuiError`'s, or for any other exception a sentence
-saying kvmtui hit an internal error (the traceback goes to the log). On failure or
+saying kvmtui hit an internal error (``kvmtui.backend.failures``: the traceback goes
+to the log file). On failure or
 cancel the registered clean-ups run, newest first, so nothing is left half made.
 
 Jobs run on their own threads, not on a screen's workers: they outlive the screen
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.failures import describe
 
 log = logging.getLogger(__name__)
 
@@ -269,11 +271,9 @@ class Job:
             state, outcome = JobState.CANCELLED, f"{self.title}: cancelled."
         except KvmtuiError as exc:
             state, outcome = self._failed(str(exc))
-        except Exception as exc:
-            log.exception("job %s (%s on %s) failed", self.id, self.title, self.host)
+        except Exception as exc:  # a bug: the traceback to the log, a sentence here
             state, outcome = self._failed(
-                f"{self.title} on {self.host} failed: kvmtui hit an internal error "
-                f"({type(exc).__name__}: {exc}); details are in the log."
+                describe(exc, f"running the job '{self.title}' on {self.host}")
             )
         if state is not JobState.DONE:
             outcome = self._clean_up(outcome)

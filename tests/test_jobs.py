@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from kvmtui.backend import errors
+from kvmtui.backend import errors, failures
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobState, JobView
 from tests.waiting import wait_for
 
@@ -124,14 +124,14 @@ def test_unexpected_exception_is_one_sentence_and_a_logged_traceback(
     def body(ctx: JobContext) -> str:
         return str({}["missing"])
 
-    with caplog.at_level(logging.ERROR, logger="kvmtui.backend.jobs"):
+    with caplog.at_level(logging.ERROR, logger="kvmtui"):
         end = registry.wait(registry.start("h1", "Parse", body).id, 10)
     assert end is not None and end.state is JobState.FAILED
     assert end.outcome == (
-        "Parse on h1 failed: kvmtui hit an internal error (KeyError: 'missing'); "
-        "details are in the log."
+        "kvmtui hit an internal error while running the job 'Parse' on h1; "
+        f"details in {failures.log_location()}."
     )
-    record = next(r for r in caplog.records if r.name == "kvmtui.backend.jobs")
+    record = next(r for r in caplog.records if r.exc_info is not None)
     assert record.exc_info is not None and record.exc_info[0] is KeyError
 
 
