@@ -48,9 +48,9 @@ class JobsScreen(Screen[None]):
         yield Static(EMPTY, id="jobs-empty")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.views = {view.id: view for view in self.jobs.jobs()}
-        self._rebuild()
+        await self._rebuild()
 
     # -- what is shown -------------------------------------------------------------------
 
@@ -81,16 +81,17 @@ class JobsScreen(Screen[None]):
         running = sum(1 for v in views if not v.finished)
         return f"{label}: {running} running, {len(views) - running} finished"
 
-    def _rebuild(self) -> None:
+    async def _rebuild(self) -> None:
+        """All rows again, in order (a new job): awaited, so two rebuilds never overlap."""
         selected = self.selected
         job_list = self.query_one("#job-list", VerticalScroll)
+        widgets: list[Static | JobRow] = []
+        for label, views in self._order():
+            widgets.append(Static(self._heading(label, views), classes="jobs-host"))
+            widgets.extend(JobRow(view) for view in views)
         with self.app.batch_update():
-            job_list.remove_children()
-            widgets: list[Static | JobRow] = []
-            for label, views in self._order():
-                widgets.append(Static(self._heading(label, views), classes="jobs-host"))
-                widgets.extend(JobRow(view) for view in views)
-            job_list.mount_all(widgets)
+            await job_list.remove_children()
+            await job_list.mount_all(widgets)
             self.query_one("#jobs-empty", Static).display = not self.views
         self.call_after_refresh(self._focus, selected.id if selected else None)
 
@@ -101,12 +102,12 @@ class JobsScreen(Screen[None]):
             target.focus(scroll_visible=True)
         self.refresh_bindings()
 
-    def on_job_changed(self, message: messages.JobChanged) -> None:
+    async def on_job_changed(self, message: messages.JobChanged) -> None:
         view = message.view
         known = view.id in self.views
         self.views[view.id] = view
         if not known:
-            self._rebuild()
+            await self._rebuild()
             return
         for row in self.query(f"#job-{view.id}").results(JobRow):
             row.show(view)

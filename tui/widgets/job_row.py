@@ -68,6 +68,7 @@ class JobRow(Vertical, can_focus=True):
     def __init__(self, view: JobView) -> None:
         super().__init__(id=f"job-{view.id}")
         self.view = view
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         yield Static(classes="job-title")
@@ -77,10 +78,13 @@ class JobRow(Vertical, can_focus=True):
         yield Static(classes="job-outcome")
 
     def on_mount(self) -> None:
+        self._composed = True
         self.show(self.view)
 
     def show(self, view: JobView) -> None:
         self.view = view
+        if not self._composed:  # a newer view before the row was mounted: shown on mount
+            return
         state = (view.state.value, STATE_STYLES[view.state])
         title = Text.assemble((view.title, "bold"), "  ", state)
         self.query_one(".job-title", Static).update(title)
