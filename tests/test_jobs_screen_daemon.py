@@ -3,7 +3,8 @@ started in the storage screen finishes after that screen is closed and shows on 
 jobs screen (J); the cancel key asks, then stops the job and the volume goes.
 
 A listener of the test's own holds the job's thread at its first progress report
-until the test lets go, so the screen is surely closed while the job runs.
+until the test lets go, so the screen is surely closed while the job runs (the app's
+registry reports every chunk here, so that first report comes before the end).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from kvmtui.backend.jobs import JobState, JobView
+from kvmtui.backend.jobs import JobRegistry, JobState, JobView
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.jobs import JobsScreen
 from kvmtui.screens.storage import StorageScreen
@@ -41,7 +42,7 @@ class Hold:
 
     def __call__(self, view: JobView) -> None:
         on_job_thread = threading.current_thread().name.startswith("job:")
-        sending = view.phase == "sending" and view.done > 0
+        sending = view.state is JobState.RUNNING and view.phase == "sending" and view.done > 0
         if on_job_thread and sending and not self.release.is_set():
             self.reached.set()
             self.release.wait(60)
@@ -87,7 +88,7 @@ async def test_job_outlives_its_screen_and_shows_on_the_jobs_screen(
     daemon_uri: str, pool: tuple[str, Path], source: Path
 ) -> None:
     name, target = pool
-    app = make_app([daemon_uri], stats=False)
+    app = make_app([daemon_uri], stats=False, jobs=JobRegistry(min_interval=0.0))
     hold = Hold()
     app.jobs.add_listener(hold)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -120,7 +121,7 @@ async def test_cancel_key_asks_then_stops_the_job_and_removes_the_volume(
     daemon_uri: str, pool: tuple[str, Path], source: Path
 ) -> None:
     name, target = pool
-    app = make_app([daemon_uri], stats=False)
+    app = make_app([daemon_uri], stats=False, jobs=JobRegistry(min_interval=0.0))
     hold = Hold()
     app.jobs.add_listener(hold)
     async with app.run_test(size=(120, 40)) as pilot:
