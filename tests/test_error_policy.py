@@ -1,4 +1,4 @@
-"""No exception ends the app: one injected RuntimeError per kind of worker.
+"""No exception ends the app: one injected RuntimeError per kind of worker (and job).
 
 Each test makes the backend call a worker (or a backend thread) makes raise
 ``RuntimeError``, then shows that the app is still running, that the admin reads the
@@ -33,12 +33,13 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
 
-from kvmtui.backend import failures
+from kvmtui.backend import failures, transfer
 from kvmtui.backend import host as host_module
 from kvmtui.backend.console import CloseReason, ConsoleSession
 from kvmtui.backend.console import describe as describe_close
 from kvmtui.backend.errors import OperationError
 from kvmtui.backend.host import Host
+from kvmtui.backend.jobs import JobState
 from kvmtui.backend.model import ConnectionState
 from kvmtui.backend.poller import StatsEngine
 from kvmtui.screens.agent import AgentScreen
@@ -314,6 +315,29 @@ async def test_screen_worker(
         own = None if shown_on_screen is None else lambda: shown_on_screen(screen, text)
         await failure_shown(pilot, app, text, own)
         assert app.screen is screen, "the screen stays open"
+    assert_traceback_logged(log_file, doing)
+
+
+# -- jobs: a long operation's own thread -------------------------------------------------
+
+
+@run_async
+async def test_job_thread(
+    test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bug inside a job ends that job with the sentence (in the notification and in the
+    jobs screen's outcome); the app goes on."""
+    image = tmp_path / "disk.raw"
+    image.write_bytes(bytes(4096))
+    monkeypatch.setattr(transfer, "upload", boom)
+    async with guest_list(test_node_uri) as (app, pilot, _):
+        host = app.hosts[0]
+        view = transfer.start_upload(app.jobs, host, "default-pool", str(image))
+        doing = f"running the job '{view.title}' on {host.label}"
+        text = sentence(doing, log_file)
+        await failure_shown(pilot, app, text)
+        ended = app.jobs.get(view.id)
+        assert ended is not None and ended.state is JobState.FAILED and ended.outcome == text
     assert_traceback_logged(log_file, doing)
 
 
