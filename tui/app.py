@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual.app import App
+from textual.await_complete import AwaitComplete
 from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 
@@ -19,7 +21,9 @@ from kvmtui.backend.model import ConnectionState, HostChange
 from kvmtui.screens.delay import DelayScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.tui import messages
+from kvmtui.tui.executor import FreshContextExecutor
 from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
+from kvmtui.tui.widgets.footer import drop_render_caches
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,8 @@ class KvmtuiApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
+        # Thread workers must not keep their screens alive after they end (executor.py).
+        asyncio.get_running_loop().set_default_executor(FreshContextExecutor())
         # Pushed, not returned from get_default_screen(): Textual loads a screen's
         # CSS_PATH only for pushed screens and modes.
         self.push_screen(GuestsScreen(self.hosts, self.pollers))
@@ -89,6 +95,13 @@ class KvmtuiApp(App[None]):
         deadline = time.monotonic() + STOP_DEADLINE_S
         for host in self.hosts:
             host.stop(timeout=max(0.0, deadline - time.monotonic()))
+
+    def pop_screen(self) -> AwaitComplete:
+        # The closed screen's widgets are gone; Textual's style caches would keep
+        # theirs (and their strips) until 1024 other widgets were drawn (footer.py).
+        done = super().pop_screen()
+        drop_render_caches()
+        return done
 
     def _forward(self, message: messages.AppMessage) -> None:
         for screen in self.screen_stack:
