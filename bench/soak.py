@@ -157,6 +157,15 @@ class Churn:
             return None
         return app.screen
 
+    async def _back_to(self, screen: GuestsScreen) -> None:
+        """Escape until the guest list shows again (a question may have come first)."""
+        for _ in range(5):
+            if self.app.screen is screen:
+                return
+            await self.pilot.press("escape")
+            with contextlib.suppress(AssertionError):
+                await wait_for(self.pilot, lambda: self.app.screen is screen, "the list", 5)
+
     async def _screen(self) -> str:
         screen = await self._guest_list()
         if screen is None or screen.table.selected_guest is None:
@@ -167,7 +176,9 @@ class Churn:
             await wait_for(self.pilot, lambda: self.app.screen is not screen, "open", 5)
         await self.pilot.pause(0.3)
         await self.pilot.press(closing)
-        await wait_for(self.pilot, lambda: self.app.screen is screen, "close", 10)
+        with contextlib.suppress(AssertionError):
+            await wait_for(self.pilot, lambda: self.app.screen is screen, "close", 10)
+        await self._back_to(screen)
         return f"screen {opening}"
 
     async def _console(self) -> str:
@@ -185,10 +196,13 @@ class Churn:
                 self.pilot, lambda: isinstance(self.app.screen, ConsoleScreen), "console", 5
             )
         except AssertionError:
+            await self._back_to(screen)
             return "console refused"
         await self.pilot.pause(0.5)
         await self.pilot.press(LEAVE_KEY)
-        await wait_for(self.pilot, lambda: self.app.screen is screen, "console left", 10)
+        with contextlib.suppress(AssertionError):
+            await wait_for(self.pilot, lambda: self.app.screen is screen, "console left", 10)
+        await self._back_to(screen)
         return "console"
 
     async def step(self) -> None:

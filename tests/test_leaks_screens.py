@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import libvirt
 import pytest
@@ -53,7 +54,7 @@ WORKERS_S = 30.0  # a closed screen's thread workers end within this
 RELEASE_S = 2.0
 
 
-Ref = weakref.ref[Screen[object]]
+Ref = weakref.ref[Screen[Any]]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Kind:
     """One kind of screen and how the admin opens and closes it."""
 
     name: str
-    screen: type[Screen[object]]
+    screen: type[Screen[Any]]
     open: tuple[str, ...]
     close: tuple[str, ...] = ("escape",)
     parent: tuple[str, ...] = ()  # keys pressed once to reach the screen it opens from
@@ -94,7 +95,7 @@ def traced() -> int:
 
 
 async def open_and_close(
-    pilot: Pilot[None], kind_screen: type[Screen[object]], opens: tuple[str, ...],
+    pilot: Pilot[None], kind_screen: type[Screen[Any]], opens: tuple[str, ...],
     closes: tuple[str, ...],
 ) -> Ref:
     """Open the screen with the keys, wait until it is shown, close it; a weak reference."""
