@@ -19,7 +19,7 @@ most guest events change nothing in it.
 from __future__ import annotations
 
 from textual._styles_cache import StylesCache
-from textual.widgets import Footer as TextualFooter
+from textual.widgets import Footer as TextualFooter  # noqa: TID251 (the one place)
 
 #: Where Textual keeps the watchers of a reactive object (``textual.reactive``).
 _WATCHERS = "__watchers"
