@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND := noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: deps venv image daemon demo lint test bench clean-guests
+.PHONY: deps venv image daemon demo lint test bench soak clean-guests
 
 # Debian packages; system python3, stdlib only (runs before the venv exists).
 deps:
@@ -65,6 +65,13 @@ bench: deps venv daemon
 	$(VPY) bench/console_bench.py
 	$(VPY) bench/agent_output_bench.py
 	$(VPY) bench/transfer_bench.py
+
+# Soak benchmark (not part of test): the app for 10 minutes on the demo guests with random
+# churn and one libvirtd restart; RSS, CPU and objects every minute, then a verdict.
+# SOAK_ARGS=--minutes 3 for a shorter run.
+soak: deps venv image daemon
+	$(VPY) $(HARNESS) demo
+	$(VPY) bench/soak.py $(SOAK_ARGS)
 
 # Destroy and undefine kvmtui-test-* and kvmtui-demo-* guests.
 clean-guests: | venv

@@ -23,7 +23,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from kvmtui.backend.agent import DEFAULT_LIMIT_S, GuestAgent
 from kvmtui.backend.agent_info import (
@@ -62,6 +62,7 @@ from kvmtui.tui.widgets.agent_panel import (
     section_widgets,
     show_panel,
 )
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.workers import work
 
 # -- messages (posted from the workers) ---------------------------------------------------

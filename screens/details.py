@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from kvmtui.backend.balloon import set_stats_period
 from kvmtui.backend.domain.layout import DomainLayout, read_layout
@@ -25,6 +25,7 @@ from kvmtui.screens.balloon import BalloonPeriodScreen
 from kvmtui.screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.polling import Pollers
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.guest_facts import GuestFacts, GuestSection
 from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
 from kvmtui.tui.workers import work

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 
 from kvmtui.backend import lifecycle
 from kvmtui.backend.errors import KvmtuiError
@@ -30,6 +30,7 @@ from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle_many import ThrottleManyScreen
 from kvmtui.tui import messages
 from kvmtui.tui.polling import Pollers
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.guest_table import SORT_KEYS, GuestTable
 from kvmtui.tui.widgets.host_status import HostStatusBar
 from kvmtui.tui.workers import work

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
@@ -19,6 +19,7 @@ from kvmtui.backend.hoststats import HostFigures
 from kvmtui.tui import messages
 from kvmtui.tui.format import UNKNOWN, human_kib, literal, ratio_style, ratio_text
 from kvmtui.tui.polling import Pollers
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.graphs import GraphRow, count, kib, pct, per_second
 
 #: (history metric, label, formatter, full scale)

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from kvmtui.backend.jobs import JobRegistry, JobView
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.tui import messages
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.job_row import JobRow
 
 EMPTY = "No jobs yet. In the storage screen (S), u uploads a file and o downloads a volume."

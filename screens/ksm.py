@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from kvmtui.backend import failures, ksm
 from kvmtui.backend.errors import KvmtuiError
@@ -30,6 +30,7 @@ from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.ksm_thresholds import ThresholdsScreen
 from kvmtui.screens.ksm_tune import KsmTuneScreen
 from kvmtui.tui.format import human_kib
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.ksm_panel import KsmPanel
 from kvmtui.tui.workers import work
 

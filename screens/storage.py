@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kvmtui.backend import storage, transfer
 from kvmtui.backend.errors import KvmtuiError
@@ -30,6 +30,7 @@ from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from kvmtui.screens.storage_transfer import DownloadFormScreen, UploadFormScreen, UploadRequest
 from kvmtui.screens.storage_volume import VolumeFormScreen, VolumeRequest
 from kvmtui.tui import messages
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.storage_tables import PoolTable, VolumeTable, size_text, thin_text
 from kvmtui.tui.workers import work
 

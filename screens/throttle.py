@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Select, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from kvmtui.backend import bandwidth, errors, iotune
 from kvmtui.backend.host import Host
@@ -34,6 +34,7 @@ from kvmtui.backend.throttle import (
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
 from kvmtui.tui import messages
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.throttle_form import FormRow, LimitForm
 from kvmtui.tui.widgets.throttle_messages import (
     LimitsApplied,

@@ -8,13 +8,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from kvmtui.backend import errors, iotune
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.throttle import ScopedLimitsScreen, disk_rows
 from kvmtui.screens.throttle_preview import PreviewRow, ThrottlePreviewScreen
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.throttle_form import LimitForm
 from kvmtui.tui.widgets.throttle_messages import BatchApplied, LimitsFailed
 from kvmtui.tui.workers import work

@@ -16,7 +16,7 @@ import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer  # noqa: TID251 (queried, not composed)
 from textual.widgets._footer import FooterKey
 
 from conftest import node_uri

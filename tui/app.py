@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual.app import App
+from textual.await_complete import AwaitComplete
 from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 
@@ -21,7 +23,9 @@ from kvmtui.screens.delay import DelayScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.jobs import JobsScreen
 from kvmtui.tui import messages
+from kvmtui.tui.executor import FreshContextExecutor
 from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
+from kvmtui.tui.widgets.footer import drop_render_caches
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +82,9 @@ class KvmtuiApp(App[None]):
         markup: bool = True,
     ) -> None:
         """Every notification is literal text: its sentences name guests, volumes and
-        hosts as their owners typed them, and a name such as ``web [/]`` read as markup
-        would end the app. (Widgets pass ``markup=True`` on, so the default cannot serve.)"""
+        hosts as their owners typed them, and a name such as ``web [b]x`` read as markup
+        would lose part of itself or become a clickable action. (Widgets pass
+        ``markup=True`` on, so the default cannot serve.)"""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _job_listener(self, view: JobView) -> None:
@@ -88,6 +93,8 @@ class KvmtuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.jobs.add_listener(self._job_listener)
+        # Thread workers must not keep their screens alive after they end (executor.py).
+        asyncio.get_running_loop().set_default_executor(FreshContextExecutor())
         # Pushed, not returned from get_default_screen(): Textual loads a screen's
         # CSS_PATH only for pushed screens and modes.
         self.push_screen(GuestsScreen(self.hosts, self.pollers, self.jobs))
@@ -108,6 +115,13 @@ class KvmtuiApp(App[None]):
         deadline = time.monotonic() + STOP_DEADLINE_S
         for host in self.hosts:
             host.stop(timeout=max(0.0, deadline - time.monotonic()))
+
+    def pop_screen(self) -> AwaitComplete:
+        # The closed screen's widgets are gone; Textual's style caches would keep
+        # theirs (and their strips) until 1024 other widgets were drawn (footer.py).
+        done = super().pop_screen()
+        drop_render_caches()
+        return done
 
     def _forward(self, message: messages.AppMessage) -> None:
         for screen in self.screen_stack:

@@ -472,11 +472,15 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
 
     def load_host(self, host: str, guests: Iterable[Guest]) -> None:
         """Replace every row of ``host``."""
-        for key in [k for k, g in self._guests.items() if g.host == host]:
+        before = [k for k, g in self._guests.items() if g.host == host]
+        for key in before:
             del self._guests[key]
             self._forget(key)
         for guest in guests:
             self._guests[guest.key] = guest
+        for key in before:
+            if key not in self._guests:  # gone while the host was away: its figures too
+                self._rates.pop(key, None)
         self._resync()
 
     def update_guest(self, guest: Guest) -> None:
@@ -547,8 +551,11 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         """
         prefix = f"{host}/"
         store = self._rates
+        guests = self._guests
         for rate in rates:
-            store[prefix + rate.uuid] = rate
+            key = prefix + rate.uuid
+            if key in guests:  # a tick read before an undefine must not bring it back
+                store[key] = rate
         self._ticks[host] = tick
         if history is not None:
             self._histories[host] = history
