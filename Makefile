@@ -65,6 +65,7 @@ bench: deps venv daemon
 	$(VPY) bench/console_bench.py
 	$(VPY) bench/agent_output_bench.py
 	$(VPY) bench/transfer_bench.py
+	$(VPY) bench/startup_bench.py
 
 # Destroy and undefine kvmtui-test-* and kvmtui-demo-* guests.
 clean-guests: | venv
