@@ -149,6 +149,7 @@ def test_the_first_screen_imports_none_of_the_screens_behind_keys() -> None:
         "kvmtui.screens.help",
         "kvmtui.screens.confirm",
         "kvmtui.screens.delay",
+        "kvmtui.screens.jobs",
         "kvmtui.backend.ksm",
         "kvmtui.backend.storage",
         "kvmtui.backend.throttle",

@@ -284,11 +284,15 @@ def make_app(
         clock=clock,
         retry_delays=retry_delays if retry_delays is not None else RETRY_DELAYS,
     )
-    return app_for_hosts(hosts, delay=delay, stats=stats)
+    return app_for_hosts(hosts, delay=delay, stats=stats, jobs=jobs)
 
 
 def app_for_hosts(
-    hosts: Sequence[Host], *, delay: float = DEFAULT_INTERVAL, stats: bool | PollerFactory = True
+    hosts: Sequence[Host],
+    *,
+    delay: float = DEFAULT_INTERVAL,
+    stats: bool | PollerFactory = True,
+    jobs: JobRegistry | None = None,
 ) -> KvmtuiApp:
     """The app on hosts made by :func:`backend.host.make_hosts`, started or not."""
     factory: PollerFactory | None
