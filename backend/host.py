@@ -22,7 +22,7 @@ import libvirt
 from kvmtui.backend import errors, failures
 from kvmtui.backend import uri as uris
 from kvmtui.backend.events import ensure_event_loop
-from kvmtui.backend.guests import read_all_guests, read_guest
+from kvmtui.backend.guests import GuestList, fill_in_figures, list_guests, read_guest
 from kvmtui.backend.model import (
     ConnectionState,
     Guest,
@@ -43,6 +43,9 @@ Listener = Callable[[HostChange], None]
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
 #: Keepalive on remote links: a probe every 5 s, give up after 3 unanswered.
 KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 3
+#: Guests whose missing figures are read in one go before the supervisor looks at its
+#: queue again (events, stop): about 50 ms of round trips on a local daemon.
+FIGURES_CHUNK = 500
 
 _CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "I/O error",
@@ -80,6 +83,11 @@ class Host:
         #: ask every tick: one snapshot object while nothing changes lets them skip work.
         self._snapshot: tuple[Guest, ...] | None = None
         self._agents: dict[str, bool] = {}
+        #: The latest listing whose missing figures are still being read (None: none).
+        self._filling: object | None = None
+        #: While held, a reading of figures waits here (``hold_figures``).
+        self._figures_held = False
+        self._held_figures: tuple[Any, ...] | None = None
         self._status = HostStatus(
             label=self.label,
             uri=uri or "(libvirt default)",
@@ -88,6 +96,8 @@ class Host:
             since=clock(),
         )
         self._connected = threading.Event()
+        #: Connected, and the first list's figures are all read (``wait_connected``).
+        self._complete = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -129,7 +139,9 @@ class Host:
         self._queue.put(("guest", uuid) if uuid else ("refresh",))
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """Wait until connected with a complete guest list: listed, and the figures the
+        listing lacked (:attr:`figures_pending`) read. False at the timeout."""
+        return self._complete.wait(timeout)
 
     # -- what callers read -----------------------------------------------------------
 
@@ -152,6 +164,23 @@ class Host:
     def guest(self, uuid: str) -> Guest | None:
         with self._lock:
             return self._guests.get(uuid)
+
+    def hold_figures(self) -> None:
+        """Read no missing figures until :meth:`release_figures`: at start-up the first
+        frame goes first (their round trips would compete with it for the CPU)."""
+        self._figures_held = True
+
+    def release_figures(self) -> None:
+        """Read the held figures now, and any later listing's at once."""
+        if self._figures_held:
+            self._figures_held = False
+            self._queue.put(("figures-go",))
+
+    @property
+    def figures_pending(self) -> bool:
+        """Some guests' vCPUs and memory are still unknown and being read (see
+        :func:`backend.guests.list_guests`); a GuestsLoaded follows when they are in."""
+        return self._filling is not None
 
     def connection(self, action: str = "reach the host") -> libvirt.virConnect:
         conn = self._conn
@@ -221,6 +250,17 @@ class Host:
         if kind == "refresh":
             self._load_all()
             return
+        if kind == "figures":
+            if self._figures_held:
+                self._held_figures = item
+            else:
+                self._fill_figures(*item[1:])
+            return
+        if kind == "figures-go":
+            held, self._held_figures = self._held_figures, None
+            if held is not None:
+                self._fill_figures(*held[1:])
+            return
         if kind == "agent":
             self._agents[item[1]] = item[2]
             self._refresh_guest(item[1])
@@ -256,7 +296,7 @@ class Host:
                 conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
             lib = version_text(conn.getLibVersion())
             hv = f"{conn.getType()} {version_text(conn.getVersion())}"
-            guests = read_all_guests(self.label, conn, self._agents)
+            listing = list_guests(self.label, conn, self._agents)
         except libvirt.libvirtError as exc:
             self._drop_connection(None, notify=False)
             self._mark_disconnected(_connect_error(exc, self.label))
@@ -265,6 +305,7 @@ class Host:
             self._drop_connection(None, notify=False)
             self._mark_disconnected(failures.describe(exc, f"connecting to {self.label}"))
             return False
+        guests = listing.guests
         with self._lock:
             self._guests = {g.uuid: g for g in guests}
             self._snapshot = None
@@ -281,6 +322,7 @@ class Host:
         self._connected.set()
         self._emit(StatusChanged(status))
         self._emit(GuestsLoaded(self.label, tuple(guests)))
+        self._queue_figures(conn, listing)
         return True
 
     def _register_callbacks(self, conn: libvirt.virConnect) -> None:
@@ -299,7 +341,9 @@ class Host:
 
     def _drop_connection(self, reason: int | None, *, notify: bool = True) -> None:
         conn, self._conn = self._conn, None
+        self._filling = None
         self._connected.clear()
+        self._complete.clear()
         if conn is not None:
             for cid in self._callback_ids:
                 with contextlib.suppress(libvirt.libvirtError):
@@ -344,14 +388,62 @@ class Host:
         if conn is None:
             return
         try:
-            guests = read_all_guests(self.label, conn, self._agents)
+            listing = list_guests(self.label, conn, self._agents)
         except libvirt.libvirtError as exc:
             self._on_rpc_failure(exc)
             return
         with self._lock:
-            self._guests = {g.uuid: g for g in guests}
+            self._guests = {g.uuid: g for g in listing.guests}
             self._snapshot = None
-        self._emit(GuestsLoaded(self.label, tuple(guests)))
+        self._emit(GuestsLoaded(self.label, tuple(listing.guests)))
+        self._queue_figures(conn, listing)
+
+    def _queue_figures(self, conn: libvirt.virConnect, listing: GuestList) -> None:
+        """Read the figures the listing lacked after it is shown, in chunks, queued
+        behind whatever else the supervisor has to do (an older listing's reading is
+        dropped)."""
+        token = self._filling = object() if listing.incomplete else None
+        if token is not None:
+            self._queue.put(("figures", token, conn, listing.incomplete))
+        else:
+            self._complete.set()
+
+    def _fill_figures(
+        self, token: object, conn: libvirt.virConnect, incomplete: list[tuple[Any, Guest]]
+    ) -> None:
+        if token is not self._filling or conn is not self._conn:
+            return  # listed again since, or the connection went away
+        chunk, rest = incomplete[:FIGURES_CHUNK], incomplete[FIGURES_CHUNK:]
+        try:
+            filled = fill_in_figures(chunk)
+        except libvirt.libvirtError as exc:
+            self._filling = None
+            self._on_rpc_failure(exc)
+            if self._conn is not None:  # still connected: the list is what it can be
+                self._complete.set()
+                self._emit(GuestsLoaded(self.label, self.guests()))
+            return
+        except Exception:  # a bug: the list stays as it is; the thread's policy says so
+            self._filling = None
+            self._complete.set()
+            raise
+        with self._lock:
+            for guest in filled:
+                cached = self._guests.get(guest.uuid)
+                if cached is not None and not cached.figures_known:  # else an event's read
+                    self._guests[guest.uuid] = replace(
+                        cached,
+                        vcpus=guest.vcpus,
+                        memory_kib=guest.memory_kib,
+                        max_memory_kib=guest.max_memory_kib,
+                    )
+            self._snapshot = None
+        if rest:
+            self._queue.put(("figures", token, conn, rest))
+            return
+        self._filling = None
+        self._complete.set()
+        self._emit(GuestsLoaded(self.label, self.guests()))
 
     def _refresh_guest(self, uuid: str) -> None:
         conn = self._conn
@@ -424,6 +516,24 @@ class Host:
     ) -> None:
         connected = state == libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
         self._queue.put(("agent", dom.UUIDString(), connected))
+
+
+def make_hosts(
+    targets: Sequence[str | None],
+    *,
+    readonly: bool = False,
+    clock: Callable[[], float] = time.time,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+) -> list[Host]:
+    """One Host per entry, not started: a URI, ``NAME=URI`` to give the host its own
+    label, or None for libvirt's default. Labels are made unique so every row names
+    its host."""
+    split = [uris.split_label(u) if u is not None else (None, None) for u in targets]
+    labels = uris.unique_labels([label or uris.label_for(u) for label, u in split])
+    return [
+        Host(u, readonly=readonly, label=label, clock=clock, retry_delays=retry_delays)
+        for (_, u), label in zip(split, labels, strict=True)
+    ]
 
 
 def _connect_error(exc: libvirt.libvirtError, label: str) -> str:

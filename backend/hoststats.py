@@ -237,12 +237,13 @@ def overcommit(guests: Iterable[Guest], host_cpus: int, host_mem_kib: int | None
     running_vcpus = defined_vcpus = running_mem = defined_mem = 0
     for guest in guests:
         defined += 1
-        defined_vcpus += guest.vcpus
-        defined_mem += guest.max_memory_kib
+        vcpus, mem = guest.vcpus or 0, guest.max_memory_kib or 0  # None: not read yet
+        defined_vcpus += vcpus
+        defined_mem += mem
         if guest.active:
             running += 1
-            running_vcpus += guest.vcpus
-            running_mem += guest.max_memory_kib
+            running_vcpus += vcpus
+            running_mem += mem
     return Overcommit(
         host_cpus=host_cpus,
         host_mem_kib=host_mem_kib,
@@ -255,8 +256,20 @@ def overcommit(guests: Iterable[Guest], host_cpus: int, host_mem_kib: int | None
     )
 
 
+def known_overcommit(
+    guests: Iterable[Guest], host_cpus: int, host_mem_kib: int | None
+) -> Overcommit | None:
+    """:func:`overcommit`, or None while some guest's vCPUs or memory are still being
+    read (a fast listing, see ``Guest``): sums without them would read low."""
+    listed = tuple(guests)
+    if not all(g.figures_known for g in listed):
+        return None
+    return overcommit(listed, host_cpus, host_mem_kib)
+
+
 class OvercommitMemo:
-    """:func:`overcommit` of the last guest list, again while the same list object comes.
+    """:func:`known_overcommit` of the last guest list, again while the same list object
+    comes.
 
     A poller asks every tick with the host's guest snapshot (``Host.guests()``, one
     tuple until a guest changes): at 10,000 guests the sums cost a few ms a tick.
@@ -269,10 +282,10 @@ class OvercommitMemo:
 
     def __call__(
         self, guests: Iterable[Guest], host_cpus: int, host_mem_kib: int | None
-    ) -> Overcommit:
+    ) -> Overcommit | None:
         numbers = (host_cpus, host_mem_kib)
-        if self._value is None or guests is not self._guests or numbers != self._numbers:
-            self._value = overcommit(guests, host_cpus, host_mem_kib)
+        if guests is not self._guests or numbers != self._numbers:
+            self._value = known_overcommit(guests, host_cpus, host_mem_kib)
             self._guests, self._numbers = guests, numbers
         return self._value
 
@@ -286,7 +299,7 @@ def host_figures(
 ) -> HostFigures:
     """The host summary of a tick; overcommit only when the guest list is given."""
     total = host_mem_total_kib(new)
-    of = memo or overcommit
+    of = memo or known_overcommit
     return HostFigures(
         node=new.node,
         cpu_pct=host_cpu_pct(old, new),

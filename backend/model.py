@@ -110,16 +110,21 @@ def reason_text(state: GuestState, reason: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Guest:
-    """One guest (libvirt domain) as last seen on its host."""
+    """One guest (libvirt domain) as last seen on its host.
+
+    ``vcpus``, ``memory_kib`` and ``max_memory_kib`` are None while unknown: a host
+    whose bulk statistics lack them (libvirt's test driver) lists its guests first and
+    reads those figures right after (:func:`backend.guests.list_guests`).
+    """
 
     host: str
     uuid: str
     name: str
     state: GuestState
     reason: str
-    vcpus: int
-    memory_kib: int
-    max_memory_kib: int
+    vcpus: int | None
+    memory_kib: int | None
+    max_memory_kib: int | None
     autostart: bool
     persistent: bool
     domain_id: int | None = None
@@ -133,6 +138,11 @@ class Guest:
     @property
     def active(self) -> bool:
         return self.state.active
+
+    @property
+    def figures_known(self) -> bool:
+        """vCPUs and memory are read (not still unknown after a fast listing)."""
+        return not (self.vcpus is None or self.memory_kib is None or self.max_memory_kib is None)
 
     def with_unknown_state(self) -> Guest:
         return dataclasses.replace(self, state=GuestState.UNKNOWN, reason="host unreachable")

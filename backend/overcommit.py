@@ -123,15 +123,16 @@ def would_not_fit(
         return ()
     budget = host_mem_kib + (ksm_saved_kib or 0)
     all_guests = list(guests)
-    used = sum(g.max_memory_kib for g in all_guests if g.active)
+    used = sum(g.max_memory_kib or 0 for g in all_guests if g.active)  # None: not read yet
     missing: list[str] = []
     for guest in sorted(
         (g for g in all_guests if not g.active), key=lambda g: (not g.autostart, g.name)
     ):
-        if used + guest.max_memory_kib > budget:
+        need = guest.max_memory_kib or 0
+        if used + need > budget:
             missing.append(guest.name)
         else:
-            used += guest.max_memory_kib
+            used += need
     return tuple(missing)
 
 

@@ -10,9 +10,9 @@ from textual.screen import Screen
 from kvmtui.backend.console import can_open
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import Guest, GuestState
-from kvmtui.screens.agent import AgentScreen
-from kvmtui.screens.console import show_console
-from kvmtui.screens.throttle import ThrottleScreen
+
+# The tools' screens (and pyte behind the console) are imported when one opens: the
+# guest list, the first screen, does not wait for them.
 
 TOOL_BINDINGS: list[Binding] = [
     Binding("c", "console", "Console", tooltip="The guest's serial console (Ctrl+] leaves)."),
@@ -37,12 +37,18 @@ def open_tool(app: App[object], action: str, host: Host, guest: Guest) -> str | 
     """Open the screen for ``action``; the reason when it cannot open."""
     reason = tool_disabled_reason(action, host, guest)
     if action == "console":
+        from kvmtui.screens.console import show_console
+
         return show_console(app, host, guest.uuid, guest.name)
     if reason is not None:
         return reason
     if action == "agent":
+        from kvmtui.screens.agent import AgentScreen
+
         app.push_screen(AgentScreen(host, guest.uuid))
     elif action == "throttle":
+        from kvmtui.screens.throttle import ThrottleScreen
+
         app.push_screen(ThrottleScreen(host, guest.uuid))
     return None
 

@@ -63,7 +63,11 @@ async def open_ksm(pilot: Pilot[None], guests: int = 4) -> KsmScreen:
     assert isinstance(app, KvmtuiApp)
     host = app.hosts[0]
     await wait_for(pilot, lambda: host.status.state is ConnectionState.CONNECTED, "the node")
-    await wait_for(pilot, lambda: len(host.guests()) == guests, f"{guests} guests")
+    await wait_for(
+        pilot,
+        lambda: len(host.guests()) == guests and not host.figures_pending,
+        f"{guests} guests with their vCPUs and memory",
+    )
     replay = Replay()
     screen = KsmScreen(
         app.hosts, reader=replay, interval=3600.0, histories=replay.histories(host.label)

@@ -102,11 +102,13 @@ async def loaded(
     )
     screen = screen_of(app)
     # A host says CONNECTED on its own thread before the UI has handled its guest list,
-    # so wait until the table holds every guest each connected host knows.
+    # and lists its guests before it has read every figure (test:/// lacks vCPUs and
+    # memory in the bulk call), so wait until the table holds every guest each
+    # connected host knows, as the host knows it once its figures are in.
     await wait_for(
         pilot,
         lambda: all(
-            {g.key for g in screen.table.guests_of(h.label)} == {g.key for g in h.guests()}
+            not h.figures_pending and set(screen.table.guests_of(h.label)) == set(h.guests())
             for h in app.hosts
             if h.status.state is ConnectionState.CONNECTED
         ),

@@ -81,6 +81,9 @@ class ReplayPoller:
     def start(self) -> None:
         self.started = True
         recording = load_recording()[: self.ticks]
+        # The app starts its pollers once the list is drawn, and test:/// guests' vCPUs
+        # are read right after that (Host.figures_pending): wait for them (a moment).
+        self.host.wait_connected(10)
         guests = sorted(self.host.guests(), key=lambda g: g.name)
         running = [g for g in guests if g.state.active]
         first = recording[0]["guest"]

@@ -442,19 +442,13 @@ def test_cli_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[tuple[list[str | None], bool, float]] = []
 
-    class FakeApp:
-        return_code = 0
-
-        def run(self) -> None:
-            pass
-
-    def fake_make_app(
-        uris: list[str | None], *, readonly: bool = False, delay: float = 3.0
-    ) -> FakeApp:
+    def fake_run_app(
+        uris: list[str | None], *, readonly: bool, delay: float, log_file: object = None
+    ) -> int:
         built.append((list(uris), readonly, delay))
-        return FakeApp()
+        return 0
 
-    monkeypatch.setattr("kvmtui.tui.app.make_app", fake_make_app)
+    monkeypatch.setattr(cli, "run_app", fake_run_app)
     monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
     assert cli.main(["-c", "test:///default", "-c", "b=qemu+ssh://b/system", "-r"]) == 0
     assert cli.main([]) == 0

@@ -171,7 +171,7 @@ async def test_host_thread_reports_a_bug_in_the_status_line_and_goes_on(
 async def test_host_bug_while_connecting_is_a_failed_connect_with_the_sentence(
     test_node_uri: str, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("kvmtui.backend.host.read_all_guests", boom)
+    monkeypatch.setattr("kvmtui.backend.host.list_guests", boom)
     app = build_app(test_node_uri, stats=False)
     async with app.run_test(size=(120, 30)) as pilot:
         host = app.hosts[0]

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
 from textual.await_complete import AwaitComplete
 from textual.binding import BindingType
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
-from kvmtui.backend import uri as host_uri
 from kvmtui.backend.history import DEFAULT_INTERVAL
-from kvmtui.backend.host import RETRY_DELAYS, Host
+from kvmtui.backend.host import RETRY_DELAYS, Host, make_hosts
 from kvmtui.backend.jobs import JobRegistry, JobState, JobView
 from kvmtui.backend.model import ConnectionState, HostChange
-from kvmtui.screens.delay import DelayScreen
+from kvmtui.screens import guests as guests_screen
 from kvmtui.screens.guests import GuestsScreen
-from kvmtui.screens.jobs import JobsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.executor import FreshContextExecutor
 from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
@@ -40,13 +41,22 @@ _OUTCOME_SEVERITY: dict[JobState, SeverityLevel] = {
     JobState.DONE: "information",
     JobState.CANCELLED: "warning",
 }
+#: Garbage collection paused for start-up (``run_app``) comes back after the first
+#: guest lists are painted, or this many seconds after mounting (a host that hangs).
+STARTUP_GC_DEADLINE_S = 10.0
 
 
 class KvmtuiApp(App[None]):
     """Hosts and pollers report from their own threads; the app forwards to every screen."""
 
     TITLE = "kvmtui"
-    CSS_PATH = "app.tcss"
+    #: The guest list is the default screen (no empty screen to build under it first);
+    #: Textual loads a screen's own CSS_PATH only when it is pushed, so the app loads
+    #: the list's with its own.
+    CSS_PATH: ClassVar = [
+        "app.tcss",
+        Path(guests_screen.__file__).with_name("guests.tcss"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = []
 
     def __init__(
@@ -61,9 +71,10 @@ class KvmtuiApp(App[None]):
         self.hosts = tuple(hosts)
         #: Long operations (uploads, downloads): they outlive the screens that start them.
         self.jobs = jobs if jobs is not None else JobRegistry()
-        for host in self.hosts:
-            host.set_listener(self._listener)
+        for host in self.hosts:  # read once the first frame shows the list: on_list_shown
+            host.hold_figures()
         self._list_pending: set[str] = set()  # connected hosts whose list is not shown yet
+        self._unlisted = {host.label for host in self.hosts}  # no list nor failure yet
         self.pollers = (
             Pollers(self.hosts, poller_factory, delay, self) if poller_factory is not None else None
         )
@@ -91,15 +102,49 @@ class KvmtuiApp(App[None]):
         """Called on a job's thread: only post."""
         self.post_message(messages.JobChanged(view))
 
+    def get_default_screen(self) -> Screen[None]:
+        """The guest list, made when the app starts running.
+
+        The hosts may have started before (the console script starts them before it
+        imports the UI). From here on what they report comes as messages (the event
+        loop runs: posting from their threads is safe); what they reported until now
+        the screen reads from them when it mounts, which is later. A host connected
+        already starts its statistics here."""
+        for host in self.hosts:
+            host.set_listener(self._listener)
+            if host.connected:
+                self._list_pending.add(host.label)
+            elif host.status.state is ConnectionState.DISCONNECTED:
+                self._listed(host.label)
+        return GuestsScreen(self.hosts, self.pollers, self.jobs)
+
     def on_mount(self) -> None:
         self.jobs.add_listener(self._job_listener)
         # Thread workers must not keep their screens alive after they end (executor.py).
         asyncio.get_running_loop().set_default_executor(FreshContextExecutor())
-        # Pushed, not returned from get_default_screen(): Textual loads a screen's
-        # CSS_PATH only for pushed screens and modes.
-        self.push_screen(GuestsScreen(self.hosts, self.pollers, self.jobs))
         for host in self.hosts:
             host.start()
+        self.set_timer(STARTUP_GC_DEADLINE_S, self._startup_over)
+
+    def _listed(self, label: str) -> None:
+        """A host's first list is drawn (or it failed): start-up ends with the last."""
+        if label in self._unlisted:
+            self._unlisted.discard(label)
+            if not self._unlisted:
+                self._startup_over()
+
+    def _startup_over(self) -> None:
+        """The console script pauses garbage collection while it starts (``run_app``):
+        the imports and the first guest lists make hundreds of thousands of objects,
+        and a full collection walked them all (70-250 ms at 10,000 guests before the
+        first frame). They live as long as the app: they are frozen out of the
+        collector's reach (as the pollers do after the first reading), then
+        collection resumes."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+        for host in self.hosts:  # a host whose list was never shown (it hangs) too
+            host.release_figures()
 
     def on_unmount(self) -> None:
         self.jobs.remove_listener(self._job_listener)
@@ -130,15 +175,27 @@ class KvmtuiApp(App[None]):
     def on_host_status_changed(self, message: messages.HostStatusChanged) -> None:
         if message.status.state is ConnectionState.CONNECTED:
             self._list_pending.add(message.status.label)
+        elif message.status.state is ConnectionState.DISCONNECTED:
+            self._listed(message.status.label)
         self._forward(message)
 
     def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
         self._forward(message)
-        if message.host in self._list_pending and self.pollers is not None:
-            # Statistics start once the freshly connected host's list is painted: the
-            # first full read must not compete with the first frame.
+
+    def on_list_shown(self, message: messages.ListShown) -> None:
+        """A host's list is on screen: what would have competed with drawing it starts
+        now, the figures its listing lacked, then the statistics of a freshly connected
+        host (its first full read; once those figures are in, or its first overcommit
+        would miss them: the host sends its list again when they are)."""
+        host = next((h for h in self.hosts if h.label == message.host), None)
+        if host is None:
+            return
+        host.release_figures()
+        if message.host in self._list_pending and not host.figures_pending:
             self._list_pending.discard(message.host)
-            self.call_after_refresh(self.pollers.host_connected, message.host)
+            if self.pollers is not None:
+                self.pollers.host_connected(message.host)
+        self._listed(message.host)
 
     def on_guest_updated(self, message: messages.GuestUpdated) -> None:
         self._forward(message)
@@ -155,6 +212,8 @@ class KvmtuiApp(App[None]):
 
     def action_jobs_screen(self) -> None:
         """Running and recent jobs of every host."""
+        from kvmtui.screens.jobs import JobsScreen  # opened by a key: not at start-up
+
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen([h.label for h in self.hosts], self.jobs))
 
@@ -202,6 +261,8 @@ class KvmtuiApp(App[None]):
             self.notify("Statistics are off in this session.")
             return
 
+        from kvmtui.screens.delay import DelayScreen
+
         def chosen(seconds: float | None) -> None:
             if seconds is None:
                 return
@@ -222,7 +283,8 @@ def make_app(
     stats: bool | PollerFactory = True,
     jobs: JobRegistry | None = None,
 ) -> KvmtuiApp:
-    """The one way to build the app, for the console script and the tests.
+    """The one way to build the app from URIs, for the tests (the console script starts
+    its hosts first: :func:`app_for_hosts`).
 
     Each entry is a URI, ``NAME=URI`` to give the host its own label, or None for
     libvirt's default. Labels are made unique so every row names its host.
@@ -230,18 +292,23 @@ def make_app(
     off, or is a poller factory (tests replay recorded ticks with one). ``jobs`` is the
     registry of long operations (a fresh one by default).
     """
-    split = [host_uri.split_label(u) if u is not None else (None, None) for u in uris]
-    labels = host_uri.unique_labels([label or host_uri.label_for(u) for label, u in split])
-    hosts = [
-        Host(
-            u,
-            readonly=readonly,
-            label=label,
-            clock=clock,
-            retry_delays=retry_delays if retry_delays is not None else RETRY_DELAYS,
-        )
-        for (_, u), label in zip(split, labels, strict=True)
-    ]
+    hosts = make_hosts(
+        uris,
+        readonly=readonly,
+        clock=clock,
+        retry_delays=retry_delays if retry_delays is not None else RETRY_DELAYS,
+    )
+    return app_for_hosts(hosts, delay=delay, stats=stats, jobs=jobs)
+
+
+def app_for_hosts(
+    hosts: Sequence[Host],
+    *,
+    delay: float = DEFAULT_INTERVAL,
+    stats: bool | PollerFactory = True,
+    jobs: JobRegistry | None = None,
+) -> KvmtuiApp:
+    """The app on hosts made by :func:`backend.host.make_hosts`, started or not."""
     factory: PollerFactory | None
     if stats is True:
         factory = live_poller

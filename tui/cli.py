@@ -1,4 +1,10 @@
-"""The kvmtui command line: the interactive app, or batch mode (CSV, no UI)."""
+"""The kvmtui command line: the interactive app, or batch mode (CSV, no UI).
+
+Start-up is timed from the process's launch (bench/startup_bench.py): this module
+imports no UI (importlib.metadata only for ``--version``); the app starts
+connecting to its hosts (:func:`run_app`) before Textual and the screens are imported,
+so the connections and the first guest lists come in while the UI loads.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,9 @@ import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from kvmtui.backend import uri as host_uri
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.poller import MIN_INTERVAL
 from kvmtui.backend.uri import default_uri
@@ -23,10 +27,24 @@ BATCH_CONNECT_TIMEOUT = 15.0
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 50 ms: only if asked
+
     try:
         return version("kvmtui")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: like argparse's own, but reads the version only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
 
 
 def _delay(text: str) -> float:
@@ -106,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--csv", metavar="FILE", help="write the CSV to FILE instead of standard output ('-')"
     )
-    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument("--version", action=_VersionAction, help="show the version and exit")
     return p
 
 
@@ -124,10 +142,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_batch_mode(uris, args.iterations or 1, args.delay, args.csv or "-")
 
     log_file = setup_logging(args.log_file, verbose=args.verbose)
-    from kvmtui.tui.app import make_app  # Textual loads only once the options are good
+    return run_app(uris, readonly=args.readonly, delay=args.delay, log_file=log_file)
 
-    app = make_app(uris, readonly=args.readonly, delay=args.delay)
-    app.run()
+
+def run_app(
+    uris: Sequence[str | None], *, readonly: bool, delay: float, log_file: Path | None = None
+) -> int:
+    """Start connecting to every host, then load the UI and run it; the exit code.
+
+    Importing Textual and the screens takes a few hundred milliseconds of CPU; the
+    hosts' threads spend that time waiting on their daemons (connect, list the
+    guests), so the first frame can show the guests at once.
+    """
+    import gc
+
+    from kvmtui.backend.host import make_hosts
+
+    gc.disable()  # until the first lists are painted: KvmtuiApp._startup_over
+    hosts = make_hosts(uris, readonly=readonly)
+    for host in hosts:
+        host.hold_figures()  # the app reads them once the list is drawn
+        host.start()
+    try:
+        from kvmtui.tui.app import app_for_hosts  # Textual loads once the options are good
+
+        app = app_for_hosts(hosts, delay=delay)
+        app.run()
+    finally:
+        gc.enable()
+        for host in hosts:  # the app stops them; this is for an app that never ran
+            host.request_stop()
     if app.return_code:  # a crash: Textual printed the traceback, the log has it too
         where = f" and in {log_file}" if log_file is not None else ""
         print(f"kvmtui crashed; the traceback is above{where}.", file=sys.stderr)
@@ -155,13 +199,9 @@ def run_batch_mode(uris: Sequence[str | None], iterations: int, delay: float, cs
     are on standard error).
     """
     from kvmtui.backend.batch import run_batch
-    from kvmtui.backend.host import Host
+    from kvmtui.backend.host import make_hosts
 
-    split = [host_uri.split_label(u) if u is not None else (None, None) for u in uris]
-    labels = host_uri.unique_labels([label or host_uri.label_for(u) for label, u in split])
-    hosts = [
-        Host(u, readonly=True, label=label) for (_, u), label in zip(split, labels, strict=True)
-    ]
+    hosts = make_hosts(uris, readonly=True)
     for host in hosts:
         host.start()
     try:

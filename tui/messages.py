@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.dom import DOMNode
 from textual.message import Message
 
 from kvmtui.backend import model
-from kvmtui.backend.domain.layout import DomainLayout
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.jobs import JobView
 from kvmtui.backend.model import Guest, HostStatus
 from kvmtui.backend.poller import StatsFailed, StatsUpdated
+
+if TYPE_CHECKING:  # the XML reader loads with the details screen, not at start-up
+    from kvmtui.backend.domain.layout import DomainLayout
 
 
 @dataclass
@@ -60,6 +63,14 @@ class GuestRemoved(Message, bubble=False):
 
 
 HostMessage = HostStatusChanged | GuestsLoaded | GuestUpdated | GuestRemoved
+
+
+@dataclass
+class ListShown(Message, bubble=False):
+    """The guest list drew a host's list (posted to the app after the refresh): its
+    statistics may start and its missing figures be read without delaying the frame."""
+
+    host: str
 
 
 @dataclass

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from kvmtui.backend.domain.layout import DomainLayout
 from kvmtui.backend.model import Guest
-from kvmtui.tui.format import human_kib, state_text
+from kvmtui.tui.format import UNKNOWN, human_kib, state_text
 
 
 class GuestSection(Vertical):
@@ -71,16 +71,19 @@ class GuestFacts(GuestSection):
         state = state_text(guest.state)
         if guest.reason and guest.reason != "unknown":
             state.append(f" ({guest.reason})", style="dim")
-        memory = human_kib(guest.memory_kib)
-        if guest.max_memory_kib != guest.memory_kib:
-            memory = f"{memory} of {human_kib(guest.max_memory_kib)} maximum"
+        if guest.memory_kib is None or guest.max_memory_kib is None:
+            memory = UNKNOWN  # the host is still reading it (see Guest)
+        else:
+            memory = human_kib(guest.memory_kib)
+            if guest.max_memory_kib != guest.memory_kib:
+                memory = f"{memory} of {human_kib(guest.max_memory_kib)} maximum"
         rows: list[tuple[str, str | Text]] = [
             ("Host", guest.host),
             ("Name", guest.name),
             ("UUID", guest.uuid),
             ("State", state),
             ("ID", str(guest.domain_id) if guest.domain_id is not None else "-"),
-            ("vCPUs", str(guest.vcpus)),
+            ("vCPUs", str(guest.vcpus) if guest.vcpus is not None else UNKNOWN),
             ("Memory", memory),
             ("Autostart", "yes" if guest.autostart else "no"),
             ("Persistent", "yes" if guest.persistent else "no (transient)"),
