@@ -11,9 +11,7 @@ throws its keys away and composes new ones. Two things outlived the old keys:
   caches (rendered strips included) of the last 1024 widgets drawn, long after they are
   gone, so memory rose with every key composed until that bound.
 
-This footer drops the bindings of keys that are gone and that cache after a recompose,
-and recomposes only when what it shows (keys, descriptions, enabled, tooltips) changed:
-most guest events change nothing in it.
+This footer drops the bindings of keys that are gone and that cache after a recompose.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from textual.widgets import Footer as TextualFooter  # noqa: TID251 (the one pla
 #: Where Textual keeps the watchers of a reactive object (``textual.reactive``).
 _WATCHERS = "__watchers"
 
-Shown = tuple[tuple[str, str, str, bool, str], ...]
-
 
 def drop_render_caches() -> None:
     """Forget the style caches Textual keeps for widgets drawn lately (cheap to refill)."""
@@ -35,22 +31,12 @@ def drop_render_caches() -> None:
 class Footer(TextualFooter):
     """The key footer; use it instead of ``textual.widgets.Footer``."""
 
-    _shown: Shown | None = None
-
-    def _what_it_shows(self) -> Shown:
-        return tuple(
-            (binding.key, binding.action, binding.description, enabled, tooltip)
-            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
-            if binding.show
-        )
-
     async def recompose(self) -> None:
         if not self.is_attached:
             return
-        shown = self._what_it_shows() if self._bindings_ready else None
-        if shown is not None and shown == self._shown:
-            return
-        self._shown = shown
+        # Recomposed on every bindings change, as Textual's own: skipping the unchanged
+        # ones (tried) also skipped the screen refresh that follows, and a table's
+        # column widened on idle was then drawn at its old width until the next repaint.
         await super().recompose()
         watchers: dict[str, list[tuple[object, object]]] = getattr(self, _WATCHERS, {})
         for entries in watchers.values():
