@@ -18,6 +18,7 @@ import io
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ NO_DISPLAY = "this guest has no display; use the serial console"
 RECV_SIZE = 256 * 1024
 #: A paste is typed at most this many keys per second (the guest drops faster input).
 PASTE_KEYS_PER_S = 25.0
+#: Frames kept by digest: a blinking cursor toggles between two, a spinner a few more.
+RECENT_FRAMES = 4
 #: Above this many characters a paste asks first.
 PASTE_CONFIRM_CHARS = 200
 
@@ -125,6 +128,8 @@ class ScreenSource:
         self.uuid = uuid
         self.calls = 0
         self._lock = threading.Lock()
+        self._last: bytes | None = None
+        self._recent: OrderedDict[bytes, Frame] = OrderedDict()
 
     def grab(self) -> tuple[bytes, str, float]:
         """The screen's bytes, their MIME type and the round trip in seconds."""
@@ -153,12 +158,22 @@ class ScreenSource:
             ) from exc
         return b"".join(chunks), mime, time.monotonic() - started
 
-    def capture(self, previous: bytes | None = None) -> Frame | None:
-        """A new frame, or None when its digest equals PREVIOUS (nothing decoded)."""
+    def capture(self) -> Capture:
+        """The screen now: a new frame to draw or not, and whether it is new content.
+
+        A text console's blinking cursor alternates between two images; a frame whose
+        digest was seen among the last :data:`RECENT_FRAMES` is drawn again from the
+        kept copy (no decoding) but does not count as a change, so the refresh can slow.
+        """
         data, mime, seconds = self.grab()
         digest = digest_of(data)
-        if digest == previous:
-            return None
+        if digest == self._last:
+            return Capture(None, False, seconds)
+        self._last = digest
+        kept = self._recent.get(digest)
+        if kept is not None:
+            self._recent.move_to_end(digest)
+            return Capture(kept, False, seconds)
         try:
             image = decode(data)
         except (OSError, ValueError) as exc:
@@ -169,7 +184,20 @@ class ScreenSource:
                 host=self.host.label,
                 action=CAPTURE_ACTION,
             ) from exc
-        return Frame(data, mime, digest, image, seconds)
+        frame = Frame(data, mime, digest, image, seconds)
+        self._recent[digest] = frame
+        while len(self._recent) > RECENT_FRAMES:
+            self._recent.popitem(last=False)
+        return Capture(frame, True, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One screenshot call's outcome."""
+
+    frame: Frame | None  # None: the same image as the last call's
+    changed: bool  # new content (not the last frame, nor one seen just before)
+    seconds: float
 
 
 class RefreshPolicy:

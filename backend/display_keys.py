@@ -105,6 +105,11 @@ NAMED_CODES: dict[str, int] = {
     "delete": KEY_DELETE,
     **FUNCTION_CODES,
 }
+#: Textual's names of characters that are not their Unicode names.
+_CHARACTER_NAMES = {
+    "plus": "+", "minus": "-", "slash": "/", "backslash": "\\", "at": "@",
+    "underscore": "_", "less_than_sign": "<", "greater_than_sign": ">",
+}  # fmt: skip
 #: Textual writes a few keys two ways.
 _ALIASES = {"return": "enter", "esc": "escape", "pgup": "pageup", "pgdn": "pagedown"}
 #: Terminal control bytes Textual reports as ctrl+ keys that are really named keys.
@@ -125,6 +130,8 @@ def _base_codes(name: str, character: str | None) -> tuple[int, ...] | None:
         return CHARACTER_CODES[character]
     if len(name) == 1:
         return CHARACTER_CODES.get(name)
+    if name in _CHARACTER_NAMES:
+        return CHARACTER_CODES[_CHARACTER_NAMES[name]]
     try:
         looked_up = unicodedata.lookup(name.replace("_", " "))
     except KeyError:
@@ -135,6 +142,8 @@ def _base_codes(name: str, character: str | None) -> tuple[int, ...] | None:
 def key_codes(key: str, character: str | None = None) -> tuple[int, ...] | None:
     """The Linux keycodes of one Textual key event (``ctrl+alt+f1``, ``A``, ``enter``),
     modifiers first; None when the key is not in the table."""
+    if len(key) == 1:  # a character as its own name ("+" has no modifiers to split)
+        return CHARACTER_CODES.get(key)
     key = _CONTROL_ALIASES.get(key, key)
     parts = key.split("+")
     modifiers, name = parts[:-1], parts[-1]

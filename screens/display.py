@@ -45,8 +45,7 @@ MAX_QUEUED_KEYS = 10_000
 
 @dataclass
 class FrameArrived(Message, bubble=False):
-    frame: display.Frame | None  # None: unchanged since the last one
-    seconds: float
+    capture: display.Capture
 
 
 @dataclass
@@ -163,22 +162,20 @@ class DisplayScreen(Screen[None]):
     def capture(self) -> None:
         if self._ended.is_set():
             return
-        previous = self.frame.digest if self.frame else None
         try:
-            frame = self.source.capture(previous)
+            capture = self.source.capture()
         except KvmtuiError as error:
             self.post_message(DisplayProblem(str(error)))
             return
-        seconds = frame.seconds if frame else 0.0
-        self.post_message(FrameArrived(frame, seconds))
+        self.post_message(FrameArrived(capture))
 
     def on_frame_arrived(self, message: FrameArrived) -> None:
-        changed = message.frame is not None
-        if message.frame is not None:
-            self.frame = message.frame
-            self.image.show(message.frame.image)
-            self.set_status(f"Live: {message.frame.mime}, {message.frame.seconds:.2f} s a frame")
-        self.interval = self.policy.next_interval(changed, message.seconds)
+        capture = message.capture
+        if capture.frame is not None:
+            self.frame = capture.frame
+            self.image.show(capture.frame.image)
+        self.set_status(f"Live: {capture.seconds:.2f} s a screenshot")
+        self.interval = self.policy.next_interval(capture.changed, capture.seconds)
         self.query_one("#display-header", Static).update(self._header_text())
         self._schedule(self.interval)
 

@@ -95,6 +95,8 @@ class GuestToolsScreen(Screen[None]):
 
     #: Guests whose display was looked up: None when they have one, else the reason.
     displays: dict[str, str | None]
+    #: Guests whose display is being or was looked up (once per guest and screen).
+    display_lookups: set[str]
 
     def tool_target(self) -> tuple[Host, Guest] | None:
         raise NotImplementedError
@@ -113,6 +115,7 @@ class GuestToolsScreen(Screen[None]):
     def _displays(self) -> dict[str, str | None]:
         if not hasattr(self, "displays"):
             self.displays = {}
+            self.display_lookups = set()
         return self.displays
 
     def learn_display(self) -> None:
@@ -121,10 +124,10 @@ class GuestToolsScreen(Screen[None]):
         if target is None:
             return
         host, guest = target
-        known = self._displays()
-        if guest.key in known or display.can_show(host, guest) is not None:
+        self._displays()
+        if guest.key in self.display_lookups or display.can_show(host, guest) is not None:
             return
-        known[guest.key] = None  # looking; v stays usable meanwhile
+        self.display_lookups.add(guest.key)  # v stays usable until the answer comes
         self._look_up_display(host, guest)
 
     @work(doing=lambda self, host, guest: f"reading the devices of '{guest.name}'",
