@@ -211,7 +211,7 @@ class RefreshPolicy:
 
     def __init__(
         self,
-        fastest: float = 0.2,
+        fastest: float = 0.18,
         slowest: float = 2.0,
         backoff: float = 1.5,
         duty: float = 0.5,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -118,6 +119,7 @@ class DisplayScreen(Screen[None]):
         self.frame: display.Frame | None = None
         self.interval = self.policy.fastest
         self._timer: Timer | None = None
+        self._capture_started = 0.0
         self._ended = threading.Event()
         self._keys: queue.Queue[tuple[tuple[int, ...], float]] = queue.Queue()
         self._paste_cancel = threading.Event()
@@ -162,6 +164,7 @@ class DisplayScreen(Screen[None]):
     def capture(self) -> None:
         if self._ended.is_set():
             return
+        self._capture_started = time.monotonic()
         try:
             capture = self.source.capture()
         except KvmtuiError as error:
@@ -177,7 +180,8 @@ class DisplayScreen(Screen[None]):
         self.set_status(f"Live: {capture.seconds:.2f} s a screenshot")
         self.interval = self.policy.next_interval(capture.changed, capture.seconds)
         self.query_one("#display-header", Static).update(self._header_text())
-        self._schedule(self.interval)
+        # The interval runs from one screenshot's start to the next one's.
+        self._schedule(max(0.0, self.interval - (time.monotonic() - self._capture_started)))
 
     def on_display_problem(self, message: DisplayProblem) -> None:
         self.set_status(message.text, problem=True)
