@@ -120,6 +120,8 @@ class DisplayScreen(Screen[None]):
         self.interval = self.policy.fastest
         self._timer: Timer | None = None
         self._capture_started = 0.0
+        #: Key presses sent so far (one send-key call each).
+        self.keys_sent = 0
         self._ended = threading.Event()
         self._keys: queue.Queue[tuple[tuple[int, ...], float]] = queue.Queue()
         self._paste_cancel = threading.Event()
@@ -225,6 +227,7 @@ class DisplayScreen(Screen[None]):
                 self.post_message(DisplayProblem(str(error)))
                 continue
             sent += 1
+            self.keys_sent += 1
             if gap and self._ended.wait(gap):
                 return
 
