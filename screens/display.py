@@ -168,6 +168,11 @@ class DisplayScreen(Screen[None]):
             return
         self._capture_started = time.monotonic()
         try:
+            if self.frame is None:  # opened before the guest list knew: say it plainly
+                no_display = display.has_display(self.host, self.uuid)
+                if no_display is not None:
+                    self.post_message(DisplayProblem(f"'{self.guest_name}': {no_display}."))
+                    return
             capture = self.source.capture()
         except KvmtuiError as error:
             self.post_message(DisplayProblem(str(error)))

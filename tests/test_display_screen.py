@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from kvmtui.backend import display
 from kvmtui.screens.confirm import ConfirmScreen
@@ -85,3 +85,25 @@ async def test_save_writes_the_screen_as_png(test_node_uri: str, tmp_path: Path)
         await pilot.press("enter")
         await wait_for(pilot, target.exists, "the file")
     assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@run_async
+async def test_screen_opened_for_a_guest_without_display_says_so(test_node_uri: str) -> None:
+    """Pushed before the list's lookup answered: the screen reads the XML itself and
+    takes no screenshot."""
+    app = make_app([test_node_uri], stats=False)
+    app.animation_level = "none"
+    async with app.run_test(size=(100, 30)) as pilot:
+        list_screen = await loaded(pilot)
+        guest = await select(pilot, list_screen.table, "web-frontend-1")
+        screen = DisplayScreen(app.hosts[0], guest.uuid, guest.name)
+        app.push_screen(screen)
+        status = "#display-status"
+        await wait_for(
+            pilot,
+            lambda: any(
+                display.NO_DISPLAY in str(w.content) for w in screen.query(status).results(Static)
+            ),
+            "the sentence",
+        )
+        assert screen.source.calls == 0 and screen.frame is None
