@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from rich.color import ColorSystem, ColorType
 
 from kvmtui.backend import display
 from kvmtui.backend.display import (
@@ -22,7 +23,7 @@ from kvmtui.backend.display import (
     scale,
 )
 from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
-from kvmtui.tui.widgets.screen_image import UPPER_HALF, row_segments
+from kvmtui.tui.widgets.screen_image import UPPER_HALF, cell_style, row_segments
 from tests.hosts import started_host
 
 FRAME = Path(__file__).parent / "data" / "display-frame.ppm"
@@ -171,3 +172,13 @@ def test_save_png(tmp_path: Path) -> None:
         save_png(frame, tmp_path)
     with pytest.raises(KvmtuiError, match="no folder"):
         save_png(frame, tmp_path / "missing" / "screen.png")
+
+
+def test_cells_fall_back_to_256_colours() -> None:
+    """Rich's downgrade (applied by Textual's driver on a 256-colour terminal) maps a
+    cell's true colours to palette entries."""
+    style = cell_style((200, 30, 30), (10, 10, 120))
+    assert style.color is not None and style.bgcolor is not None
+    for colour in (style.color, style.bgcolor):
+        downgraded = colour.downgrade(ColorSystem.EIGHT_BIT)
+        assert downgraded.type is ColorType.EIGHT_BIT and downgraded.number is not None

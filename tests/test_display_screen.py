@@ -108,3 +108,12 @@ async def test_screen_opened_for_a_guest_without_display_says_so(test_node_uri: 
             "the sentence",
         )
         assert screen.source.calls == 0 and screen.frame is None
+
+
+@run_async
+async def test_escape_and_ctrl_keys_go_to_the_guest(test_node_uri: str) -> None:
+    """Escape, q and Ctrl+C are the guest's here, not the app's (only Ctrl+] leaves)."""
+    async with display_screen(test_node_uri) as (pilot, screen):
+        await pilot.press("escape", "q", "ctrl+c", "question_mark")
+        await wait_for(pilot, lambda: screen.keys_sent == 4, "four keys sent")
+        assert pilot.app.screen is screen
