@@ -139,6 +139,12 @@ class GuestToolsScreen(Screen[None]):
             reason = None  # the screen itself will say what is wrong
         self.post_message(DisplayKnown(guest.key, reason))
 
+    def forget_display(self, key: str) -> None:
+        """Look the guest's display up again when next selected (it changed state); the
+        last answer stands until the new one comes."""
+        self._displays()
+        self.display_lookups.discard(key)
+
     def on_display_known(self, message: DisplayKnown) -> None:
         self._displays()[message.key] = message.reason
         self.refresh_bindings()
