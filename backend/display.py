@@ -22,13 +22,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import libvirt
-from PIL import Image
 
 from kvmtui.backend import errors
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import Guest
+
+if TYPE_CHECKING:  # Pillow is imported with the first frame: the guest list never needs it
+    from PIL import Image
 
 CAPTURE_ACTION = "take a screenshot of"
 KEYS_ACTION = "send keys to"
@@ -111,6 +114,8 @@ def digest_of(data: bytes) -> bytes:
 
 def decode(data: bytes) -> Image.Image:
     """The frame as an RGB image (PNG from QEMU, PPM from older hypervisors)."""
+    from PIL import Image
+
     with Image.open(io.BytesIO(data)) as image:
         return image.convert("RGB")
 
@@ -250,6 +255,8 @@ def fit_cells(image_size: tuple[int, int], columns: int, rows: int) -> tuple[int
 
 def scale(image: Image.Image, columns: int, rows: int) -> Image.Image:
     """IMAGE scaled (box filter: each pixel the mean of what it covers) to fit the cells."""
+    from PIL import Image
+
     size = fit_cells(image.size, columns, rows)
     if size == (0, 0):
         return Image.new("RGB", (0, 0))
