@@ -66,6 +66,7 @@ bench: deps venv daemon
 	$(VPY) bench/agent_output_bench.py
 	$(VPY) bench/transfer_bench.py
 	$(VPY) bench/startup_bench.py
+	$(VPY) bench/display_bench.py
 
 # Soak benchmark (not part of test): the app for 10 minutes on the demo guests with random
 # churn and one libvirtd restart; RSS, CPU and objects every minute, then a verdict.

@@ -16,10 +16,9 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Static
+from textual.screen import Screen
+from textual.widgets import Static
 
 from kvmtui.backend.console import (
     CloseReason,
@@ -33,6 +32,7 @@ from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import GuestState
 from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.path_prompt import PathScreen
 from kvmtui.tui import messages
 from kvmtui.tui.widgets.terminal import LEAVE_KEY, Terminal
 from kvmtui.tui.workers import work
@@ -105,40 +105,16 @@ class TakeoverScreen(ConfirmScreen):
     """The takeover question (ConfirmScreen with the console's wording)."""
 
 
-class LogPathScreen(ModalScreen[str | None]):
+class LogPathScreen(PathScreen):
     """Asks where to log the console; dismisses with the path, or None."""
 
-    DEFAULT_CSS = """
-    LogPathScreen { align: center middle; }
-    LogPathScreen > Vertical {
-        width: 72; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $primary; background: $surface;
-    }
-    LogPathScreen Horizontal { height: auto; align-horizontal: right; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
     def __init__(self, suggestion: str) -> None:
-        super().__init__()
-        self.suggestion = suggestion
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("Append everything the guest prints to this file (16 MiB cap):")
-            yield Input(value=self.suggestion, id="log-path")
-            with Horizontal():
-                yield Button("Log", variant="primary", id="ok")
-                yield Button("Cancel (esc)", id="cancel")
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def _ok(self) -> None:
-        value = self.query_one(Input).value.strip()
-        self.dismiss(value or None)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        super().__init__(
+            "Append everything the guest prints to this file (16 MiB cap):",
+            suggestion,
+            "Log",
+            "log-path",
+        )
 
 
 class ConsoleScreen(Screen[None]):

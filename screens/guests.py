@@ -245,6 +245,9 @@ class GuestsScreen(GuestToolsScreen):
 
     def on_guest_updated(self, message: messages.GuestUpdated) -> None:
         if message.guest.host in self.hosts:
+            before = self.table.guest(message.guest.key)
+            if before is None or before.state is not message.guest.state:
+                self.forget_display(message.guest.key)  # may run with another definition
             self.table.update_guest(message.guest)
             self._count(message.guest.host)
             self.refresh_bindings()

@@ -21,7 +21,7 @@ from kvmtui.screens.details import DetailsScreen
 from kvmtui.screens.help import HelpScreen
 from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.guest_facts import GuestFacts
-from tests.pilot import build_app, no_blink, ticked, wait_for
+from tests.pilot import build_app, display_known, no_blink, ticked, wait_for
 
 MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
@@ -112,13 +112,15 @@ def test_read_only(snap_compare, test_node_uri: str) -> None:
 def test_help_screen(snap_compare, test_node_uri: str) -> None:
     """'?': a help box listing the guest list's keys with descriptions taken from the
     bindings, guest actions first (s Start, h Shutdown, ... F Force off, R Reset,
-    U Undefine, a Autostart), / Filter, then the statistics keys (P, M, T, N sorts,
+    U Undefine, a Autostart), the guest tools (c Console, v Display greyed out: the
+    selected guest has no display), / Filter, then the statistics keys (P, M, T, N sorts,
     B Disk bytes/requests, space Pause statistics, d Refresh interval, H Host view),
     esc Clear filter (dimmed: "only while filtering"), ^l Reconnect, ? Help; the box
     scrolls for q Quit and the table's movement keys."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await ticked(pilot, ALL_GUESTS)
+        await display_known(pilot)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
 
@@ -133,6 +135,7 @@ def test_help_screen_read_only(snap_compare, test_node_uri: str) -> None:
 
     async def run_before(pilot: Pilot[None]) -> None:
         await ticked(pilot, ALL_GUESTS)
+        await display_known(pilot)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "help")
 

@@ -83,18 +83,26 @@ def _remove_guests(uri: str, names: list[str]) -> None:
 
 @pytest.fixture
 def guest_factory(daemon_uri: str, guest_image: GuestImage) -> Iterator[GuestFactory]:
-    """make(memory_mib=256, vcpus=1, start=True) -> a new kvmtui-test-XXXXXXXX guest.
+    """make(memory_mib=256, vcpus=1, start=True, display=False) -> a new kvmtui-test-XXXXXXXX guest.
 
     Every guest made is destroyed, undefined and its disks removed at teardown.
     """
     conn = libvirt.open(daemon_uri)
     created: list[str] = []
 
-    def make(*, memory_mib: int = 256, vcpus: int = 1, start: bool = True) -> libvirt.virDomain:
+    def make(
+        *, memory_mib: int = 256, vcpus: int = 1, start: bool = True, display: bool = False
+    ) -> libvirt.virDomain:
         name = f"{TEST_GUEST_PREFIX}{uuid.uuid4().hex[:8]}"
         created.append(name)
         return define_guest(
-            conn, name, guest_image, memory_mib=memory_mib, vcpus=vcpus, start=start
+            conn,
+            name,
+            guest_image,
+            memory_mib=memory_mib,
+            vcpus=vcpus,
+            start=start,
+            display=display,
         )
 
     yield make
@@ -107,6 +115,18 @@ def guest_factory(daemon_uri: str, guest_image: GuestImage) -> Iterator[GuestFac
 def booted_guest(guest_factory: GuestFactory) -> libvirt.virDomain:
     """A running tiny guest whose agent answers guest-ping (deadline 60 s)."""
     dom = guest_factory()
+    try:
+        wait_for_agent(dom, AGENT_DEADLINE_S)
+    except AgentTimeout as error:
+        pytest.fail(str(error), pytrace=False)
+    return dom
+
+
+@pytest.fixture
+def display_guest(guest_factory: GuestFactory) -> libvirt.virDomain:
+    """A running tiny guest with a VGA screen (kernel log on tty0, a shell on tty1) whose
+    agent answers guest-ping (so its shells are up)."""
+    dom = guest_factory(display=True)
     try:
         wait_for_agent(dom, AGENT_DEADLINE_S)
     except AgentTimeout as error:

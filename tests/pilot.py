@@ -193,6 +193,22 @@ async def ticked(pilot: Pilot[None], rows: int | None = None) -> GuestsScreen:
     return screen
 
 
+async def display_known(pilot: Pilot[None]) -> None:
+    """Wait until the selected running guest's display lookup answered: the help and
+    the footer show `v` greyed out or not by it (nothing to wait for when read-only)."""
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    screen = screen_of(app)
+    guest = screen.table.selected_guest
+    assert guest is not None
+    screen.refresh_bindings()
+    await wait_for(
+        pilot,
+        lambda: guest.key in getattr(screen, "displays", {}) or screen.readonly,
+        "the display lookup",
+    )
+
+
 async def select(
     pilot: Pilot[None], table: GuestTable, name: str, host: str | None = None
 ) -> Guest:

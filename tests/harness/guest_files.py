@@ -43,6 +43,10 @@ else
 fi
 ip link set lo up
 [ -e /sys/class/net/eth0 ] && ip link set eth0 up
+# Display tests boot with kvmtui.tty1 on the command line: a root shell on tty1 as well.
+if grep -q kvmtui.tty1 /proc/cmdline; then
+    echo "tty1::respawn:-/bin/sh" >> /etc/inittab
+fi
 echo "init: kvmtui guest ready"
 exec /sbin/init
 """

@@ -80,14 +80,28 @@ def remove_disks(guest_name: str) -> None:
         path.unlink(missing_ok=True)
 
 
+# A guest with a display: VGA video, the kernel log on tty0 as well as ttyS0 (the last
+# console= stays /dev/console, so the serial console is unchanged) and a shell on tty1.
+DISPLAY_CMDLINE = "console=tty0 kvmtui.tty1"
+
+
 def guest_xml(
-    name: str, image: GuestImage, *, domain_type: str, memory_mib: int, vcpus: int, disk: Path
+    name: str,
+    image: GuestImage,
+    *,
+    domain_type: str,
+    memory_mib: int,
+    vcpus: int,
+    disk: Path,
+    display: bool = False,
 ) -> str:
     tcg = (
         "<features><acpi/></features>"
         if domain_type != "qemu"
         else "<features><acpi/><tcg><tb-cache unit='MiB'>32</tb-cache></tcg></features>"
     )
+    cmdline = f"{DISPLAY_CMDLINE} {image.cmdline}" if display else image.cmdline
+    video = "vga" if display else "none"
     return f"""<domain type='{domain_type}'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{memory_mib}</memory>
@@ -100,7 +114,7 @@ def guest_xml(
     <type arch='x86_64'>hvm</type>
     <kernel>{escape(str(image.kernel))}</kernel>
     <initrd>{escape(str(image.initrd))}</initrd>
-    <cmdline>{escape(image.cmdline)}</cmdline>
+    <cmdline>{escape(cmdline)}</cmdline>
   </os>
   {tcg}
   <clock offset='utc'/>
@@ -124,7 +138,7 @@ def guest_xml(
     </channel>
     <memballoon model='virtio'><stats period='2'/></memballoon>
     <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
-    <video><model type='none'/></video>
+    <video><model type='{video}'/></video>
   </devices>
 </domain>
 """
@@ -227,8 +241,12 @@ def define_guest(
     memory_mib: int = 256,
     vcpus: int = 1,
     start: bool = True,
+    display: bool = False,
 ) -> libvirt.virDomain:
-    """Define a persistent tiny guest with a fresh data disk; start it unless start=False."""
+    """Define a persistent tiny guest with a fresh data disk; start it unless start=False.
+
+    display=True gives it a VGA screen with the kernel log and a shell on tty1.
+    """
     xml = guest_xml(
         name,
         image,
@@ -236,6 +254,7 @@ def define_guest(
         memory_mib=memory_mib,
         vcpus=vcpus,
         disk=create_disk(name),
+        display=display,
     )
     dom = conn.defineXML(xml)
     if start:
@@ -380,5 +399,5 @@ class GuestFactory(Protocol):
     """What the guest_factory fixture returns."""
 
     def __call__(
-        self, *, memory_mib: int = 256, vcpus: int = 1, start: bool = True
+        self, *, memory_mib: int = 256, vcpus: int = 1, start: bool = True, display: bool = False
     ) -> libvirt.virDomain: ...
