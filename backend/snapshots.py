@@ -33,6 +33,7 @@ from kvmtui.backend import errors
 from kvmtui.backend.domain import Disk, Domain
 from kvmtui.backend.domain.layout import read_domain
 from kvmtui.backend.host import Host
+from kvmtui.backend.jobs import JobContext, JobRegistry, JobView
 from kvmtui.backend.model import version_text
 
 T = TypeVar("T")
@@ -46,7 +47,8 @@ PROGRESS_EVERY_S = 0.5
 #: How long the guest agent may take to answer the ping that offers quiesce.
 AGENT_PING_S = 2
 
-Progress = Callable[[str], None]
+#: How a save is going: a phrase, bytes of memory saved, of how many (None: unknown).
+Progress = Callable[[str, int, int | None], None]
 
 
 class Kind(StrEnum):
@@ -372,9 +374,9 @@ def _watch_progress(dom: libvirt.virDomain, progress: Progress, done: threading.
         processed, total = stats.get("memory_processed"), stats.get("memory_total")
         if processed and total:
             progress(f"saving memory: {processed * 100 // total}% of {total >> 20} MiB, "
-                     f"{elapsed:.0f} s")  # fmt: skip
+                     f"{elapsed:.0f} s", int(processed), int(total))  # fmt: skip
         else:
-            progress(f"saving memory and disks: {elapsed:.0f} s")
+            progress(f"saving memory and disks: {elapsed:.0f} s", 0, None)
 
 
 def create(
@@ -393,7 +395,7 @@ def create(
         raise _refuse(host, action, name, f"no {request.kind} snapshot: {why}")
     if request.quiesce and offer.quiesce:
         raise _refuse(host, action, name, f"cannot quiesce: {offer.quiesce}")
-    memory = request.kind is Kind.INTERNAL and tree.running
+    memory = with_memory(tree, request)
     domain = read_domain(host, uuid, action)
     xml = snapshot_xml(
         SnapshotRequest(checked, request.description, request.kind, request.quiesce),
@@ -423,6 +425,37 @@ def create(
         raise errors.OperationError(f"Could not {action} guest '{name}' on {host.label}: "
                                     "the snapshot did not appear.")  # fmt: skip
     return after
+
+
+def with_memory(tree: SnapshotTree, request: SnapshotRequest) -> bool:
+    """The snapshot will hold the guest's memory (an internal one of an active guest)."""
+    return request.kind is Kind.INTERNAL and tree.running
+
+
+def start_create(
+    jobs: JobRegistry, host: Host, uuid: str, request: SnapshotRequest
+) -> JobView:
+    """Take the snapshot as a job (one with memory takes seconds): progress on the jobs
+    screen, the outcome as the job's sentence. libvirt cannot abort a snapshot, so the
+    job offers no cancel."""
+    name = _guest_name(host, uuid)
+    title = f"Snapshot '{request.name.strip() or '(named by libvirt)'}' of '{name}'"
+    return jobs.start(
+        host.label, title, lambda ctx: create_job(ctx, host, uuid, request), cancellable=False
+    )
+
+
+def create_job(ctx: JobContext, host: Host, uuid: str, request: SnapshotRequest) -> str:
+    """The snapshot job's body; returns the result sentence."""
+    ctx.phase("checking")
+
+    def report(text: str, done: int, total: int | None) -> None:
+        ctx.phase(text)
+        ctx.progress(done, total)
+
+    made = create(host, uuid, request, report)
+    kind = "with memory" if made.memory else made.state
+    return f"Took snapshot '{made.name}' of '{_guest_name(host, uuid)}' ({kind})."
 
 
 def _existing(

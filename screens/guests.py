@@ -339,7 +339,7 @@ class GuestsScreen(GuestToolsScreen):
             return
         from kvmtui.screens.snapshots import SnapshotsScreen  # loaded when first opened
 
-        self.app.push_screen(SnapshotsScreen(host, guest.uuid, guest.name))
+        self.app.push_screen(SnapshotsScreen(host, guest.uuid, guest.name, self.jobs))
 
     # -- which keys work now -----------------------------------------------------------
 

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from kvmtui.backend import snapshots
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
+from kvmtui.backend.jobs import JobRegistry
 from kvmtui.backend.snapshots import (
     DeleteMode,
     RevertTo,
@@ -32,6 +33,7 @@ from kvmtui.backend.snapshots import (
     SnapshotTree,
 )
 from kvmtui.screens.snapshot_forms import DeleteScreen, RevertScreen, SnapshotFormScreen
+from kvmtui.tui import messages
 from kvmtui.tui.workers import work
 
 _CHANGES = frozenset({"create", "revert", "delete"})
@@ -79,9 +81,13 @@ class SnapshotsScreen(Screen[None]):
         Binding("f5", "reload", "Reload", show=False),
     ]
 
-    def __init__(self, host: Host, uuid: str, name: str) -> None:
+    def __init__(
+        self, host: Host, uuid: str, name: str, jobs: JobRegistry | None = None
+    ) -> None:
         super().__init__()
         self.host = host
+        self.jobs = jobs
+        self.job_id: int | None = None  # the snapshot with memory being taken as a job
         self.uuid = uuid
         self.guest_name = name
         self.snapshot_tree: SnapshotTree | None = None
@@ -230,9 +236,21 @@ class SnapshotsScreen(Screen[None]):
             DeleteMode.METADATA: f"libvirt forgot snapshot '{name}'; its data stays.",
         }[mode]
 
-    def _progress(self, text: str) -> None:
+    def _progress(self, text: str, _done: int, _total: int | None) -> None:
         """From the backend's progress thread."""
         self.post_message(SnapshotProgress(text))
+
+    def on_job_changed(self, message: messages.JobChanged) -> None:
+        view = message.view
+        if view.id != self.job_id:
+            return
+        if not view.finished:
+            self.query_one("#snapshot-progress", Static).update(view.phase)
+            return
+        self.job_id = None
+        self.busy = None
+        self.query_one("#snapshot-progress", Static).update(view.outcome or "")
+        self._load()  # the app shows the outcome as a notification
 
     def on_snapshot_progress(self, message: SnapshotProgress) -> None:
         if self.busy is not None:
@@ -252,15 +270,22 @@ class SnapshotsScreen(Screen[None]):
         self.refresh_bindings()
 
     def action_create(self) -> None:
-        if self.snapshot_tree is None or self.disabled_reason("create"):
+        tree = self.snapshot_tree
+        if tree is None or self.disabled_reason("create"):
             return
 
         def chosen(request: SnapshotRequest | None) -> None:
-            if request is not None:
-                self._start(f"taking snapshot {request.name or '(named by libvirt)'}")
+            if request is None or tree is None:
+                return
+            self._start(f"taking snapshot {request.name or '(named by libvirt)'}")
+            if self.jobs is not None and snapshots.with_memory(tree, request):
+                view = snapshots.start_create(self.jobs, self.host, self.uuid, request)
+                self.job_id = view.id
+                self.notify(f"Started: {view.title}. J shows the jobs.")
+            else:
                 self._act(lambda: self._create(request))
 
-        self.app.push_screen(SnapshotFormScreen(self.snapshot_tree), chosen)
+        self.app.push_screen(SnapshotFormScreen(tree), chosen)
 
     def action_revert(self) -> None:
         snap = self.selected

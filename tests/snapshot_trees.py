@@ -10,6 +10,7 @@ import libvirt
 from textual.pilot import Pilot
 
 from kvmtui.screens.snapshots import SnapshotsScreen
+from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import DATA, connected_host, wait_for
 
 #: tests/data/snapshot-node.xml: web (running, qcow2), legacy (raw disk), firmware (UEFI).
@@ -67,7 +68,9 @@ async def open_snapshots(
         make_tree(host.connection())
     guest = host.guest(uuid)
     assert guest is not None
-    screen = SnapshotsScreen(host, uuid, guest.name)
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    screen = SnapshotsScreen(host, uuid, guest.name, app.jobs)
     await pilot.app.push_screen(screen)
     await wait_for(pilot, lambda: screen.loads >= 1, "the snapshots")
     await pilot.pause()

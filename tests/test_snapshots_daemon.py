@@ -14,6 +14,7 @@ from kvmtui.backend import snapshots
 from kvmtui.backend.agent import GuestAgent
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
+from kvmtui.backend.jobs import JobRegistry, JobState
 from kvmtui.backend.snapshots import DeleteMode, Kind, RevertTo, SnapshotRequest
 from kvmtui.screens.snapshot_forms import RevertScreen
 from kvmtui.screens.snapshots import SnapshotsScreen
@@ -45,10 +46,12 @@ def test_internal_snapshot_with_memory_then_revert_loses_a_file(
     tree = snapshots.read_tree(host, uuid)
     assert tree.running and tree.offer.internal is None and tree.offer.memory is None
     assert tree.offer.quiesce is None  # the agent answers: quiesce is offered
-    progress: list[str] = []
-    made = snapshots.create(
-        host, uuid, SnapshotRequest("before", "clean boot"), progress=progress.append
-    )
+    jobs = JobRegistry()
+    view = snapshots.start_create(jobs, host, uuid, SnapshotRequest("before", "clean boot"))
+    done = jobs.wait(view.id, timeout=120)
+    assert done is not None and done.state is JobState.DONE, done
+    made = snapshots.read_tree(host, uuid).snapshot("before")
+    assert made is not None
     assert (made.name, made.memory, made.state, made.description) == (
         "before", True, "running", "clean boot"
     )

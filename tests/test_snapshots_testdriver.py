@@ -8,6 +8,7 @@ import libvirt
 import pytest
 
 from kvmtui.backend import errors, snapshots
+from kvmtui.backend.jobs import JobState
 from kvmtui.backend.snapshots import DeleteMode, Kind, RevertTo, SnapshotRequest
 from kvmtui.screens.snapshot_forms import DeleteScreen, RevertScreen, SnapshotFormScreen
 from kvmtui.screens.snapshots import SnapshotsScreen
@@ -141,6 +142,10 @@ async def test_create_from_the_form() -> None:
         made = tree.snapshot("nightly")
         assert made is not None and made.current and made.description == "before upgrade"
         assert made.memory  # web runs: an internal snapshot holds its memory
+        # ... so it was taken as a job, which the jobs screen lists with its outcome.
+        (job,) = app.jobs.jobs()
+        assert job.state is JobState.DONE and job.title == "Snapshot 'nightly' of 'web'"
+        assert job.outcome == "Took snapshot 'nightly' of 'web' (with memory)."
 
 
 @run_async
