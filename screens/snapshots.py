@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kvmtui.backend import snapshots
 from kvmtui.backend.errors import KvmtuiError
@@ -34,6 +34,7 @@ from kvmtui.backend.snapshots import (
 )
 from kvmtui.screens.snapshot_forms import DeleteScreen, RevertScreen, SnapshotFormScreen
 from kvmtui.tui import messages
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.workers import work
 
 _CHANGES = frozenset({"create", "revert", "delete"})
