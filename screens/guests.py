@@ -149,6 +149,7 @@ class GuestsScreen(GuestToolsScreen):
             show=False,
             tooltip="Uploads and downloads: progress, cancel, outcome.",
         ),
+        Binding("z", "snapshots", "Snapshots", show=False, tooltip="The guest's snapshots."),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -330,6 +331,18 @@ class GuestsScreen(GuestToolsScreen):
         from kvmtui.screens.storage import StorageScreen
 
         self.app.push_screen(StorageScreen(list(self.hosts.values()), self.jobs))
+
+    def action_snapshots(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        host, guest = selected
+        if guest.state is GuestState.UNKNOWN:
+            self.notify(f"Cannot open the snapshots of '{guest.name}': its host is unreachable.")
+            return
+        from kvmtui.screens.snapshots import SnapshotsScreen  # loaded when first opened
+
+        self.app.push_screen(SnapshotsScreen(host, guest.uuid, guest.name, self.jobs))
 
     # -- which keys work now -----------------------------------------------------------
 

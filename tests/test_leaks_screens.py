@@ -40,6 +40,8 @@ from kvmtui.screens.host import HostScreen
 from kvmtui.screens.jobs import JobsScreen
 from kvmtui.screens.ksm import KsmScreen
 from kvmtui.screens.ksm_thresholds import ThresholdsScreen
+from kvmtui.screens.snapshot_forms import SnapshotFormScreen
+from kvmtui.screens.snapshots import SnapshotsScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.storage_volume import VolumeFormScreen
 from kvmtui.screens.throttle import ThrottleScreen
@@ -82,6 +84,9 @@ KINDS = [
     Kind("host", HostScreen, ("H",)),
     Kind("help", HelpScreen, ("question_mark",)),
     Kind("jobs", JobsScreen, ("J",)),
+    Kind("snapshots", SnapshotsScreen, ("z",), node="snapshot-node.xml", guest="web"),
+    Kind("snapshot form", SnapshotFormScreen, ("n",), ("escape",), ("z",), "snapshot-node.xml",
+         "web"),
     Kind("delay question", DelayScreen, ("d",)),
     Kind("balloon question", BalloonPeriodScreen, ("b",), parent=("enter",),
          node="balloon_node.xml", guest="silent"),

@@ -150,6 +150,8 @@ def test_the_first_screen_imports_none_of_the_screens_behind_keys() -> None:
         "kvmtui.screens.confirm",
         "kvmtui.screens.delay",
         "kvmtui.screens.jobs",
+        "kvmtui.screens.snapshots",
+        "kvmtui.backend.snapshots",
         "kvmtui.backend.ksm",
         "kvmtui.backend.storage",
         "kvmtui.backend.throttle",
