@@ -17,7 +17,6 @@ import hashlib
 import io
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,23 +48,11 @@ RGB = tuple[int, int, int]
 
 
 def display_reason(domain_xml: str) -> str | None:
-    """None when the domain XML has a screen to capture, else why not.
+    """None when the domain XML has a screen to capture (:attr:`Domain.has_display`),
+    else why not. Raises ``DomainXmlError`` for text that is not domain XML."""
+    from kvmtui.backend.domain import Domain  # lxml: not on the start-up path
 
-    A display is a ``<video>`` device whose model is not ``none``, or a ``<graphics>``
-    element (libvirt then adds a default video device). QEMU screenshots need only the
-    video device (libvirt runs it with ``-display none``).
-    """
-    root = ET.fromstring(domain_xml)
-    devices = root.find("devices")
-    if devices is None:
-        return NO_DISPLAY
-    if devices.find("graphics") is not None:
-        return None
-    for video in devices.findall("video"):
-        model = video.find("model")
-        if model is None or model.get("type", "") != "none":
-            return None
-    return NO_DISPLAY
+    return None if Domain.from_xml(domain_xml).has_display else NO_DISPLAY
 
 
 def can_show(host: Host, guest: Guest | None) -> str | None:
@@ -82,14 +69,9 @@ def can_show(host: Host, guest: Guest | None) -> str | None:
 
 def has_display(host: Host, uuid: str) -> str | None:
     """None when the guest has a display, else :data:`NO_DISPLAY` (reads its live XML)."""
-    dom = host.domain(uuid, CAPTURE_ACTION)
-    try:
-        xml = dom.XMLDesc(0)
-    except libvirt.libvirtError as exc:
-        raise errors.from_libvirt(
-            exc, host=host.label, action=CAPTURE_ACTION, guest=dom.name()
-        ) from exc
-    return display_reason(xml)
+    from kvmtui.backend.domain.layout import read_domain  # lxml: not on the start-up path
+
+    return None if read_domain(host, uuid, CAPTURE_ACTION).has_display else NO_DISPLAY
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,13 @@ class Domain(XmlNode):
         return self.devices_of(Video)
 
     @property
+    def has_display(self) -> bool:
+        """A screen to capture: a ``<graphics>`` element (libvirt then adds a default
+        video device) or a ``<video>`` whose model is not ``none``. QEMU's screenshots
+        need only the video device (libvirt runs it with ``-display none``)."""
+        return bool(self.graphics) or any(v.model != "none" for v in self.videos)
+
+    @property
     def memballoon(self) -> MemBalloon | None:
         balloons = self.devices_of(MemBalloon)
         return balloons[0] if balloons else None
