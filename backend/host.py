@@ -80,7 +80,8 @@ class Host:
         self._listener = listener
         self._clock = clock
         self._retry_delays = tuple(retry_delays)
-        self._pending_sweep = pending_sweep
+        #: Seconds between sweeps for changes waiting for a restart (tests shorten it).
+        self.pending_sweep = pending_sweep
         #: Guests whose pending changes the sweep still has to check, and when the next
         #: sweep starts (monotonic); checked one at a time while no event waits.
         self._sweep: collections.deque[str] = collections.deque()
@@ -480,7 +481,7 @@ class Host:
             self._sweep = collections.deque(
                 g.uuid for g in self._guests.values() if g.active and g.persistent
             )
-        self._next_sweep = time.monotonic() + self._pending_sweep
+        self._next_sweep = time.monotonic() + self.pending_sweep
 
     def _sweep_step(self) -> None:
         """Check one guest of the sweep; start the next sweep when it is due."""
