@@ -27,9 +27,8 @@ def _line(text: str, needle: str) -> int:
 def _refused(daemon_uri: str, dom: libvirt.virDomain, edited: str) -> xmledit.EditRefused:
     """Define ``edited`` through the backend; it must be refused and change nothing."""
     before = dom.XMLDesc(SAVED)
-    with started_host(daemon_uri) as host:
-        with pytest.raises(xmledit.EditRefused) as refused:
-            xmledit.define(host, dom.UUIDString(), edited)
+    with started_host(daemon_uri) as host, pytest.raises(xmledit.EditRefused) as refused:
+        xmledit.define(host, dom.UUIDString(), edited)
     assert dom.XMLDesc(SAVED) == before
     return refused.value
 
