@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import libvirt
 import pytest
+from textual.pilot import Pilot
 
 from kvmtui.backend.host import Host
 from kvmtui.screens.xml_editor import XmlDiffScreen, XmlEditorScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
-from tests.pilot import loaded, run_async, select, wait_for
+from tests.pilot import open_xml_editor, run_async, wait_for
 
 SAVED = libvirt.VIR_DOMAIN_XML_INACTIVE
 GUEST = "db-primary"
@@ -30,16 +31,8 @@ def saved_xml(host: Host) -> str:
     return str(host.connection().lookupByName(GUEST).XMLDesc(SAVED))
 
 
-async def open_editor(pilot) -> XmlEditorScreen:  # type: ignore[no-untyped-def]
-    screen = await loaded(pilot)
-    await select(pilot, screen.table, GUEST)
-    await pilot.press("E")
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, XmlEditorScreen), "the editor")
-    editor = app.screen
-    assert isinstance(editor, XmlEditorScreen)
-    await wait_for(pilot, lambda: editor.definition is not None, "the definition")
-    return editor
+async def open_editor(pilot: Pilot[None]) -> XmlEditorScreen:
+    return await open_xml_editor(pilot, GUEST)
 
 
 def status(editor: XmlEditorScreen) -> str:
