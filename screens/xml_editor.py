@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
 
 from kvmtui.backend import xmledit
@@ -21,6 +21,7 @@ from kvmtui.backend.host import Host
 from kvmtui.backend.model import Guest
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.tui import messages
+from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.workers import work
 
 #: How each line of a unified diff is drawn.
@@ -94,6 +95,7 @@ class XmlEditorScreen(Screen[None]):
         self.guest = guest
         self.definition: xmledit.Definition | None = None
         self.busy = False
+        self.area = self._text_area()
 
     @property
     def viewer(self) -> bool:
@@ -102,7 +104,7 @@ class XmlEditorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self._heading(), id="xml-heading")
-        yield self._text_area()
+        yield self.area
         yield Static("Reading the definition…", id="xml-status")
         yield Footer(compact=True)
 
@@ -116,8 +118,6 @@ class XmlEditorScreen(Screen[None]):
             tab_behavior="focus",
             soft_wrap=False,
         )
-        with contextlib.suppress(LanguageDoesNotExist):  # tree-sitter-xml (see README)
-            area.language = "xml"
         return area
 
     def _heading(self) -> Text:
@@ -137,6 +137,20 @@ class XmlEditorScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load(self.host, self.guest.uuid)
 
+    def on_unmount(self) -> None:
+        # TextArea watches the app's ``theme`` reactive and never stops: Textual keeps
+        # (node, callback) on the app until the theme changes, so every editor ever
+        # opened stayed alive with its parsed document (about 100 KiB each).
+        watchers: dict[str, list[tuple[object, object]]] = getattr(self.app, "__watchers", {})
+        for entries in watchers.values():
+            entries[:] = [(node, callback) for node, callback in entries if node is not self.area]
+        # tree-sitter's parser and tree hold the document's read callback but are not
+        # seen by the garbage collector: the document would never be freed.
+        document = self.area.document
+        with contextlib.suppress(TypeError):
+            for name in ("_parser", "_syntax_tree"):
+                vars(document).pop(name, None)
+
     @work(doing="reading the guest's definition", group="xml-editor", exclusive=True)
     def load(self, host: Host, uuid: str) -> None:
         try:
@@ -153,6 +167,9 @@ class XmlEditorScreen(Screen[None]):
         self.definition = message.definition
         area = self.text_area
         area.load_text(message.definition.xml)
+        # The language after the text: each highlighted document is made once.
+        with contextlib.suppress(LanguageDoesNotExist):  # tree-sitter-xml (see README)
+            area.language = "xml"
         area.read_only = self.viewer
         area.focus()
         self._status(
