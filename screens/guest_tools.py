@@ -1,6 +1,6 @@
 """Screens one guest opens from the guest list and the details screen: its serial
-console, its graphical display, its guest agent, its I/O limits and its definition as XML. One table of keys,
-one way to open each.
+console, its graphical display, its guest agent, its I/O limits and its definition as
+XML. One table of keys, one way to open each.
 
 Whether a guest has a display at all is in its XML (an RPC): it is looked up in a worker
 when a running guest is selected, kept per guest, and greys out ``v`` once known."""
