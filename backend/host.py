@@ -8,6 +8,7 @@ Changes go to a listener callable, called from the supervisor thread.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import queue
@@ -46,6 +47,9 @@ KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 3
 #: Guests whose missing figures are read in one go before the supervisor looks at its
 #: queue again (events, stop): about 50 ms of round trips on a local daemon.
 FIGURES_CHUNK = 500
+#: Seconds between sweeps that compare each running guest's live and saved definitions
+#: (libvirt sends no event for a change to the saved definition alone).
+PENDING_SWEEP_S = 60.0
 
 _CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "I/O error",
@@ -54,6 +58,14 @@ _CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed by the client",
 }
 
+
+
+def _pending_for(dom: libvirt.virDomain, guest: Guest) -> tuple[str, ...]:
+    """What waits for a restart (``backend.pending``), imported on first use: it brings
+    the domain model and lxml, which the first frame does not need."""
+    from kvmtui.backend.pending import pending_for
+
+    return pending_for(dom, guest)
 
 class Host:
     """A libvirt connection that comes back by itself."""
@@ -67,6 +79,7 @@ class Host:
         listener: Listener | None = None,
         clock: Callable[[], float] = time.time,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        pending_sweep: float = PENDING_SWEEP_S,
     ) -> None:
         self.uri = uri
         self.readonly = readonly
@@ -74,6 +87,12 @@ class Host:
         self._listener = listener
         self._clock = clock
         self._retry_delays = tuple(retry_delays)
+        #: Seconds between sweeps for changes waiting for a restart (tests shorten it).
+        self.pending_sweep = pending_sweep
+        #: Guests whose pending changes the sweep still has to check, and when the next
+        #: sweep starts (monotonic); checked one at a time while no event waits.
+        self._sweep: collections.deque[str] = collections.deque()
+        self._next_sweep = 0.0
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._conn: libvirt.virConnect | None = None
@@ -218,8 +237,11 @@ class Host:
                     self._wait_for_retry(delay)
                     continue
             try:
-                item = self._queue.get(timeout=1.0)
+                item = self._queue.get_nowait() if self._sweep else self._queue.get(timeout=1.0)
             except queue.Empty:
+                doing = f"comparing saved definitions on {self.label}"
+                with failures.reported(doing, self._problem):
+                    self._sweep_step()
                 continue
             # A bug in handling one change must not end the thread: the host would go
             # quiet for the rest of the session. Its sentence goes to the status line.
@@ -307,7 +329,7 @@ class Host:
             return False
         guests = listing.guests
         with self._lock:
-            self._guests = {g.uuid: g for g in guests}
+            self._guests = {g.uuid: g for g in self._carry_pending(guests)}
             self._snapshot = None
             self._status = replace(
                 self._status,
@@ -321,8 +343,9 @@ class Host:
             status = self._status
         self._connected.set()
         self._emit(StatusChanged(status))
-        self._emit(GuestsLoaded(self.label, tuple(guests)))
+        self._emit(GuestsLoaded(self.label, self.guests()))
         self._queue_figures(conn, listing)
+        self._start_sweep()
         return True
 
     def _register_callbacks(self, conn: libvirt.virConnect) -> None:
@@ -393,10 +416,11 @@ class Host:
             self._on_rpc_failure(exc)
             return
         with self._lock:
-            self._guests = {g.uuid: g for g in listing.guests}
+            self._guests = {g.uuid: g for g in self._carry_pending(listing.guests)}
             self._snapshot = None
-        self._emit(GuestsLoaded(self.label, tuple(listing.guests)))
+        self._emit(GuestsLoaded(self.label, self.guests()))
         self._queue_figures(conn, listing)
+        self._start_sweep()
 
     def _queue_figures(self, conn: libvirt.virConnect, listing: GuestList) -> None:
         """Read the figures the listing lacked after it is shown, in chunks, queued
@@ -445,6 +469,52 @@ class Host:
         self._complete.set()
         self._emit(GuestsLoaded(self.label, self.guests()))
 
+    # -- changes waiting for a restart -------------------------------------------------
+
+    def _carry_pending(self, guests: Sequence[Guest]) -> list[Guest]:
+        """A reloaded list keeps what was known to wait for a restart while the same run
+        of each guest goes on (same domain id); the sweep checks again soon after."""
+        old = self._guests
+        carried: list[Guest] = []
+        for guest in guests:
+            before = old.get(guest.uuid)
+            if before is not None and before.pending and before.domain_id == guest.domain_id:
+                guest = replace(guest, pending=before.pending)
+            carried.append(guest)
+        return carried
+
+    def _start_sweep(self) -> None:
+        with self._lock:
+            self._sweep = collections.deque(
+                g.uuid for g in self._guests.values() if g.active and g.persistent
+            )
+        self._next_sweep = time.monotonic() + self.pending_sweep
+
+    def _sweep_step(self) -> None:
+        """Check one guest of the sweep; start the next sweep when it is due."""
+        if not self._sweep:
+            if time.monotonic() >= self._next_sweep and self._conn is not None:
+                self._start_sweep()
+            return
+        uuid = self._sweep.popleft()
+        conn = self._conn
+        cached = self.guest(uuid)
+        if conn is None or cached is None:
+            return
+        try:
+            pending = _pending_for(conn.lookupByUUIDString(uuid), cached)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:  # gone: its event comes
+                self._on_rpc_failure(exc)
+            return
+        with self._lock:
+            current = self._guests.get(uuid)
+            if current is None or current.pending == pending:
+                return
+            self._guests[uuid] = guest = replace(current, pending=pending)
+            self._snapshot = None
+        self._emit(GuestUpdated(guest))
+
     def _refresh_guest(self, uuid: str) -> None:
         conn = self._conn
         if conn is None:
@@ -452,6 +522,7 @@ class Host:
         try:
             dom = conn.lookupByUUIDString(uuid)
             guest = read_guest(self.label, dom, agent_connected=self._agents.get(uuid))
+            guest = replace(guest, pending=_pending_for(dom, guest))
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 with self._lock:

@@ -129,6 +129,9 @@ class Guest:
     persistent: bool
     domain_id: int | None = None
     agent_connected: bool | None = None
+    #: What differs between the running guest and its saved definition, one phrase each
+    #: ("vCPUs 2 now, 4 after restart"); () when nothing waits for a restart.
+    pending: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -26,7 +26,7 @@ from kvmtui.screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsSc
 from kvmtui.tui import messages
 from kvmtui.tui.polling import Pollers
 from kvmtui.tui.widgets.footer import Footer
-from kvmtui.tui.widgets.guest_facts import GuestFacts, GuestSection
+from kvmtui.tui.widgets.guest_facts import GuestFacts, GuestSection, PendingChanges
 from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
 from kvmtui.tui.workers import work
 
@@ -61,7 +61,7 @@ class DetailsScreen(GuestToolsScreen):
 
     def sections(self) -> list[Widget]:
         """The blocks of the screen, top to bottom; add new aspects of a guest here."""
-        blocks: list[Widget] = [GuestFacts(self.guest)]
+        blocks: list[Widget] = [GuestFacts(self.guest), PendingChanges(self.guest)]
         if self.pollers is not None:
             blocks.append(GuestGraphs(self.guest.uuid, self.guest.max_memory_kib or None))
         blocks.append(GuestDevices())

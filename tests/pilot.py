@@ -18,6 +18,7 @@ from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle import DISK_TAB, ThrottleScreen
+from kvmtui.screens.xml_editor import XmlEditorScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.polling import PollerFactory
 from kvmtui.tui.widgets.guest_table import GuestTable
@@ -233,3 +234,17 @@ def row_state(table: GuestTable, name: str, host: str | None = None) -> GuestSta
         if guest.name == name and (host is None or guest.host == host):
             return guest.state
     return None
+
+
+async def open_xml_editor(pilot: Pilot[None], name: str) -> XmlEditorScreen:
+    """E on the guest called ``name``: its XML editor, once the definition is in."""
+    screen = await loaded(pilot)
+    await select(pilot, screen.table, name)
+    await pilot.press("E")
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, XmlEditorScreen), "the editor")
+    editor = app.screen
+    assert isinstance(editor, XmlEditorScreen)
+    await wait_for(pilot, lambda: editor.definition is not None, "the definition")
+    editor.text_area.cursor_blink = False
+    return editor

@@ -45,6 +45,7 @@ from kvmtui.screens.snapshots import SnapshotsScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.storage_volume import VolumeFormScreen
 from kvmtui.screens.throttle import ThrottleScreen
+from kvmtui.screens.xml_editor import XmlEditorScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.widgets.terminal import LEAVE_KEY
 from tests.pilot import loaded, run_async, select, wait_for
@@ -87,6 +88,7 @@ KINDS = [
     Kind("snapshots", SnapshotsScreen, ("z",), node="snapshot-node.xml", guest="web"),
     Kind("snapshot form", SnapshotFormScreen, ("n",), ("escape",), ("z",), "snapshot-node.xml",
          "web"),
+    Kind("xml editor", XmlEditorScreen, ("E",)),
     Kind("delay question", DelayScreen, ("d",)),
     Kind("balloon question", BalloonPeriodScreen, ("b",), parent=("enter",),
          node="balloon_node.xml", guest="silent"),

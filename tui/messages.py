@@ -22,6 +22,7 @@ from kvmtui.backend.poller import StatsFailed, StatsUpdated
 
 if TYPE_CHECKING:  # the XML reader loads with the details screen, not at start-up
     from kvmtui.backend.domain.layout import DomainLayout
+    from kvmtui.backend.xmledit import Definition, Prepared
 
 
 @dataclass
@@ -185,3 +186,36 @@ class JobChanged(Message, bubble=False):
 
 #: What the app forwards to every screen.
 AppMessage = HostMessage | StatsTick | StatsError | StatsControlChanged | JobChanged
+
+
+# -- the raw XML editor -----------------------------------------------------------------
+
+
+@dataclass
+class XmlLoaded(Message, bubble=False):
+    """The guest's saved definition was read (``definition``), or could not be (``error``)."""
+
+    definition: Definition | None
+    error: str | None
+
+
+@dataclass
+class XmlPrepared(Message, bubble=False):
+    """An edited definition passed kvmtui's checks; its diff is ready to confirm."""
+
+    prepared: Prepared
+
+
+@dataclass
+class XmlRefused(Message, bubble=False):
+    """An edited definition was refused (by kvmtui or libvirt); ``line`` is where, if known."""
+
+    text: str
+    line: int | None
+
+
+@dataclass
+class XmlSaved(Message, bubble=False):
+    """libvirt validated and defined the edited definition."""
+
+    name: str

@@ -50,7 +50,12 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Fal
 
 
 class DomainXmlError(ValueError):
-    """The text is not a domain XML the model can read."""
+    """The text is not a domain XML the model can read; ``line`` is where the parser
+    stopped (1-based), when it says."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class Memory(Prop[int]):
@@ -91,6 +96,7 @@ class Domain(XmlNode):
     vcpus_max = Prop("vcpu", INT)
     vcpus_current_attr = Prop("vcpu/@current", INT)  # absent: as many as vcpus_max
     cpu_mode = Prop("cpu/@mode", STR)  # host-passthrough, host-model, custom, maximum
+    cpu_model = Prop("cpu/model", STR)  # a custom CPU's named model (Skylake-Client...)
     os_type = Prop("os/type", STR)  # hvm, xen, linux, exe
     arch = Prop("os/type/@arch", STR)
     machine = Prop("os/type/@machine", STR)
@@ -111,7 +117,7 @@ class Domain(XmlNode):
         try:  # declared encoding
             root = etree.fromstring(data, _PARSER)
         except etree.XMLSyntaxError as exc:
-            raise DomainXmlError(f"not a domain XML: {exc}") from exc
+            raise DomainXmlError(f"not a domain XML: {exc}", exc.lineno or None) from exc
         if root.tag != "domain":
             raise DomainXmlError(f"not a domain XML: <{root.tag}>")
         return cls(root)
@@ -121,6 +127,23 @@ class Domain(XmlNode):
         return etree.tostring(self.element.getroottree(), encoding="unicode") + "\n"
 
     # -- reading --------------------------------------------------------------------------
+
+    def line_of(
+        self, tag: str | None = None, attribute: str | None = None, value: str | None = None
+    ) -> int | None:
+        """The source line (1-based) of the first element that has the ``tag``, carries
+        the ``attribute`` and holds the ``value`` (as its text or an attribute's), as far
+        as each is given; None when none does. Points an error message at its place."""
+        for element in self.element.iter(tag if tag is not None else etree.Element):
+            if attribute is not None and attribute not in element.attrib:
+                continue
+            if value is not None and value != (element.text or "").strip() and (
+                value not in element.attrib.values()
+            ):
+                continue
+            line = element.sourceline
+            return line if isinstance(line, int) else None
+        return None
 
     @property
     def vcpus(self) -> int | None:

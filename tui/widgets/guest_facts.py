@@ -96,3 +96,26 @@ class GuestFacts(GuestSection):
         for label, value in rows:
             table.add_row(label, value)
         return table
+
+
+class PendingChanges(GuestSection):
+    """What waits for the guest's next boot, in words; shown only while something does
+    (the guest list marks the same guests with ↻)."""
+
+    TITLE = "Waiting for a restart (↻)"
+
+    def on_mount(self) -> None:
+        self.display = bool(self.guest.pending)
+
+    def redraw(self) -> None:
+        super().redraw()
+        self.display = bool(self.guest.pending)
+
+    def render_guest(self, guest: Guest) -> Text:
+        text = Text()
+        for number, change in enumerate(guest.pending):
+            if number:
+                text.append("\n")
+            text.append("• ", style="yellow")
+            text.append(change)
+        return text

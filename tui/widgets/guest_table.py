@@ -154,6 +154,22 @@ def _memory_cell(row: Row) -> Cell:
     return memory_text(current, most), ""
 
 
+#: After the state of a running guest whose saved definition differs from what runs.
+PENDING_SIGN = "↻"
+_STATE_WIDTH = 11
+
+
+def _state_cell(row: Row) -> Cell:
+    """The state; ``running ↻`` when changes wait for a restart (the state shortened to
+    keep the sign where the column is too narrow for both)."""
+    guest = row.guest
+    text = guest.state.value
+    if guest.pending:
+        room = _STATE_WIDTH - 2
+        text = f"{text if len(text) <= room else text[: room - 1] + '…'} {PENDING_SIGN}"
+    return text, STATE_STYLES[guest.state]
+
+
 def _spark_cell(row: Row) -> Cell:
     if row.history is None:
         return " " * SPARK_POINTS, ""
@@ -169,8 +185,8 @@ COLUMNS: tuple[Column, ...] = (
            35, "left", descending=False),
     Column("name", "Name", 0, lambda r: (printable(r.guest.name), ""),
            lambda r: r.guest.name.casefold(), 100, "left", descending=False),
-    Column("state", "State", 11, lambda r: (r.guest.state.value, STATE_STYLES[r.guest.state]),
-           lambda r: r.guest.state.value, 90, "left", descending=False),
+    Column("state", "State", _STATE_WIDTH, _state_cell, lambda r: r.guest.state.value, 90,
+           "left", descending=False),
     Column("vcpus", "vCPUs", 5, _vcpus_cell, lambda r: r.guest.vcpus, 30),
     Column("memory", "Memory", 16, _memory_cell, lambda r: r.guest.memory_kib, 20),
     Column("cpu", "%CPU", 5, _cpu_cell, _of(_CPU_PCT), 80, rates_value=_CPU_PCT),
