@@ -52,7 +52,7 @@ lint: | venv
 	find $(PKGVIEW) -name __pycache__ -prune -exec rm -rf {} +
 	PYTHONPATH=$(PKGVIEW) $(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy tests/harness tests/conftest.py tests/test_harness.py
+	$(VENV)/bin/mypy tests/harness tests/conftest.py tests/daemon/test_harness.py
 
 test: deps venv image daemon lint
 	$(VENV)/bin/pytest

@@ -24,8 +24,35 @@ def test_node_uri() -> str:
     return node_uri()
 
 
+#: tests/ folders by what their tests need, lightest first; a module lives in the folder
+#: of the heaviest marker among its tests (unit and testdriver tests carry none).
+TEST_FOLDERS = ("unit", "testdriver", "daemon", "disruptive")
+
+
+def folder_errors(items: list[pytest.Item], rootdir: Path) -> list[str]:
+    """Where a test's markers and its folder under tests/ disagree."""
+    problems = []
+    for item in items:
+        parts = item.path.relative_to(rootdir).parts
+        if parts[0] != "tests":
+            continue
+        folder = parts[1] if len(parts) > 2 else ""
+        if folder not in TEST_FOLDERS:
+            where = ", ".join(f"tests/{name}/" for name in TEST_FOLDERS)
+            problems.append(f"{item.nodeid}: test modules live in one of {where}")
+        elif item.get_closest_marker("disruptive") and folder != "disruptive":
+            problems.append(f"{item.nodeid}: marked disruptive, so it belongs in tests/disruptive/")
+        elif item.get_closest_marker("daemon") and folder not in ("daemon", "disruptive"):
+            problems.append(f"{item.nodeid}: marked daemon, so it belongs in tests/daemon/")
+    return problems
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that stop and restart the shared libvirtd run after every other test."""
+    """Tests that stop and restart the shared libvirtd run after every other test; a test
+    outside the folder its markers name stops the run."""
+    problems = folder_errors(items, config.rootpath)
+    if problems:
+        raise pytest.UsageError("\n".join(problems))
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 

@@ -21,7 +21,7 @@ Measured for each:
   and worst, less the same for a key that changes nothing
   (the Pilot's own wait and the export), measured before the output arrived;
 - rss:      the process's resident memory before the output arrived, at its peak, and
-  after the keys (the memory the output keeps); tests/test_agent_output_daemon.py
+  after the keys (the memory the output keeps); tests/daemon/test_agent_output_daemon.py
   checks Python's traced memory on a real guest.
 
 Then the ratios bounded / baseline, measured in the same run (the shared machine's speed

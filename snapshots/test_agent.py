@@ -20,7 +20,7 @@ from kvmtui.screens.agent_forms import ExecRequest
 from kvmtui.tui.app import KvmtuiApp
 from tests.agent_replay import RecordedAgent, recorded_answers
 from tests.pilot import build_app, loaded, wait_for
-from tests.test_agent_screen import output
+from tests.testdriver.test_agent_screen import output
 
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1
 

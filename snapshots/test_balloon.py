@@ -9,8 +9,8 @@ from textual.widgets import Input
 from conftest import node_uri
 from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import build_app, no_blink, wait_for
-from tests.test_balloon import NODE
-from tests.test_balloon_screen import ask, open_details
+from tests.testdriver.test_balloon import NODE
+from tests.testdriver.test_balloon_screen import ask, open_details
 
 
 def test_balloon_period_refuses_a_bad_value(snap_compare) -> None:

@@ -1,7 +1,7 @@
 """The guest agent replayed from answers recorded on the real test guest.
 
 tests/data/agent/answers.json holds one panel read of qemu-ga 7.2 in the tiny guest
-(tests/test_agent_daemon.py records it and checks it still matches the live agent).
+(tests/daemon/test_agent_daemon.py records it and checks it still matches the live agent).
 :class:`RecordedAgent` is the real :class:`~backend.agent.GuestAgent` whose reads come
 from that file instead of libvirt, so the panel is parsed and drawn exactly as live;
 its actions record what they were asked and answer from fixed values.

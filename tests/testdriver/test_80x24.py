@@ -40,7 +40,7 @@ from tests.agent_replay import RecordedAgent
 from tests.ksm_replay import open_ksm
 from tests.pilot import STORAGE_NODE_URI, build_app, loaded, run_async, select, wait_for
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 SIZE = (80, 24)
 WEB = "6695eb01-f6a4-8304-79aa-97f2502e1901"  # web-frontend-1 in node.xml, running
 

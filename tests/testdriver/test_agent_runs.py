@@ -9,7 +9,7 @@ from kvmtui.backend.agent_info import InvalidRequest
 from kvmtui.backend.agent_runs import AgentRuns, runs_of
 from kvmtui.backend.host import Host
 from tests.agent_replay import RecordedAgent
-from tests.test_agent_screen import SlowAgent
+from tests.testdriver.test_agent_screen import SlowAgent
 
 
 def uuid_of(n: int) -> str:

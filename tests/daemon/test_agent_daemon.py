@@ -43,7 +43,7 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.daemon
 
 BOOT_S = 90.0  # TCG on a busy 2-core machine
-RECORDING = Path(__file__).parent / "data" / "agent" / "answers.json"
+RECORDING = Path(__file__).parents[1] / "data" / "agent" / "answers.json"
 MOUNT = "/mnt/data"
 
 

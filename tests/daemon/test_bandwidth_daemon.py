@@ -15,7 +15,7 @@ from kvmtui.backend.bandwidth import Bandwidth
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope, ValidationError
-from tests.test_iotune_daemon import connected_host  # noqa: F401 (the host fixture)
+from tests.daemon.test_iotune_daemon import connected_host  # noqa: F401 (the host fixture)
 
 pytestmark = [pytest.mark.daemon, pytest.mark.guest]
 

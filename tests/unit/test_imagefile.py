@@ -3,7 +3,6 @@ files that cannot be uploaded are refused with a sentence."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import pytest
 
 from kvmtui.backend import imagefile
 from kvmtui.backend.imagefile import ImageFileError
-
-pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 
 MIB = 1024**2
 

@@ -9,7 +9,7 @@ from conftest import node_uri
 from kvmtui.backend.model import GuestState
 from tests.pilot import build_app, loaded, row_state, run_async, select, wait_for
 
-MARKUP_NODE = Path(__file__).parent / "data" / "markup_names_node.xml"
+MARKUP_NODE = Path(__file__).parents[1] / "data" / "markup_names_node.xml"
 NAME = "web [b]x [@click=app.quit]q"
 
 

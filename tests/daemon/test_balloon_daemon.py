@@ -22,9 +22,9 @@ from kvmtui.backend.host import Host
 from kvmtui.backend.poller import StatsPoller
 from kvmtui.backend.stats import BALLOON_STALE_S, StatsCollector, guest_rates
 from kvmtui.backend.throttle import Scope
+from tests.daemon.test_stats_daemon import Ticks
 from tests.harness.guests import GuestFactory
 from tests.hosts import started_host
-from tests.test_stats_daemon import Ticks
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.daemon, pytest.mark.guest]

@@ -17,10 +17,10 @@ from textual.pilot import Pilot
 from kvmtui.backend.agent import AgentUnavailableError
 from kvmtui.backend.agent_info import AgentState
 from kvmtui.screens.agent import AgentScreen
+from tests.daemon.test_agent_daemon import serial_command, xml_mac
 from tests.harness.guest_files import HOSTNAME
 from tests.pilot import build_app, loaded, run_async, wait_for
-from tests.test_agent_daemon import serial_command, xml_mac
-from tests.test_agent_screen import answer, exec_confirmed, output, section, state_line
+from tests.testdriver.test_agent_screen import answer, exec_confirmed, output, section, state_line
 
 pytestmark = pytest.mark.daemon
 

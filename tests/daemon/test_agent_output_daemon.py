@@ -28,12 +28,12 @@ from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.agent_forms import ExecFormScreen, SaveFormScreen
 from kvmtui.tui.widgets.agent_output import AgentOutput
 from tests.conftest import TEST_GUEST_PREFIX, _remove_guests
+from tests.daemon.test_agent_daemon import guest_exec
+from tests.daemon.test_agent_live_screen import agent_screen
 from tests.harness.guests import agent_command, define_guest, wait_for_agent
 from tests.harness.image import GuestImage
 from tests.pilot import run_async, wait_for
-from tests.test_agent_daemon import guest_exec
-from tests.test_agent_live_screen import agent_screen
-from tests.test_agent_screen import answer, open_form, output, plain
+from tests.testdriver.test_agent_screen import answer, open_form, output, plain
 from tests.waiting import wait_for as wait_until
 
 pytestmark = pytest.mark.daemon

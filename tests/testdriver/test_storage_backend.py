@@ -13,7 +13,7 @@ from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.storage import StorageValueError, VolumeUser
 
-NODE = Path(__file__).parent / "data" / "storage-node.xml"
+NODE = Path(__file__).parents[1] / "data" / "storage-node.xml"
 GIB = 1024**3
 
 

@@ -22,7 +22,7 @@ from kvmtui.backend.iotune import IoTune
 from kvmtui.backend.throttle import Scope, ValidationError
 from tests.hosts import started_host
 
-NODE = Path(__file__).parent / "data" / "throttle_node.xml"
+NODE = Path(__file__).parents[1] / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"  # running, vda limited, vdb free
 REPLICA = "6695eb01-f6a4-8304-79aa-97f2502e1a02"  # shut off, vda + a CD-ROM
 LIVE, CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG

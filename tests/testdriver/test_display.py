@@ -26,7 +26,7 @@ from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
 from kvmtui.tui.widgets.screen_image import UPPER_HALF, cell_style, row_segments
 from tests.hosts import started_host
 
-FRAME = Path(__file__).parent / "data" / "display-frame.ppm"
+FRAME = Path(__file__).parents[1] / "data" / "display-frame.ppm"
 TEST_URI = "test:///default"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

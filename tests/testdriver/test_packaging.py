@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: The whole build and install, libvirt-python's first build from source included.
 INSTALL_TIMEOUT_S = 600
 

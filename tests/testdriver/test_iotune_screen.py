@@ -19,7 +19,7 @@ from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
 from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import build_app, loaded, open_throttle, run_async, select, wait_for
 
-NODE = Path(__file__).parent / "data" / "throttle_node.xml"
+NODE = Path(__file__).parents[1] / "data" / "throttle_node.xml"
 PRIMARY = "6695eb01-f6a4-8304-79aa-97f2502e1a01"
 LIVE, CONFIG = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
 

@@ -2,7 +2,7 @@
 
 The test driver has no guest agent: its guests have no agent channel, which the screen
 must say. The panel itself is fed answers recorded from the real qemu-ga
-(tests/agent_replay.py); tests/test_agent_daemon.py and test_agent_live_screen.py run
+(tests/agent_replay.py); tests/daemon/test_agent_daemon.py and test_agent_live_screen.py run
 the same code against the live agent.
 """
 

@@ -20,7 +20,7 @@ from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope
 from tests.hosts import started_host
 
-NODE = Path(__file__).parent / "data" / "balloon_node.xml"
+NODE = Path(__file__).parents[1] / "data" / "balloon_node.xml"
 REPORTING = "6695eb01-f6a4-8304-79aa-97f2502e1b01"  # running, virtio balloon, period 2
 SILENT = "6695eb01-f6a4-8304-79aa-97f2502e1b02"  # running, virtio balloon, no period
 STOPPED = "6695eb01-f6a4-8304-79aa-97f2502e1b03"  # shut off, virtio balloon, no period

@@ -111,7 +111,8 @@ def test_run_stop_through_sysfs(host: Host, ksm_restored: dict[str, int]) -> Non
 
 def _record(screen: KsmScreen, label: str, path: str) -> None:
     readings = [asdict(r) for r in screen.histories[label]._readings]
-    Path(path).write_text(json.dumps({"source": "tests/test_ksm_daemon.py", "readings": readings}))
+    source = "tests/daemon/test_ksm_daemon.py"
+    Path(path).write_text(json.dumps({"source": source, "readings": readings}))
 
 
 @run_async

@@ -13,8 +13,8 @@ from kvmtui.screens.details import DetailsScreen
 from kvmtui.tui.app import KvmtuiApp
 from kvmtui.tui.widgets.guest_facts import GuestFacts
 from tests.pilot import build_app, loaded, run_async, select, wait_for
-from tests.test_agent_screen import plain
-from tests.test_balloon import NODE, periods
+from tests.testdriver.test_agent_screen import plain
+from tests.testdriver.test_balloon import NODE, periods
 
 URI = f"test://{NODE.resolve()}"
 

@@ -33,7 +33,7 @@ from kvmtui.backend.domain.xmlnode import INT, ONOFF, STR, YESNO, Flag, Prop, Xm
 from kvmtui.backend.throttle import DiskDevice, NicDevice, devices_of
 from tests.harness.guests import GuestFactory, quiet_libvirt_errors, tap_name
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 RICH = DATA / "domain" / "rich.xml"
 EDITS = DATA / "domain" / "edits"
 NODE_FILES = ("node.xml", "balloon_node.xml", "storage-node.xml", "throttle_node.xml")

@@ -50,7 +50,7 @@ from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.widgets.terminal import LEAVE_KEY
 from tests.pilot import loaded, run_async, select, wait_for
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 OPENS = 50
 WARM_UP = 3
 MAX_GROWTH = 1024 * 1024  # bytes of traced memory per screen kind

@@ -64,7 +64,7 @@ from kvmtui.tui.widgets.ksm_panel import TOP_GUESTS, KsmPanel
 from kvmtui.tui.widgets.storage_tables import PoolTable, VolumeTable, thin_text
 from tests.pilot import loaded, run_async, wait_for
 
-AWKWARD_NODE = Path(__file__).parent / "data" / "awkward_names_node.xml"
+AWKWARD_NODE = Path(__file__).parents[1] / "data" / "awkward_names_node.xml"
 #: The resizes of issue 17, in its order.
 ISSUE_SIZES = ((40, 10), (200, 60), (20, 5), (100, 20), (60, 15), (30, 8), (120, 30))
 
