@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -77,9 +78,17 @@ async def wait_for(
     start = time.monotonic()
     while not ready():
         if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what}; {app_state(pilot.app)}"
+            )
         await pilot.pause(0.02)
     return time.monotonic() - start
+
+
+def app_state(app: App[object]) -> str:
+    """What a failed wait saw: the screen on top and the notifications still shown."""
+    said = [f"{n.severity}: {n.message}" for n in app._notifications]
+    return f"screen {type(app.screen).__name__}, notifications {said or 'none'}"
 
 
 def screen_of(app: KvmtuiApp) -> GuestsScreen:

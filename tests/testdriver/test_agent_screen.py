@@ -98,8 +98,15 @@ async def open_form(pilot: Pilot[None], key: str, form_type: type[FormT]) -> For
 
 async def answer(pilot: Pilot[None], key: str) -> None:
     """Answer the confirmation question with ``key`` (y or n)."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, ConfirmScreen) and pilot.app.screen.is_mounted,
+        "the question",
+    )
+    question = pilot.app.screen
     await pilot.press(key)
+    # Answered: the question has gone (a key that came too early would leave it up).
+    await wait_for(pilot, lambda: question not in pilot.app.screen_stack, f"{key} to answer")
 
 
 async def exec_confirmed(pilot: Pilot[None], command: str) -> None:
