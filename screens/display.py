@@ -33,6 +33,7 @@ from kvmtui.backend.host import Host
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.path_prompt import PathScreen
 from kvmtui.tui import messages
+from kvmtui.tui.graphics import Graphics
 from kvmtui.tui.widgets.screen_image import ScreenImage
 from kvmtui.tui.widgets.terminal import LEAVE_KEY
 from kvmtui.tui.workers import work
@@ -129,8 +130,17 @@ class DisplayScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), id="display-header")
         yield Static("Taking the first screenshot...", id="display-status")
-        yield ScreenImage(reserved_keys=self.RESERVED_KEYS, id="display-image")
+        yield self._drawing()
         yield Static(HINT, id="display-hint")
+
+    def _drawing(self) -> ScreenImage:
+        graphics = getattr(self.app, "graphics", Graphics.TEXT)
+        if graphics is Graphics.TEXT:
+            return ScreenImage(reserved_keys=self.RESERVED_KEYS, id="display-image")
+        # Loaded only when pictures were chosen (textual-image asked the terminal at start).
+        from kvmtui.tui.widgets.screen_picture import ScreenPicture
+
+        return ScreenPicture(graphics, reserved_keys=self.RESERVED_KEYS, id="display-image")
 
     @property
     def image(self) -> ScreenImage:

@@ -25,6 +25,7 @@ from kvmtui.screens import guests as guests_screen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.executor import FreshContextExecutor
+from kvmtui.tui.graphics import Graphics
 from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
 from kvmtui.tui.widgets.footer import drop_render_caches
 
@@ -66,9 +67,12 @@ class KvmtuiApp(App[None]):
         delay: float = DEFAULT_INTERVAL,
         poller_factory: PollerFactory | None = live_poller,
         jobs: JobRegistry | None = None,
+        graphics: Graphics = Graphics.TEXT,
     ) -> None:
         super().__init__()
         self.hosts = tuple(hosts)
+        #: How guests' screens are drawn (chosen before the app runs: kvmtui.tui.graphics).
+        self.graphics = graphics
         #: Long operations (uploads, downloads): they outlive the screens that start them.
         self.jobs = jobs if jobs is not None else JobRegistry()
         for host in self.hosts:  # read once the first frame shows the list: on_list_shown
@@ -282,6 +286,7 @@ def make_app(
     delay: float = DEFAULT_INTERVAL,
     stats: bool | PollerFactory = True,
     jobs: JobRegistry | None = None,
+    graphics: Graphics = Graphics.TEXT,
 ) -> KvmtuiApp:
     """The one way to build the app from URIs, for the tests (the console script starts
     its hosts first: :func:`app_for_hosts`).
@@ -290,7 +295,8 @@ def make_app(
     libvirt's default. Labels are made unique so every row names its host.
     ``delay`` is the statistics interval in seconds; ``stats`` False turns polling
     off, or is a poller factory (tests replay recorded ticks with one). ``jobs`` is the
-    registry of long operations (a fresh one by default).
+    registry of long operations (a fresh one by default); ``graphics`` how guests'
+    screens are drawn.
     """
     hosts = make_hosts(
         uris,
@@ -298,7 +304,7 @@ def make_app(
         clock=clock,
         retry_delays=retry_delays if retry_delays is not None else RETRY_DELAYS,
     )
-    return app_for_hosts(hosts, delay=delay, stats=stats, jobs=jobs)
+    return app_for_hosts(hosts, delay=delay, stats=stats, jobs=jobs, graphics=graphics)
 
 
 def app_for_hosts(
@@ -307,6 +313,7 @@ def app_for_hosts(
     delay: float = DEFAULT_INTERVAL,
     stats: bool | PollerFactory = True,
     jobs: JobRegistry | None = None,
+    graphics: Graphics = Graphics.TEXT,
 ) -> KvmtuiApp:
     """The app on hosts made by :func:`backend.host.make_hosts`, started or not."""
     factory: PollerFactory | None
@@ -316,4 +323,4 @@ def app_for_hosts(
         factory = None
     else:
         factory = stats
-    return KvmtuiApp(hosts, delay=delay, poller_factory=factory, jobs=jobs)
+    return KvmtuiApp(hosts, delay=delay, poller_factory=factory, jobs=jobs, graphics=graphics)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.poller import MIN_INTERVAL
 from kvmtui.backend.uri import default_uri
+from kvmtui.tui.graphics import CHOICES, Graphics, choose, stdout_is_terminal
 from kvmtui.tui.logsetup import setup_logging
 
 #: Seconds batch mode waits for each host to connect.
@@ -108,6 +110,13 @@ def parser() -> argparse.ArgumentParser:
         "else ~/.local/state/kvmtui/kvmtui.log); rotated at 1 MiB, 3 kept",
     )
     p.add_argument(
+        "--graphics",
+        choices=CHOICES,
+        default="auto",
+        help="how guests' screens are drawn: kitty or sixel pictures, text (half-blocks), "
+        "probe (ask the terminal at start), auto (by $TERM; the default)",
+    )
+    p.add_argument(
         "-v", "--verbose", action="store_true", help="log at debug level, not only problems"
     )
     batch = p.add_argument_group("batch mode (CSV, no UI; columns in docs/monitoring.md)")
@@ -142,11 +151,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_batch_mode(uris, args.iterations or 1, args.delay, args.csv or "-")
 
     log_file = setup_logging(args.log_file, verbose=args.verbose)
-    return run_app(uris, readonly=args.readonly, delay=args.delay, log_file=log_file)
+    graphics = choose(args.graphics, os.environ, stdout_is_terminal())
+    return run_app(
+        uris, readonly=args.readonly, delay=args.delay, log_file=log_file, graphics=graphics
+    )
 
 
 def run_app(
-    uris: Sequence[str | None], *, readonly: bool, delay: float, log_file: Path | None = None
+    uris: Sequence[str | None],
+    *,
+    readonly: bool,
+    delay: float,
+    log_file: Path | None = None,
+    graphics: Graphics = Graphics.TEXT,
 ) -> int:
     """Start connecting to every host, then load the UI and run it; the exit code.
 
@@ -166,7 +183,7 @@ def run_app(
     try:
         from kvmtui.tui.app import app_for_hosts  # Textual loads once the options are good
 
-        app = app_for_hosts(hosts, delay=delay)
+        app = app_for_hosts(hosts, delay=delay, graphics=graphics)
         app.run()
     finally:
         gc.enable()

@@ -8,12 +8,14 @@ the display screen's key table writes MARK123 to the serial port, read from the 
 from __future__ import annotations
 
 import contextlib
+import io
+import sys
 import time
 from collections.abc import AsyncIterator
 
 import libvirt
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 from textual.app import App, ComposeResult
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
@@ -22,9 +24,12 @@ from kvmtui.backend.display import Frame, ScreenSource, fit_cells
 from kvmtui.backend.host import Host
 from kvmtui.screens.display import DisplayScreen
 from kvmtui.tui.app import make_app
+from kvmtui.tui.graphics import Graphics
 from kvmtui.tui.widgets.screen_image import ScreenImage
+from kvmtui.tui.widgets.screen_picture import ScreenPicture
 from tests.harness.serial import SerialConsole
 from tests.hosts import started_host
+from tests.kitty import picture, sent_pictures
 from tests.pilot import loaded, run_async, select, wait_for
 
 pytestmark = [pytest.mark.daemon, pytest.mark.guest]
@@ -129,10 +134,10 @@ async def test_drawn_half_blocks_match_the_downscaled_screenshot(
 
 @contextlib.asynccontextmanager
 async def display_screen(
-    daemon_uri: str, dom: libvirt.virDomain
+    daemon_uri: str, dom: libvirt.virDomain, graphics: Graphics = Graphics.TEXT
 ) -> AsyncIterator[tuple[Pilot[None], DisplayScreen]]:
     """The real app with ``dom`` selected and its display opened with `v`."""
-    app = make_app([daemon_uri], stats=False)
+    app = make_app([daemon_uri], stats=False, graphics=graphics)
     app.animation_level = "none"
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot, timeout=STEP_S)
@@ -179,3 +184,28 @@ async def test_unchanged_screen_takes_fewer_screenshots(
     # At most one call per slowest interval (2 s), plus one already scheduled.
     assert idle_calls <= idle_seconds / screen.policy.slowest + 1, idle_calls
     assert idle_calls / idle_seconds < first_rate, (idle_calls, first_rate)
+
+
+@run_async
+async def test_the_real_screen_as_a_kitty_picture(
+    daemon_uri: str, display_guest: libvirt.virDomain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--graphics kitty: the guest's screenshot reaches the terminal as one picture of the
+    pane's size (kitty's messages go to standard output), its pixels the screenshot's."""
+    sent = io.StringIO()
+    monkeypatch.setattr(sys, "__stdout__", sent)
+    async with display_screen(daemon_uri, display_guest, Graphics.KITTY) as (pilot, screen):
+        assert isinstance(screen.image, ScreenPicture)
+        await wait_for(pilot, lambda: "f=100" in sent.getvalue(), "a picture sent", STEP_S)
+        await wait_for(pilot, lambda: screen.frame is not None, "the frame kept", STEP_S)
+        await pilot.pause()
+        frame = screen.frame
+        assert frame is not None
+        shown = screen.image.shown_size
+    sent_picture = picture(sent.getvalue(), sent_pictures(sent.getvalue())[0])
+    assert sent_picture.size == shown
+    assert sent_picture.width >= 1000, "scaled to the 120-column pane, not sent at 720x400"
+    expected = frame.image.resize(sent_picture.size, Image.Resampling.BILINEAR)
+    # The same console (a blinking cursor may differ between two screenshots).
+    difference = sum(ImageStat.Stat(ImageChops.difference(sent_picture, expected)).mean) / 3
+    assert difference < 4.0, difference
