@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from kvmtui.screens.snapshot_forms import DeleteScreen, SnapshotFormScreen
+from kvmtui.screens.snapshot_forms import DeleteScreen, RevertScreen, SnapshotFormScreen
 from tests.pilot import build_app, no_blink, wait_for
 from tests.snapshot_trees import LEGACY_UUID, SNAPSHOT_NODE_URI, open_snapshots
 
@@ -68,6 +68,26 @@ def test_snapshot_delete_question(snap_compare) -> None:
         assert screen.selected is not None and screen.selected.name == "packages"
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, DeleteScreen), "question")
+        await pilot.pause()
+
+    app = build_app(SNAPSHOT_NODE_URI, stats=False)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_revert_question(snap_compare) -> None:
+    """80x24, v on "experiment" (the guest runs from "config"): the question names 'web',
+    test:snapshot-node and 'experiment', says that everything the guest did since, in
+    memory and on its disks, is lost unless another snapshot holds it, and offers the
+    state afterwards: "Revert, running (r)", "Revert, paused (p)", and "Cancel (n)",
+    focused."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        screen = await open_snapshots(pilot)
+        screen.table.move_cursor(row=3, animate=False)
+        await pilot.pause()
+        assert screen.selected is not None and screen.selected.name == "experiment"
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RevertScreen), "question")
         await pilot.pause()
 
     app = build_app(SNAPSHOT_NODE_URI, stats=False)
