@@ -67,6 +67,7 @@ bench: deps venv daemon
 	$(VPY) bench/transfer_bench.py
 	$(VPY) bench/startup_bench.py
 	$(VPY) bench/display_bench.py
+	$(VPY) bench/clone_bench.py
 
 # Soak benchmark (not part of test): the app for 10 minutes on the demo guests with random
 # churn and one libvirtd restart; RSS, CPU and objects every minute, then a verdict.

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import libvirt
 
-from kvmtui.backend import errors
+from kvmtui.backend import errors, linked
 from kvmtui.backend.host import Host
 
 
@@ -81,12 +81,39 @@ def _must_be_active(host: Host, action: str) -> Callable[[libvirt.virDomain, str
     return check
 
 
-def start(host: Host, uuid: str) -> None:
-    """Boot a shut-off guest (restores a managed save image if there is one)."""
+class BaseInUseError(errors.InvalidStateError):
+    """Linked clones depend on the guest's disks: starting it would change their base.
+    ``clones`` names them; ``start(..., base_confirmed=True)`` starts it anyway."""
+
+    def __init__(self, message: str, *, host: str, guest: str, clones: tuple[str, ...]) -> None:
+        super().__init__(message, host=host, guest=guest, action="start")
+        self.clones = clones
+
+
+def start(host: Host, uuid: str, *, base_confirmed: bool = False) -> None:
+    """Boot a shut-off guest (restores a managed save image if there is one).
+
+    A guest whose disks are the base of linked clones (:mod:`backend.linked`) is refused
+    with :class:`BaseInUseError` unless ``base_confirmed``: what it writes would change
+    the disks of its clones under them.
+    """
 
     def check(dom: libvirt.virDomain, name: str) -> None:
         if dom.isActive():
             raise _refuse(host, "start", name, "it is already running")
+        if base_confirmed:
+            return
+        clones = linked.dependants(host.connection("start"), dom)
+        if clones:
+            plural = "s" if len(clones) > 1 else ""
+            raise BaseInUseError(
+                f"Could not start guest '{name}' on {host.label}: linked clone{plural} "
+                f"{', '.join(clones)} use{'' if plural else 's'} its disks as their base; "
+                "what it writes would corrupt them. Start it only if they can be lost.",
+                host=host.label,
+                guest=name,
+                clones=clones,
+            )
 
     _act(host, uuid, "start", lambda d: d.create(), precheck=check)
 

@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 
 from kvmtui.backend import lifecycle
 from kvmtui.backend.errors import KvmtuiError
@@ -29,6 +30,7 @@ from kvmtui.tui.workers import work
 if TYPE_CHECKING:
     from textual.widgets import Input
 
+    from kvmtui.backend.clone import CloneRequest
     from kvmtui.backend.ksm import KsmHistory
     from kvmtui.screens.help import HelpRow
 
@@ -56,6 +58,11 @@ class Operation:
 
 
 START = Operation("start", lifecycle.start, "Started {name}")
+START_BASE = Operation(
+    "start",
+    lambda host, uuid: lifecycle.start(host, uuid, base_confirmed=True),
+    "Started {name}; its linked clones may no longer work",
+)
 SHUTDOWN = Operation("shut down", lifecycle.shutdown, "Shutdown requested for {name}")
 REBOOT = Operation("reboot", lifecycle.reboot, "Reboot requested for {name}")
 PAUSE = Operation("pause", lifecycle.suspend, "Paused {name}")
@@ -73,6 +80,15 @@ AUTOSTART_OFF = Operation(
     lambda host, uuid: lifecycle.set_autostart(host, uuid, False),
     "Autostart disabled for {name}",
 )
+
+
+@dataclass
+class BaseQuestion(Message, bubble=False):
+    """Starting the guest was refused because linked clones depend on its disks."""
+
+    host: Host
+    guest: Guest
+    clones: tuple[str, ...]  # the linked clones' names
 
 
 def _trying(_screen: object, operation: Operation, host: Host, guest: Guest) -> str:
@@ -150,6 +166,13 @@ class GuestsScreen(GuestToolsScreen):
             tooltip="Uploads and downloads: progress, cancel, outcome.",
         ),
         Binding("z", "snapshots", "Snapshots", show=False, tooltip="The guest's snapshots."),
+        Binding(
+            "C",
+            "clone",
+            "Clone",
+            show=False,
+            tooltip="Copy a shut-off guest: full copy or linked clone, new name, UUID, MACs.",
+        ),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -173,6 +196,7 @@ class GuestsScreen(GuestToolsScreen):
             "reset",
             "undefine",
             "toggle_autostart",
+            "clone",
         }
     )
 
@@ -473,10 +497,62 @@ class GuestsScreen(GuestToolsScreen):
         """Call the backend off the event loop; the outcome comes back as a message."""
         try:
             operation.run(host, guest.uuid)
+        except lifecycle.BaseInUseError as exc:
+            self.post_message(BaseQuestion(host, guest, exc.clones))
         except KvmtuiError as exc:
             self.post_message(messages.ActionFailed(str(exc)))
         else:
             self.post_message(messages.ActionSucceeded(operation.done.format(name=guest.name)))
+
+    def on_base_question(self, message: BaseQuestion) -> None:
+        """Linked clones depend on the guest's disks: start only once the admin says so."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_operation(START_BASE, message.host, message.guest)
+
+        from kvmtui.screens.confirm import ConfirmScreen
+
+        name, many = message.guest.name, len(message.clones) > 1
+        question = (
+            f"'{name}' on {message.host.label} is the base of linked clone{'s' if many else ''} "
+            f"{', '.join(message.clones)}: what it writes to its disks would corrupt "
+            f"{'them' if many else 'it'}. Start '{name}' anyway?"
+        )
+        self.app.push_screen(ConfirmScreen(question, "Start anyway"), answered)
+
+    def action_clone(self) -> None:
+        """The clone form for a shut-off or paused guest; a running one is offered a
+        shutdown first."""
+        selected = self._selected()
+        if selected is None:
+            return
+        host, guest = selected
+        from kvmtui.screens.confirm import ConfirmScreen
+
+        if guest.state not in (GuestState.SHUTOFF, GuestState.PAUSED):
+
+            def shut_down(yes: bool | None) -> None:
+                if yes:
+                    self.run_operation(SHUTDOWN, host, guest)
+
+            question = (
+                f"'{guest.name}' is {guest.state}: a clone needs a shut-off guest, since its "
+                "disks change while they are copied. Shut it down now (then press C again)?"
+            )
+            self.app.push_screen(ConfirmScreen(question, "Shut down"), shut_down)
+            return
+        from kvmtui.screens.clone_form import CloneFormScreen  # loaded when first opened
+
+        def chosen(request: CloneRequest | None) -> None:
+            if request is None or self.jobs is None:
+                return
+            from kvmtui.backend.clone_job import start_clone
+
+            start_clone(self.jobs, host, guest.uuid, request)
+            self.notify(f"Cloning '{guest.name}' as '{request.name}'; J shows the progress.")
+
+        self.app.push_screen(CloneFormScreen(host, guest.uuid, guest.name), chosen)
 
     def on_action_succeeded(self, message: messages.ActionSucceeded) -> None:
         self.notify(message.text)

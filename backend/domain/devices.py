@@ -185,6 +185,7 @@ class Interface(Device):
     source_mode = Prop("source/@mode", STR)  # direct: bridge, vepa, private, passthrough
     model = Prop("model/@type", STR)
     target = Prop("target/@dev", STR)  # vnet0: host side while running (the stats name)
+    target_managed = Prop("target/@managed", YESNO)  # ethernet: no means a tap made by hand
     link_state = Prop("link/@state", STR)  # up or down; none means up
 
     @property
@@ -230,6 +231,7 @@ class CharDevice(Device):
     target_port = Prop("target/@port", INT)
     target_name = Prop("target/@name", STR)  # a channel's port name
     target_state = Prop("target/@state", STR)  # a running channel: connected, disconnected
+    log_file = Prop("log/@file", STR)  # where the host also writes what the guest sends
 
 
 class Serial(CharDevice):
@@ -270,6 +272,18 @@ class Graphics(Device):
     listen = Prop("@listen", STR)
     listen_type = Prop("listen/@type", STR)
     listen_address = Prop("listen/@address", STR)
+    tls_port = Prop("@tlsPort", INT)
+    websocket = Prop("@websocket", INT)
+
+    def use_free_ports(self) -> None:
+        """Let libvirt pick free ports at start (``autoport``): fixed ones go."""
+        if self.port is None and self.tls_port is None and self.websocket is None:
+            return
+        self.port = None
+        self.tls_port = None
+        if self.websocket is not None:
+            self.websocket = -1  # -1: libvirt picks one too
+        self.autoport = True
 
 
 class Video(Device):
