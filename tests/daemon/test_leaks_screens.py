@@ -30,6 +30,7 @@ from textual.screen import Screen
 from conftest import node_uri
 from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.balloon import BalloonPeriodScreen
+from kvmtui.screens.clone_form import CloneFormScreen
 from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from kvmtui.screens.console import ConsoleScreen
 from kvmtui.screens.delay import DelayScreen
@@ -95,6 +96,7 @@ KINDS = [
     Kind("force-off question", ConfirmScreen, ("F",), close=("n",)),
     Kind("reset question", ConfirmScreen, ("R",)),
     Kind("undefine question", TypeToConfirmScreen, ("U",)),
+    Kind("clone form", CloneFormScreen, ("C",), node="storage-node.xml", guest="build"),
 ]
 
 
