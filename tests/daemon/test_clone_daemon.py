@@ -143,6 +143,11 @@ def test_full_and_linked_clones_boot_with_new_uuids_and_macs_and_the_base_stays(
     assert refused.state is JobState.FAILED
     assert refused.outcome is not None and "it is running" in refused.outcome
     assert refused.outcome.endswith("shut it down first.")
+
+    linked.suspend()  # paused: a full copy is allowed (after the form's warning)
+    paused = _clone(host, Source(linked, source.pool, source.folder, linked_disk),
+                    f"{linked.name()}-paused", clone.Mode.FULL)  # fmt: skip
+    assert paused.state is JobState.DONE, paused.outcome
     for dom in (full, linked):
         dom.destroy()
 
