@@ -123,15 +123,21 @@ def clone(ctx: JobContext, host: Host, uuid: str, request: CloneRequest) -> str:
         if request.mode is Mode.LINKED:
             ctx.phase(f"making an overlay for {plan.target}")
             vol, fmt = _overlay(host, action, pool, vol_name, plan), "qcow2"
+        elif source.paused:  # QEMU holds the disk: it copies it itself
+            ctx.phase(f"copying {plan.target} through QEMU")
+            fmt = plan.format or "raw"
+            vol = call_libvirt(host, action, pool.createXML, _volume_xml(vol_name, plan, fmt), 0)
         else:
             ctx.phase(f"copying {plan.target}")
             fmt = plan.format or "raw"
             vol = _copy(ctx, host, action, pool, vol_name, plan, fmt, done, total)
-            done += plan.allocation
         ctx.cleanup(
             f"the volume '{vol_name}' in pool '{pool_name}'",
             functools.partial(_delete_volume, host, pool_name, vol_name),
         )
+        if request.mode is Mode.FULL and source.paused:
+            _mirror(ctx, host, action, dom, plan, vol, fmt, done, total)
+        done += plan.allocation if request.mode is Mode.FULL else 0
         point_disk(disks[plan.target], vol, pool_name, fmt)
         if request.mode is Mode.LINKED and plan.path:
             links.append(LinkedClone(new_uuid, name, plan.path, vol.path()))
@@ -196,11 +202,7 @@ def _copy(
     conn = host.connection(action)
     src_pool = call_libvirt(host, action, conn.storagePoolLookupByName, plan.pool)
     src = call_libvirt(host, action, src_pool.storageVolLookupByName, plan.volume)
-    xml = (
-        f"<volume><name>{escape(vol_name)}</name>"
-        f"<capacity unit='bytes'>{plan.capacity}</capacity>"
-        f"<target><format type='{escape(fmt)}'/></target></volume>"
-    )
+    xml = _volume_xml(vol_name, plan, fmt)
     ctx.progress(done_before, total)
     stop = threading.Event()
     watcher = threading.Thread(
@@ -217,6 +219,70 @@ def _copy(
         watcher.join()
     ctx.progress(done_before + plan.allocation, total)
     return vol
+
+
+def _volume_xml(vol_name: str, plan: DiskPlan, fmt: str) -> str:
+    return (
+        f"<volume><name>{escape(vol_name)}</name>"
+        f"<capacity unit='bytes'>{plan.capacity}</capacity>"
+        f"<target><format type='{escape(fmt)}'/></target></volume>"
+    )
+
+
+def _mirror(
+    ctx: JobContext,
+    host: Host,
+    action: str,
+    dom: libvirt.virDomain,
+    plan: DiskPlan,
+    vol: libvirt.virStorageVol,
+    fmt: str,
+    done_before: int,
+    total: int | None,
+) -> None:
+    """Copy a paused guest's disk into ``vol`` with a block copy (QEMU holds the image,
+    so qemu-img may not read it): the whole chain, then the mirror is ended without a
+    pivot, leaving the source disk in use and the copy as it is now."""
+    block = vol.info()[0] == libvirt.VIR_STORAGE_VOL_BLOCK
+    where = f"<source dev='{escape(vol.path())}'/>" if block else (
+        f"<source file='{escape(vol.path())}'/>"
+    )
+    dest = (
+        f"<disk type='{'block' if block else 'file'}'>{where}"
+        f"<driver type='{escape(fmt)}'/></disk>"
+    )
+    target = plan.target
+    ctx.on_cancel(lambda: dom.blockJobAbort(target, 0))
+    call_libvirt(host, action, dom.blockCopy, target, dest, None,
+                 libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT)  # fmt: skip
+    try:
+        while True:
+            ctx.check_cancel()
+            info = call_libvirt(host, action, dom.blockJobInfo, target, 0)
+            if not info:
+                raise errors.OperationError(
+                    f"Could not {action} on {host.label}: the copy of {target} ended early."
+                )
+            cur, end = int(info.get("cur", 0)), int(info.get("end", 0))
+            if end:
+                ctx.progress(done_before + plan.allocation * cur // end, total)
+            if end and cur == end and _mirror_ready(dom, target):
+                break
+            time.sleep(0.2)
+    except BaseException:
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.blockJobAbort(target, 0)
+        raise
+    finally:
+        ctx.on_cancel(None)
+    call_libvirt(host, action, dom.blockJobAbort, target, 0)  # ends the mirror, no pivot
+    while call_libvirt(host, action, dom.blockJobInfo, target, 0):
+        time.sleep(0.1)
+
+
+def _mirror_ready(dom: libvirt.virDomain, target: str) -> bool:
+    disk = Domain.from_xml(dom.XMLDesc(0)).disk(target)
+    return disk is not None and disk.mirror_ready is True
 
 
 def _watch_copy(

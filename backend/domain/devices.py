@@ -117,6 +117,7 @@ class Disk(Device):
     readonly = Flag("readonly")
     shareable = Flag("shareable")
     serial = Prop("serial", STR)
+    mirror_ready = Prop("mirror/@ready", YESNO)  # a block copy in sync (live XML)
 
     @property
     def source(self) -> Source | None:
