@@ -254,7 +254,8 @@ def _mirror(
     target = plan.target
     ctx.on_cancel(lambda: dom.blockJobAbort(target, 0))
     call_libvirt(host, action, dom.blockCopy, target, dest, None,
-                 libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT)  # fmt: skip
+                 libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
+                 | libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)  # fmt: skip
     try:
         while True:
             ctx.check_cancel()

@@ -148,6 +148,10 @@ def test_full_and_linked_clones_boot_with_new_uuids_and_macs_and_the_base_stays(
     paused = _clone(host, Source(linked, source.pool, source.folder, linked_disk),
                     f"{linked.name()}-paused", clone.Mode.FULL)  # fmt: skip
     assert paused.state is JobState.DONE, paused.outcome
+    assert linked.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+    assert _saved(linked).disks[0].source_text == str(linked_disk)  # no pivot
+    copy = host.connection().lookupByName(f"{linked.name()}-paused")
+    assert Path(_saved(copy).disks[0].source_text or "").exists()
     for dom in (full, linked):
         dom.destroy()
 

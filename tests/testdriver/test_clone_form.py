@@ -100,3 +100,19 @@ async def test_linked_clone_then_start_of_the_base_asks_and_yes_starts_it() -> N
             pilot, lambda: screen.table.selected_guest is not None
             and screen.table.selected_guest.state.active, "build running", 15
         )  # fmt: skip
+
+
+@run_async
+async def test_a_paused_guest_gets_a_warning_and_no_linked_clone() -> None:
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, "app-2")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: screen.table.selected_guest is not None
+                       and screen.table.selected_guest.state.value == "paused", "paused")  # fmt: skip
+        form = await open_form(pilot, screen, "app-2")
+        warning = str(form.query_one("#clone-warning").render())
+        assert "'app-2' is paused: its disks are copied as they are" in warning
+        assert "Linked clone: not offered, the guest is paused" in warning
+        assert form.query_one("#mode-linked").disabled
