@@ -6,9 +6,18 @@ and the new guest appears in the list; read-only disables C."""
 from __future__ import annotations
 
 from kvmtui.backend.jobs import JobState
+from kvmtui.backend.model import GuestState
 from kvmtui.screens.clone_form import CloneFormScreen
 from kvmtui.screens.confirm import ConfirmScreen
-from tests.pilot import STORAGE_NODE_URI, build_app, loaded, run_async, select, wait_for
+from tests.pilot import (
+    STORAGE_NODE_URI,
+    build_app,
+    loaded,
+    row_state,
+    run_async,
+    select,
+    wait_for,
+)
 
 
 async def open_form(pilot, screen, name: str = "build") -> CloneFormScreen:  # type: ignore[no-untyped-def]
@@ -109,8 +118,8 @@ async def test_a_paused_guest_gets_a_warning_and_no_linked_clone() -> None:
         screen = await loaded(pilot)
         await select(pilot, screen.table, "app-2")
         await pilot.press("p")
-        await wait_for(pilot, lambda: screen.table.selected_guest is not None
-                       and screen.table.selected_guest.state.value == "paused", "paused")  # fmt: skip
+        await wait_for(pilot, lambda: row_state(screen.table, "app-2") is GuestState.PAUSED,
+                       "paused")  # fmt: skip
         form = await open_form(pilot, screen, "app-2")
         warning = str(form.query_one("#clone-warning").render())
         assert "'app-2' is paused: its disks are copied as they are" in warning
