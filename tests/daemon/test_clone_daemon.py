@@ -22,7 +22,13 @@ from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry, JobState, JobView
 from kvmtui.screens.confirm import ConfirmScreen
 from tests.conftest import TEST_GUEST_PREFIX
-from tests.harness.guests import destroy_and_undefine, domain_type, guest_xml, wait_for_agent
+from tests.harness.guests import (
+    GuestFactory,
+    destroy_and_undefine,
+    domain_type,
+    guest_xml,
+    wait_for_agent,
+)
 from tests.harness.image import GuestImage
 from tests.hosts import started_host
 from tests.pilot import build_app, loaded, run_async, select, wait_for
@@ -211,3 +217,16 @@ def test_a_cancel_halfway_removes_the_copied_volume(host: Host, source: Source) 
     assert f"{name}.qcow2" not in pool.listVolumes()
     assert not (source.folder / f"{name}.qcow2").exists()
     assert name not in [d.name() for d in host.connection().listAllDomains(0)]
+
+
+def test_a_disk_in_no_pool_is_refused_with_what_to_do(
+    host: Host, guest_factory: GuestFactory
+) -> None:
+    """The harness's own guests keep their disks in a folder no pool covers."""
+    dom = guest_factory(start=False)
+    before = {d.name() for d in host.connection().listAllDomains(0)}
+    refused = _clone(host, Source(dom, "", Path(), Path()), f"{dom.name()}-x", clone.Mode.FULL)
+    assert refused.state is JobState.FAILED
+    assert refused.outcome is not None
+    assert "is in no storage pool; define a pool over its folder" in refused.outcome
+    assert {d.name() for d in host.connection().listAllDomains(0)} == before
