@@ -20,7 +20,7 @@ from typing import Any
 
 import libvirt
 
-from kvmtui.backend import errors, failures
+from kvmtui.backend import errors, failures, reach
 from kvmtui.backend import uri as uris
 from kvmtui.backend.events import ensure_event_loop
 from kvmtui.backend.guests import GuestList, fill_in_figures, list_guests, read_guest
@@ -305,11 +305,13 @@ class Host:
                 self._refresh_guest(uuid)
 
     def _try_connect(self) -> bool:
-        target = uris.connect_uri(self.uri)
         try:
-            conn = libvirt.openReadOnly(target) if self.readonly else libvirt.open(target)
+            conn = reach.open_connection(self.uri, readonly=self.readonly)
         except libvirt.libvirtError as exc:
-            self._mark_disconnected(_connect_error(exc, self.label))
+            self._mark_disconnected(_connect_error(exc, self.label, self.uri))
+            return False
+        except reach.ConnectTimeout:
+            self._mark_disconnected(reach.timeout_sentence(self.label))
             return False
         try:
             self._conn = conn
@@ -321,7 +323,7 @@ class Host:
             listing = list_guests(self.label, conn, self._agents)
         except libvirt.libvirtError as exc:
             self._drop_connection(None, notify=False)
-            self._mark_disconnected(_connect_error(exc, self.label))
+            self._mark_disconnected(_connect_error(exc, self.label, self.uri))
             return False
         except Exception as exc:  # a bug reading the host: retried like a failed connect
             self._drop_connection(None, notify=False)
@@ -607,6 +609,5 @@ def make_hosts(
     ]
 
 
-def _connect_error(exc: libvirt.libvirtError, label: str) -> str:
-    detail = (exc.get_error_message() or str(exc)).strip().rstrip(".")
-    return f"Cannot connect to {label}: {detail}."
+def _connect_error(exc: libvirt.libvirtError, label: str, uri: str | None) -> str:
+    return reach.connect_sentence(exc.get_error_message() or str(exc), label, uri)
