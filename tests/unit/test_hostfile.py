@@ -51,7 +51,7 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", disk_full)
-    with pytest.raises(HostFileError, match="Cannot write .*No space left on device"):
+    with pytest.raises(HostFileError, match=r"Cannot write .*No space left on device"):
         hostfile.save(HOSTS, path)
     assert path.read_bytes() == old
     assert os.listdir(tmp_path) == ["hosts.toml"]  # the temporary file removed
