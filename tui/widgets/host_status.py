@@ -29,30 +29,42 @@ _SEP = ("  ·  ", "dim")
 COMPACT_FROM = 5
 
 
-def status_text(status: HostStatus, running: int, total: int) -> Text:
-    """The line for one host; pure, so tests can read it without a screen."""
-    parts: list[str | tuple[str, str]] = [(printable(status.label), "bold"), "  "]
+Parts = list[str | tuple[str, str]]
+
+
+def _line_parts(status: HostStatus, connected: Parts, *, full: bool) -> Parts:
+    """A host's line around what its connected form says: the label and read-only tag
+    first; an internal error while connected (kvmtui.backend.failures) in red; a
+    disconnected host's time and reason (and, in full, that it is retried)."""
+    parts: Parts = [(printable(status.label), "bold"), "  "]
     if status.readonly:
-        parts += [(" READ-ONLY ", "bold black on yellow"), "  "]
+        parts += [(" READ-ONLY " if full else "RO", "bold black on yellow"), "  " if full else " "]
     if status.state is ConnectionState.CONNECTED:
-        parts.append(("connected", "green"))
-        versions = [f"libvirt {status.libvirt_version}"] if status.libvirt_version else []
-        if status.hypervisor:
-            versions.append(status.hypervisor)
-        if versions:
-            parts += [_SEP, printable(", ".join(versions))]
-        parts += [_SEP, f"{running} running / {total} guests"]
-        if status.error:  # an internal error while connected (kvmtui.backend.failures)
+        parts += [("connected", "green"), *connected]
+        if status.error:
             parts += [_SEP, (printable(status.error), "red")]
     elif status.state is ConnectionState.DISCONNECTED:
         since = f" since {clock_time(status.since)}" if status.since is not None else ""
         parts.append((f"disconnected{since}", "bold red"))
         if status.error:
             parts += [_SEP, printable(status.error)]
-        parts += [_SEP, ("retrying", "italic")]
+        if full:
+            parts += [_SEP, ("retrying", "italic")]
     else:
         parts.append(("connecting…", "yellow"))
-    return Text.assemble(*parts)
+    return parts
+
+
+def status_text(status: HostStatus, running: int, total: int) -> Text:
+    """The line for one host; pure, so tests can read it without a screen."""
+    connected: Parts = []
+    versions = [f"libvirt {status.libvirt_version}"] if status.libvirt_version else []
+    if status.hypervisor:
+        versions.append(status.hypervisor)
+    if versions:
+        connected += [_SEP, printable(", ".join(versions))]
+    connected += [_SEP, f"{running} running / {total} guests"]
+    return Text.assemble(*_line_parts(status, connected, full=True))
 
 
 def summary_text(
@@ -89,24 +101,12 @@ def compact_text(
 ) -> Text:
     """One line for a host when there are many: its state, counts and CPU/memory; a
     problem with its reason. Cut at the widget's edge, never wrapped."""
-    parts: list[str | tuple[str, str]] = [(printable(status.label), "bold"), "  "]
-    if status.readonly:
-        parts += [("RO", "bold black on yellow"), " "]
-    if status.state is ConnectionState.CONNECTED:
-        parts += [("connected", "green"), _SEP, f"{running}/{total} running"]
-        if figures is not None:
-            for name, pct in (("CPU", figures.cpu_pct), ("mem", figures.mem_pct)):
-                shown = UNKNOWN if pct is None else f"{pct_text(pct)}%"
-                parts += ["  " if name == "mem" else _SEP, f"{name} ", (shown, pct_style(pct))]
-        if status.error:
-            parts += [_SEP, (printable(status.error), "red")]
-    elif status.state is ConnectionState.DISCONNECTED:
-        since = f" since {clock_time(status.since)}" if status.since is not None else ""
-        parts.append((f"disconnected{since}", "bold red"))
-        if status.error:
-            parts += [_SEP, printable(status.error)]
-    else:
-        parts.append(("connecting…", "yellow"))
+    connected: Parts = [_SEP, f"{running}/{total} running"]
+    if figures is not None:
+        for name, pct in (("CPU", figures.cpu_pct), ("mem", figures.mem_pct)):
+            shown = UNKNOWN if pct is None else f"{pct_text(pct)}%"
+            connected += ["  " if name == "mem" else _SEP, f"{name} ", (shown, pct_style(pct))]
+    parts = _line_parts(status, connected, full=False)
     return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
 
 
@@ -121,8 +121,8 @@ def hosts_summary(
     """``20 hosts: 19 connected, 1 disconnected since 10:42``; ``hidden`` connected
     hosts without a line of their own are pointed to the host view (``14 more: H``)."""
     states = [s.state for s in statuses]
-    parts: list[str | tuple[str, str]] = [(f"{len(statuses)} hosts: ", "bold")]
-    counts: list[str | tuple[str, str]] = []
+    parts: Parts = [(f"{len(statuses)} hosts: ", "bold")]
+    counts: Parts = []
     connected = states.count(ConnectionState.CONNECTED)
     if connected:
         counts.append((f"{connected} connected", "green"))
