@@ -594,18 +594,19 @@ class Host:
 def make_hosts(
     targets: Sequence[str | None],
     *,
-    readonly: bool = False,
+    readonly: bool | Sequence[bool] = False,
     clock: Callable[[], float] = time.time,
     retry_delays: Sequence[float] = RETRY_DELAYS,
 ) -> list[Host]:
     """One Host per entry, not started: a URI, ``NAME=URI`` to give the host its own
     label, or None for libvirt's default. Labels are made unique so every row names
-    its host."""
+    its host. ``readonly`` is for all of them, or one flag per entry (saved hosts)."""
     split = [uris.split_label(u) if u is not None else (None, None) for u in targets]
     labels = uris.unique_labels([label or uris.label_for(u) for label, u in split])
+    flags = [readonly] * len(split) if isinstance(readonly, bool) else list(readonly)
     return [
-        Host(u, readonly=readonly, label=label, clock=clock, retry_delays=retry_delays)
-        for (_, u), label in zip(split, labels, strict=True)
+        Host(u, readonly=ro, label=label, clock=clock, retry_delays=retry_delays)
+        for (_, u), label, ro in zip(split, labels, flags, strict=True)
     ]
 
 

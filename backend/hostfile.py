@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import tomli_w
-
 FILE_MODE = 0o600
 #: What a name may hold: it labels the host column and is typed after ``-c NAME=``.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,39}")
@@ -186,6 +184,8 @@ def save(hosts: Sequence[SavedHost], path: Path | None = None) -> None:
     path = path or default_path()
     if path.exists():
         load(path)  # raises on a broken file: the admin's text is never lost
+    import tomli_w  # only when writing: start-up reads the file and nothing more
+
     # One [[host]] table each (tomli-w would write short ones inline, harder to edit by
     # hand); tomli-w quotes and escapes the values.
     text = "# kvmtui's saved connections (docs/hosts.md); edited by the hosts screen, ctrl+o.\n"

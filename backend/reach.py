@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import libvirt
 
 from kvmtui.backend import uri as uris
+from kvmtui.backend.model import version_text
 
 #: Seconds a connection may take to open before it is reported as timed out.
 CONNECT_TIMEOUT = 20.0
@@ -107,3 +108,24 @@ def connect_sentence(detail: str, label: str, uri: str | None) -> str:
         return f"Cannot connect to {label}: no route to {where}."
     detail = text.rstrip(".")
     return f"Cannot connect to {label}: {detail}."
+
+
+def probe(uri: str, label: str, *, timeout: float = CONNECT_TIMEOUT) -> tuple[bool, str]:
+    """Open ``uri`` read-only, read its versions and guest count, close it: (worked,
+    one sentence). For the hosts screen's test; blocks up to ``timeout`` seconds."""
+    try:
+        conn = open_connection(uri, readonly=True, timeout=timeout)
+    except ConnectTimeout:
+        return False, timeout_sentence(label, timeout)
+    except libvirt.libvirtError as exc:
+        return False, connect_sentence(exc.get_error_message() or str(exc), label, uri)
+    try:
+        lib = version_text(conn.getLibVersion())
+        hv = f"{conn.getType()} {version_text(conn.getVersion())}"
+        guests = conn.numOfDomains() + conn.numOfDefinedDomains()
+    except libvirt.libvirtError as exc:
+        return False, connect_sentence(exc.get_error_message() or str(exc), label, uri)
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+    return True, f"{label} answers: libvirt {lib}, {hv}, {guests} guests."
