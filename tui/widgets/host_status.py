@@ -272,9 +272,13 @@ class HostStatusBar(Vertical):
         labels = list(self._lines)
         problems = [la for la in labels if is_problem(self._lines[la].status)]
         fine = [la for la in labels if la not in problems]
+        # Problems fill up to half the screen (the bar's max-height): past that, the
+        # summary's counts carry them and the host view lists them.
+        height = self.app.size.height if self.is_attached else 24
+        problems_shown = problems[: max(1, height // 2 - 1)]
         room = max(0, self.compact_lines() - len(problems))
         order = problems + fine
-        shown = set(problems + fine[:room])
+        shown = set(problems_shown + fine[:room])
         for label in order:
             self._lines[label].display = label in shown
         if order != self._order and self.is_mounted:
