@@ -58,7 +58,9 @@ test: deps venv image daemon lint
 	$(VENV)/bin/pytest
 
 # Benchmarks through the real libvirtd (figures printed, JSON in bench/results/).
-# stats_bench first: ui_bench adds its backend tick to the UI's for the whole tick.
+# stats_bench first: ui_bench adds its backend tick to the UI's for the whole tick;
+# many_hosts_bench after ui_bench (its tick target is ui_bench's 10,000 guests on one host)
+# and last: it restarts libvirtd once to time the hosts' return.
 bench: deps venv daemon
 	$(VPY) bench/stats_bench.py
 	$(VPY) bench/ui_bench.py
@@ -68,6 +70,7 @@ bench: deps venv daemon
 	$(VPY) bench/startup_bench.py
 	$(VPY) bench/display_bench.py
 	$(VPY) bench/clone_bench.py
+	$(VPY) bench/many_hosts_bench.py
 
 # Soak benchmark (not part of test): the app for 10 minutes on the demo guests with random
 # churn and one libvirtd restart; RSS, CPU and objects every minute, then a verdict.

@@ -181,6 +181,13 @@ class GuestsScreen(GuestToolsScreen):
             show=False,
             tooltip="Retry disconnected hosts now.",
         ),
+        Binding(
+            "ctrl+o",
+            "app.hosts_screen",
+            "Hosts",
+            show=False,
+            tooltip="Saved connections: add, edit, remove, connect, disconnect, test.",
+        ),
         Binding("question_mark", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -258,7 +265,21 @@ class GuestsScreen(GuestToolsScreen):
     def on_host_status_changed(self, message: messages.HostStatusChanged) -> None:
         self.status_bar.set_status(message.status)
 
+    async def on_host_opened(self, message: messages.HostOpened) -> None:
+        host = message.host
+        self.hosts[host.label] = host
+        await self.status_bar.add_host(host.status)
+
+    async def on_host_closed(self, message: messages.HostClosed) -> None:
+        if self.hosts.pop(message.label, None) is None:
+            return
+        self.table.load_host(message.label, ())
+        await self.status_bar.remove_host(message.label)
+        self.refresh_bindings()
+
     def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
+        if message.host not in self.hosts:  # sent just before its host was closed
+            return
         self.table.load_host(message.host, message.guests)
         self._count(message.host)
         self.refresh_bindings()

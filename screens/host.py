@@ -16,12 +16,15 @@ from textual.widgets import Static
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
 from kvmtui.backend.hoststats import HostFigures
+from kvmtui.backend.model import GuestState
 from kvmtui.tui import messages
 from kvmtui.tui.format import UNKNOWN, human_kib, literal, ratio_style, ratio_text
 from kvmtui.tui.polling import Pollers
 from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.graphs import GraphRow, count, kib, pct, per_second
+from kvmtui.tui.widgets.host_status import HostStatusLine
 
+_RUNNING = (GuestState.RUNNING, GuestState.BLOCKED)  # as the guest list counts them
 #: (history metric, label, formatter, full scale)
 HOST_GRAPHS = (
     ("cpu_pct", "CPU", pct, 100.0),
@@ -76,6 +79,9 @@ class HostPanel(Vertical):
         height: auto;
         margin-bottom: 1;
     }
+    HostPanel > HostStatusLine {
+        padding: 0;
+    }
     HostPanel > .host-title {
         text-style: bold;
         color: $accent;
@@ -86,19 +92,31 @@ class HostPanel(Vertical):
     }
     """
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, host: Host | None = None) -> None:
         super().__init__(classes="host-panel")
         self.label = label
         self.figures: HostFigures | None = None
+        #: The host's full status lines (the guest list shows one line each when there
+        #: are many hosts); a bare title without a host.
+        self.status_line: HostStatusLine | None = None
+        if host is not None:
+            self.status_line = HostStatusLine(host.status)
+            guests = host.guests()
+            self.status_line.set_counts(sum(1 for g in guests if g.state in _RUNNING), len(guests))
 
     def compose(self) -> ComposeResult:
-        yield Static(literal(self.label), classes="host-title")
+        if self.status_line is not None:
+            yield self.status_line
+        else:
+            yield Static(literal(self.label), classes="host-title")
         for metric, label, fmt, top in HOST_GRAPHS:
             yield GraphRow(label, fmt, top=top, id=f"host-{metric}")
         yield Static(overcommit_table(None), classes="host-overcommit")
 
     def show(self, history: HostHistory | None, figures: HostFigures | None) -> None:
         self.figures = figures
+        if self.status_line is not None:
+            self.status_line.set_figures(figures)
         if history is not None:
             for metric, *_ in HOST_GRAPHS:
                 top = None
@@ -133,7 +151,7 @@ class HostScreen(Screen[None]):
             if self.pollers is None:
                 yield Static("Statistics are off in this session.")
             for host in self.hosts:
-                yield HostPanel(host.label)
+                yield HostPanel(host.label, host)
         yield Footer()
 
     def panel(self, label: str) -> HostPanel | None:
@@ -150,6 +168,11 @@ class HostScreen(Screen[None]):
             panel = self.panel(host.label)
             if last is not None and panel is not None:
                 panel.show(self.pollers.history(host.label), last.host_figures)
+
+    def on_host_status_changed(self, message: messages.HostStatusChanged) -> None:
+        panel = self.panel(message.status.label)
+        if panel is not None and panel.status_line is not None:
+            panel.status_line.set_status(message.status)
 
     def on_stats_tick(self, message: messages.StatsTick) -> None:
         panel = self.panel(message.host)

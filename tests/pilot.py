@@ -17,6 +17,7 @@ from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.hosts import HostsScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle import DISK_TAB, ThrottleScreen
 from kvmtui.screens.xml_editor import XmlEditorScreen
@@ -178,6 +179,16 @@ async def open_throttle(pilot: Pilot[None], uuid: str, tab: str = DISK_TAB) -> T
     screen = ThrottleScreen(host, uuid, rate_interval=None, initial_tab=tab)
     await pilot.app.push_screen(screen)
     await wait_for(pilot, lambda: screen.disks is not None, "the limits")
+    return screen
+
+
+async def open_hosts(pilot: Pilot[None]) -> HostsScreen:
+    """The guest list loaded, then ctrl+o: the hosts screen on top."""
+    await loaded(pilot)
+    await pilot.press("ctrl+o")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HostsScreen), "hosts screen")
+    screen = pilot.app.screen
+    assert isinstance(screen, HostsScreen)
     return screen
 
 

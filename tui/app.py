@@ -26,8 +26,9 @@ from kvmtui.screens.guests import GuestsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.executor import FreshContextExecutor
 from kvmtui.tui.graphics import Graphics
-from kvmtui.tui.polling import PollerFactory, Pollers, live_poller
+from kvmtui.tui.polling import Poller, PollerFactory, Pollers, live_poller
 from kvmtui.tui.widgets.footer import drop_render_caches
+from kvmtui.tui.workers import work
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,16 @@ _OUTCOME_SEVERITY: dict[JobState, SeverityLevel] = {
 #: Garbage collection paused for start-up (``run_app``) comes back after the first
 #: guest lists are painted, or this many seconds after mounting (a host that hangs).
 STARTUP_GC_DEADLINE_S = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class HostOptions:
+    """What every host of the session is made with besides its URI."""
+
+    clock: Callable[[], float] = time.time
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
+    #: ``-r``: hosts opened later are read-only too.
+    readonly: bool = False
 
 
 class KvmtuiApp(App[None]):
@@ -68,11 +79,16 @@ class KvmtuiApp(App[None]):
         poller_factory: PollerFactory | None = live_poller,
         jobs: JobRegistry | None = None,
         graphics: Graphics = Graphics.TEXT,
+        host_options: HostOptions | None = None,
     ) -> None:
         super().__init__()
         self.hosts = tuple(hosts)
         #: How guests' screens are drawn (chosen before the app runs: kvmtui.tui.graphics).
         self.graphics = graphics
+        #: How hosts opened during the session are made (the tests' clock and retries).
+        self.host_options = host_options or HostOptions()
+        #: The saved hosts file (ctrl+o); None: hostfile.default_path() when opened.
+        self.hosts_file: Path | None = None
         #: Long operations (uploads, downloads): they outlive the screens that start them.
         self.jobs = jobs if jobs is not None else JobRegistry()
         for host in self.hosts:  # read once the first frame shows the list: on_list_shown
@@ -214,6 +230,61 @@ class KvmtuiApp(App[None]):
             self.notify(view.outcome, severity=severity, timeout=10)
         self._forward(message)
 
+    # -- hosts opened and closed during the session (the hosts screen) --------------------
+
+    def host(self, label: str) -> Host | None:
+        return next((h for h in self.hosts if h.label == label), None)
+
+    def open_host(self, uri: str, *, label: str, readonly: bool) -> Host:
+        """Add a host to the session and start connecting; its rows and status line
+        come as it reports. The label must be new (ValueError with the sentence)."""
+        if self.host(label) is not None:
+            raise ValueError(f"{label} is open already.")
+        options = self.host_options
+        host = Host(
+            uri,
+            readonly=readonly,
+            label=label,
+            clock=options.clock,
+            retry_delays=options.retry_delays,
+        )
+        self.hosts = (*self.hosts, host)
+        if self.pollers is not None:
+            self.pollers.add(host)
+        # The screens learn of the host before anything it reports (messages keep order).
+        self._forward(messages.HostOpened(host))
+        host.set_listener(self._listener)
+        host.start()
+        return host
+
+    def close_host(self, label: str) -> None:
+        """Take a host out of the session: its rows and line go at once, its threads
+        are stopped off the UI thread (a hung link may take their whole deadline)."""
+        host = self.host(label)
+        if host is None:
+            return
+        host.set_listener(None)
+        host.request_stop()
+        self.hosts = tuple(h for h in self.hosts if h is not host)
+        poller = self.pollers.remove(label) if self.pollers is not None else None
+        self._list_pending.discard(label)
+        self._forward(messages.HostClosed(label))
+        self._stop_closed(host, poller)
+
+    @work(doing=lambda _app, host, _poller: f"closing the connection to {host.label}")
+    def _stop_closed(self, host: Host, poller: Poller | None) -> None:
+        if poller is not None:
+            poller.stop()
+        host.stop()
+
+    def action_hosts_screen(self) -> None:
+        """The saved hosts: add, edit, remove, connect, disconnect, test."""
+        from kvmtui.screens.hosts import HostsScreen  # opened by a key: not at start-up
+
+        if not isinstance(self.screen, HostsScreen):
+            readonly = self.host_options.readonly
+            self.push_screen(HostsScreen(self, self.hosts_file, readonly=readonly))
+
     def action_jobs_screen(self) -> None:
         """Running and recent jobs of every host."""
         from kvmtui.screens.jobs import JobsScreen  # opened by a key: not at start-up
@@ -298,13 +369,14 @@ def make_app(
     registry of long operations (a fresh one by default); ``graphics`` how guests'
     screens are drawn.
     """
+    delays = tuple(retry_delays) if retry_delays is not None else RETRY_DELAYS
+    options = HostOptions(clock, delays, readonly)
     hosts = make_hosts(
-        uris,
-        readonly=readonly,
-        clock=clock,
-        retry_delays=retry_delays if retry_delays is not None else RETRY_DELAYS,
+        uris, readonly=readonly, clock=options.clock, retry_delays=options.retry_delays
     )
-    return app_for_hosts(hosts, delay=delay, stats=stats, jobs=jobs, graphics=graphics)
+    app = app_for_hosts(hosts, delay=delay, stats=stats, jobs=jobs, graphics=graphics)
+    app.host_options = options
+    return app
 
 
 def app_for_hosts(

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kvmtui.backend.history import DEFAULT_INTERVAL
+from kvmtui.backend.hostfile import HostFileError, autoconnect_targets
+from kvmtui.backend.hostfile import load as load_saved_hosts
 from kvmtui.backend.poller import MIN_INTERVAL
 from kvmtui.backend.uri import default_uri
 from kvmtui.tui.graphics import CHOICES, Graphics, choose, stdout_is_terminal
@@ -74,8 +76,9 @@ def parser() -> argparse.ArgumentParser:
         prog="kvmtui",
         description="A keyboard-driven console manager for KVM hosts.",
         epilog=(
-            "Without -c, kvmtui connects to LIBVIRT_DEFAULT_URI, or to libvirt's own "
-            "default. Examples: kvmtui -c qemu:///system; "
+            "Without -c, kvmtui opens the saved hosts marked to connect at start "
+            "(~/.config/kvmtui/hosts.toml, ctrl+o), else LIBVIRT_DEFAULT_URI, else "
+            "libvirt's own default. Examples: kvmtui -c qemu:///system; "
             "kvmtui -c web=qemu+ssh://root@web1/system -c db=qemu+ssh://root@db1/system; "
             "kvmtui --batch -n 3 -d 5 --csv stats.csv -c qemu:///system"
         ),
@@ -141,7 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options and run the app or batch mode; argparse exits 2 on a bad option."""
     p = parser()
     args = p.parse_args(argv)
-    uris: list[str | None] = list(args.uris) if args.uris else [default_uri()]
+    try:
+        uris, readonly = start_targets(args.uris, args.readonly)
+    except HostFileError as exc:
+        print(f"kvmtui: {exc}", file=sys.stderr)
+        return 1
     if not args.batch and (args.iterations is not None or args.csv is not None):
         p.error("-n/--iterations and --csv only apply with --batch")
     if args.batch:
@@ -153,17 +160,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_file = setup_logging(args.log_file, verbose=args.verbose)
     graphics = choose(args.graphics, os.environ, stdout_is_terminal())
     return run_app(
-        uris, readonly=args.readonly, delay=args.delay, log_file=log_file, graphics=graphics
+        uris,
+        readonly=readonly,
+        delay=args.delay,
+        log_file=log_file,
+        graphics=graphics,
+        session_readonly=args.readonly,
     )
+
+
+def start_targets(
+    given: Sequence[str] | None, readonly: bool
+) -> tuple[list[str | None], bool | list[bool]]:
+    """What to open and read-only how: the ``-c`` URIs; without ``-c`` the saved hosts
+    marked to connect at start (``NAME=URI``, each read-only as saved, or all with
+    ``-r``); with none of those, libvirt's default. A broken hosts file raises
+    :class:`HostFileError` (its sentence names the line)."""
+    if given:
+        return list(given), readonly
+    saved = autoconnect_targets(load_saved_hosts())
+    if not saved:
+        return [default_uri()], readonly
+    return [h.target() for h in saved], [readonly or h.readonly for h in saved]
 
 
 def run_app(
     uris: Sequence[str | None],
     *,
-    readonly: bool,
+    readonly: bool | Sequence[bool],
     delay: float,
     log_file: Path | None = None,
     graphics: Graphics = Graphics.TEXT,
+    session_readonly: bool = False,
 ) -> int:
     """Start connecting to every host, then load the UI and run it; the exit code.
 
@@ -181,9 +209,11 @@ def run_app(
         host.hold_figures()  # the app reads them once the list is drawn
         host.start()
     try:
-        from kvmtui.tui.app import app_for_hosts  # Textual loads once the options are good
+        # Textual loads once the options are good
+        from kvmtui.tui.app import HostOptions, app_for_hosts
 
         app = app_for_hosts(hosts, delay=delay, graphics=graphics)
+        app.host_options = HostOptions(readonly=session_readonly)  # -r: later hosts too
         app.run()
     finally:
         gc.enable()

@@ -16,6 +16,7 @@ from textual.message import Message
 
 from kvmtui.backend import model
 from kvmtui.backend.history import HostHistory
+from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobView
 from kvmtui.backend.model import Guest, HostStatus
 from kvmtui.backend.poller import StatsFailed, StatsUpdated
@@ -64,6 +65,20 @@ class GuestRemoved(Message, bubble=False):
 
 
 HostMessage = HostStatusChanged | GuestsLoaded | GuestUpdated | GuestRemoved
+
+
+@dataclass
+class HostOpened(Message, bubble=False):
+    """A host joined the session (the hosts screen); its changes follow."""
+
+    host: Host
+
+
+@dataclass
+class HostClosed(Message, bubble=False):
+    """A host left the session: its rows and status line go."""
+
+    label: str
 
 
 @dataclass
@@ -185,7 +200,15 @@ class JobChanged(Message, bubble=False):
 
 
 #: What the app forwards to every screen.
-AppMessage = HostMessage | StatsTick | StatsError | StatsControlChanged | JobChanged
+AppMessage = (
+    HostMessage
+    | StatsTick
+    | StatsError
+    | StatsControlChanged
+    | JobChanged
+    | HostOpened
+    | HostClosed
+)
 
 
 # -- the raw XML editor -----------------------------------------------------------------

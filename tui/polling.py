@@ -81,6 +81,7 @@ class Pollers:
         self.interval = interval
         self.paused = False
         self._target = target
+        self._factory = factory
         self._pollers = {h.label: factory(h, self._listener, interval) for h in hosts}
         self._started: set[str] = set()
         self._last: dict[str, StatsUpdated] = {}
@@ -157,6 +158,22 @@ class Pollers:
             poller.start()
         elif not self.paused:
             poller.poll_now()
+
+    def add(self, host: Host) -> None:
+        """A host opened during the session: its poller starts once it is listed."""
+        if host.label not in self._pollers:
+            self._pollers[host.label] = self._factory(host, self._listener, self.interval)
+
+    def remove(self, host: str) -> Poller | None:
+        """A host closed during the session: its poller, for the caller to stop off the
+        UI thread (stopping joins its thread); None if it never started."""
+        poller = self._pollers.pop(host, None)
+        self._last.pop(host, None)
+        self._unread.discard(host)
+        if host in self._started:
+            self._started.discard(host)
+            return poller
+        return None
 
     def pause(self) -> None:
         self.paused = True

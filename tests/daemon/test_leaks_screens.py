@@ -38,6 +38,7 @@ from kvmtui.screens.details import DetailsScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.help import HelpScreen
 from kvmtui.screens.host import HostScreen
+from kvmtui.screens.hosts import HostsScreen
 from kvmtui.screens.jobs import JobsScreen
 from kvmtui.screens.ksm import KsmScreen
 from kvmtui.screens.ksm_thresholds import ThresholdsScreen
@@ -86,6 +87,7 @@ KINDS = [
     Kind("host", HostScreen, ("H",)),
     Kind("help", HelpScreen, ("question_mark",)),
     Kind("jobs", JobsScreen, ("J",)),
+    Kind("hosts", HostsScreen, ("ctrl+o",)),
     Kind("snapshots", SnapshotsScreen, ("z",), node="snapshot-node.xml", guest="web"),
     Kind("snapshot form", SnapshotFormScreen, ("n",), ("escape",), ("z",), "snapshot-node.xml",
          "web"),

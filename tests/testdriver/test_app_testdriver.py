@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from textual.binding import Binding
@@ -439,16 +440,19 @@ def test_cli_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unrecognized arguments" in capsys.readouterr().err
 
 
-def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_builds_hosts_from_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     built: list[tuple[list[str | None], bool, float]] = []
 
     def fake_run_app(
-        uris: list[str | None], *, readonly: bool, delay: float, log_file: object = None
+        uris: list[str | None], *, readonly: bool, delay: float, **_options: object
     ) -> int:
         built.append((list(uris), readonly, delay))
         return 0
 
     monkeypatch.setattr(cli, "run_app", fake_run_app)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no saved hosts
     monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
     assert cli.main(["-c", "test:///default", "-c", "b=qemu+ssh://b/system", "-r"]) == 0
     assert cli.main([]) == 0
