@@ -402,10 +402,8 @@ def create(
         name = spec.volume_name(index)
         ctx.phase(f"creating volume '{name}' ({disk.kind})")
         _make_volume(host, plan, index, action)
-        ctx.cleanup(
-            f"the volume '{name}' in pool '{disk.pool}'",
-            lambda pool=str(disk.pool), vol=name: delete_volume_retrying(host, pool, vol),
-        )
+        ctx.cleanup(f"the volume '{name}' in pool '{disk.pool}'",
+                    _deleter(host, str(disk.pool), name))  # fmt: skip
         done += 1
         ctx.progress(done, total)
         ctx.check_cancel()
@@ -415,10 +413,8 @@ def create(
         ctx.phase("making the cloud-init seed")
         seed = make_seed(ctx, host)
         if seed.pool and seed.name:
-            ctx.cleanup(
-                f"the seed volume '{seed.name}' in pool '{seed.pool}'",
-                lambda: delete_volume_retrying(host, str(seed.pool), str(seed.name)),
-            )
+            ctx.cleanup(f"the seed volume '{seed.name}' in pool '{seed.pool}'",
+                        _deleter(host, seed.pool, seed.name))  # fmt: skip
         bus = spec.seed.bus if spec.seed is not None else SeedSpec(seed).bus
         spec = replace(spec, seed=SeedSpec(seed, bus))
         done += 1
@@ -451,6 +447,10 @@ def create(
         f"{'s' if spec.vcpus > 1 else ''}, {spec.memory_mib} MiB"
         + ("; started." if spec.start else "; not started.")
     )
+
+
+def _deleter(host: Host, pool: str, name: str) -> Callable[[], None]:
+    return lambda: delete_volume_retrying(host, pool, name)
 
 
 def _make_volume(host: Host, plan: Plan, index: int, action: str) -> None:

@@ -21,10 +21,9 @@ from __future__ import annotations
 import random
 import re
 import shlex
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from enum import StrEnum
-
-from lxml import etree
 
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.domain.devices import AGENT_CHANNEL_NAME, Device
@@ -246,15 +245,15 @@ def with_macs(spec: NewGuest, rng: random.Random | None = None) -> NewGuest:
 # -- the domain XML ---------------------------------------------------------------------
 
 
-def _element(tag: str, attrib: dict[str, str] | None = None, *children: etree._Element,
-             text: str | None = None) -> etree._Element:  # fmt: skip
-    element = etree.Element(tag, {k: v for k, v in (attrib or {}).items() if v is not None})
+def _element(tag: str, attrib: dict[str, str] | None = None, *children: ET.Element,
+             text: str | None = None) -> ET.Element:  # fmt: skip
+    element = ET.Element(tag, {k: v for k, v in (attrib or {}).items() if v is not None})
     element.text = text
     element.extend(children)
     return element
 
 
-def _source(ref: VolumeRef) -> tuple[str, etree._Element]:
+def _source(ref: VolumeRef) -> tuple[str, ET.Element]:
     """A disk's type and ``<source>`` for a volume or a path."""
     if ref.pool and ref.name:
         return "volume", _element("source", {"pool": ref.pool, "volume": ref.name})
@@ -264,8 +263,8 @@ def _source(ref: VolumeRef) -> tuple[str, etree._Element]:
     return "file", _element("source", {"file": path})
 
 
-def _disk(disk_type: str, source: etree._Element, fmt: str | None, target: str, bus: str,
-          *, device: str = "disk", readonly: bool = False) -> etree._Element:  # fmt: skip
+def _disk(disk_type: str, source: ET.Element, fmt: str | None, target: str, bus: str,
+          *, device: str = "disk", readonly: bool = False) -> ET.Element:  # fmt: skip
     driver = {"name": "qemu", "type": fmt} if fmt else {"name": "qemu"}
     element = _element(
         "disk",
@@ -277,6 +276,11 @@ def _disk(disk_type: str, source: etree._Element, fmt: str | None, target: str, 
     if readonly:
         element.append(_element("readonly"))
     return element
+
+
+def _add(domain: Domain, element: ET.Element) -> Device:
+    """Add a device built here (ElementTree: only the domain model parses with lxml)."""
+    return domain.add_device(ET.tostring(element, encoding="unicode"))
 
 
 def _target_names(bus: str) -> str:
@@ -329,7 +333,8 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
     if spec.cdrom is not None:  # the installer boots first
         disk_type, source = _source(spec.cdrom)
         cdrom_bus = "sata" if spec.machine_type == "q35" else "ide"
-        cd = domain.add_device(
+        cd = _add(
+            domain,
             _disk(
                 disk_type,
                 source,
@@ -338,7 +343,7 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
                 cdrom_bus,
                 device="cdrom",
                 readonly=True,
-            )
+            ),
         )
         boot.append(cd)
         if prefix == "sd":
@@ -351,8 +356,8 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
         else:
             assert disk.pool is not None
             disk_type, source = _source(VolumeRef(disk.pool, spec.volume_name(index)))
-        added = domain.add_device(
-            _disk(disk_type, source, formats[index], f"{prefix}{_letters(used)}", bus)
+        added = _add(
+            domain, _disk(disk_type, source, formats[index], f"{prefix}{_letters(used)}", bus)
         )
         used += 1
         if index == 0:
@@ -360,12 +365,14 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
     if spec.seed is not None:
         disk_type, source = _source(spec.seed.volume)
         if spec.seed.bus is SeedBus.SCSI:
-            domain.add_device(_element("controller", {"type": "scsi", "model": "virtio-scsi"}))
-            domain.add_device(
-                _disk(disk_type, source, "raw", "sdz", "scsi", device="cdrom", readonly=True)
+            _add(domain, _element("controller", {"type": "scsi", "model": "virtio-scsi"}))
+            _add(
+                domain,
+                _disk(disk_type, source, "raw", "sdz", "scsi", device="cdrom", readonly=True),
             )
         else:
-            domain.add_device(
+            _add(
+                domain,
                 _disk(
                     disk_type,
                     source,
@@ -373,7 +380,7 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
                     f"vd{_letters(max(used, 25))}",
                     "virtio",
                     readonly=True,
-                )
+                ),
             )
     for nic in spec.networks:
         if nic.kind is NetworkKind.NONE:
@@ -386,30 +393,33 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
         children = [_element("source", source_attr), _element("model", {"type": nic.model})]
         if nic.mac:
             children.insert(0, _element("mac", {"address": nic.mac}))
-        domain.add_device(_element("interface", {"type": str(nic.kind)}, *children))
-    domain.add_device(_element("serial", {"type": "pty"}, _element("target", {"port": "0"})))
-    domain.add_device(
-        _element("console", {"type": "pty"}, _element("target", {"type": "serial", "port": "0"}))
+        _add(domain, _element("interface", {"type": str(nic.kind)}, *children))
+    _add(domain, _element("serial", {"type": "pty"}, _element("target", {"port": "0"})))
+    _add(
+        domain,
+        _element("console", {"type": "pty"}, _element("target", {"type": "serial", "port": "0"})),
     )
-    domain.add_device(
+    _add(
+        domain,
         _element(
             "channel",
             {"type": "unix"},
             _element("target", {"type": "virtio", "name": AGENT_CHANNEL_NAME}),
-        )
+        ),
     )
     if spec.graphics:
-        domain.add_device(_element("graphics", {"type": "vnc", "autoport": "yes"}))
-        domain.add_device(_element("video", {}, _element("model", {"type": "virtio"})))
+        _add(domain, _element("graphics", {"type": "vnc", "autoport": "yes"}))
+        _add(domain, _element("video", {}, _element("model", {"type": "virtio"})))
     else:
-        domain.add_device(_element("video", {}, _element("model", {"type": "none"})))
-    domain.add_device(_element("memballoon", {"model": "virtio" if spec.os.virtio else "none"}))
-    domain.add_device(
+        _add(domain, _element("video", {}, _element("model", {"type": "none"})))
+    _add(domain, _element("memballoon", {"model": "virtio" if spec.os.virtio else "none"}))
+    _add(
+        domain,
         _element(
             "rng",
             {"model": "virtio"},
             _element("backend", {"model": "random"}, text="/dev/urandom"),
-        )
+        ),
     )
     if len(boot) > 1 or spec.cdrom is not None:
         domain.set_boot_order(boot)

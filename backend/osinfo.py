@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from lxml import etree
 
 #: Where Debian's osinfo-db puts the database; $OSINFO_SYSTEM_DIR as in libosinfo.
 DEFAULT_DIR = Path("/usr/share/osinfo")
@@ -38,9 +37,6 @@ NO_INBOX_VIRTIO = frozenset({"winnt", "win9x", "win16", "msdos", "netware"})
 GENERIC_LINUX_ID = "kvmtui:generic-linux"
 UNKNOWN_ID = "http://libosinfo.org/unknown"
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, remove_comments=True, remove_blank_text=True
-)
 _LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -161,7 +157,7 @@ class _Raw:
     firmware: dict[str, bool] = field(default_factory=dict)  # bios/efi -> supported
 
 
-def _int(element: etree._Element, tag: str) -> int | None:
+def _int(element: ET.Element, tag: str) -> int | None:
     text = element.findtext(tag)
     try:
         return int(text) if text else None
@@ -169,7 +165,7 @@ def _int(element: etree._Element, tag: str) -> int | None:
         return None
 
 
-def _resources(os_element: etree._Element, level: str) -> tuple[Resources | None, bool]:
+def _resources(os_element: ET.Element, level: str) -> tuple[Resources | None, bool]:
     """The x86_64 figures of one level, else those for all architectures; and whether the
     entry asks to inherit them."""
     found: Resources | None = None
@@ -189,7 +185,7 @@ def _resources(os_element: etree._Element, level: str) -> tuple[Resources | None
     return found, inherit
 
 
-def _text(element: etree._Element, tag: str) -> str | None:
+def _text(element: ET.Element, tag: str) -> str | None:
     for child in element.iterfind(tag):
         if child.get(_LANG) is None:
             return (child.text or "").strip() or None
@@ -198,8 +194,8 @@ def _text(element: etree._Element, tag: str) -> str | None:
 
 def _read_file(path: Path) -> Iterable[_Raw]:
     try:
-        root = etree.parse(str(path), _PARSER).getroot()
-    except (OSError, etree.XMLSyntaxError):
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
         return ()
     raws = []
     for os_element in root.iterfind("os"):

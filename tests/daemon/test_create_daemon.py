@@ -155,15 +155,29 @@ def test_overlay_guest_boots_to_its_prompt_and_the_image_is_not_written(
     ("change", "sentence"),
     [
         (lambda s, p: replace(s, name="bad/name"), "must not contain '/'"),
-        (lambda s, p: replace(s, disks=(DiskSpec(DiskKind.OVERLAY, VolumeRef(p, "nope.qcow2"),
-                                                 pool=p),)), "does not exist"),  # fmt: skip
-        (lambda s, p: replace(s, disks=(*s.disks, DiskSpec(DiskKind.EMPTY, pool=p,
-                                                           size_bytes=1 << 50,
-                                                           preallocate=True))),
-         "available"),  # fmt: skip
+        (
+            lambda s, p: replace(
+                s, disks=(DiskSpec(DiskKind.OVERLAY, VolumeRef(p, "nope.qcow2"), pool=p),)
+            ),
+            "does not exist",
+        ),
+        (
+            lambda s, p: replace(
+                s,
+                disks=(
+                    *s.disks,
+                    DiskSpec(DiskKind.EMPTY, pool=p, size_bytes=1 << 50, preallocate=True),
+                ),
+            ),
+            "available",
+        ),
         (lambda s, p: replace(s, firmware=Firmware.UEFI), "OVMF"),
-        (lambda s, p: replace(s, networks=(NetworkSpec(NetworkKind.NETWORK, "kvmtui-test-down"),)),
-         "is not active"),  # fmt: skip
+        (
+            lambda s, p: replace(
+                s, networks=(NetworkSpec(NetworkKind.NETWORK, "kvmtui-test-down"),)
+            ),
+            "is not active",
+        ),
     ],
     ids=["invalid-name", "missing-image", "pool-space", "uefi-without-ovmf", "inactive-network"],
 )
@@ -227,15 +241,13 @@ def _seed_maker(fail: bool):  # type: ignore[no-untyped-def]
         )
         ref = VolumeRef(pool_name, "seed.iso")
         if fail:
-            ctx.cleanup("the seed volume", lambda: pool.storageVolLookupByName("seed.iso").delete(0))
+            ctx.cleanup(
+                "the seed volume", lambda: pool.storageVolLookupByName("seed.iso").delete(0)
+            )
             raise KvmtuiError("the seed upload was cut")
         return ref
 
     return make
-
-
-class Cut(Exception):
-    pass
 
 
 def _cut_at(step: str):  # type: ignore[no-untyped-def]
@@ -260,8 +272,9 @@ def test_a_failure_at_each_step_leaves_nothing(
     before = sha256(target / IMAGE)
     name = guest_name()
     spec = tiny_spec(name, pool_name, guest_image)
-    spec = replace(spec, disks=(*spec.disks, DiskSpec(DiskKind.EMPTY, pool=pool_name,
-                                                      size_bytes=16 << 20)))  # fmt: skip
+    spec = replace(
+        spec, disks=(*spec.disks, DiskSpec(DiskKind.EMPTY, pool=pool_name, size_bytes=16 << 20))
+    )
     seed = _seed_maker(fail=step == "seed")
     seed.pool = pool_name  # type: ignore[attr-defined]
     kwargs: dict[str, object] = {"make_seed": seed}

@@ -65,11 +65,15 @@ def test_disks_overlay_empty_and_seed_on_virtio_scsi() -> None:
     domain = Domain.from_xml(xml)
     first, second, seed = domain.disks
     assert (first.source_text, first.format, first.bus, first.target) == (
-        "vms/web-1.qcow2", "qcow2", "virtio", "vda")  # fmt: skip
+        "vms/web-1.qcow2",
+        "qcow2",
+        "virtio",
+        "vda",
+    )
     assert (second.source_text, second.format, second.target) == ("vms/web-1-1.raw", "raw", "vdb")
     assert (seed.device, seed.bus, seed.source_text) == ("cdrom", "scsi", "vms/web-1-seed.iso")
     assert "<readonly/>" in seed.xml()
-    assert "<controller type=\"scsi\" model=\"virtio-scsi\"/>" in xml
+    assert '<controller type="scsi" model="virtio-scsi"/>' in xml
     assert domain.boot_devices == ("hd",)
 
 
@@ -94,10 +98,15 @@ def test_nic_mac_uefi_direct_boot_and_graphics_when_asked() -> None:
     domain = Domain.from_xml(domain_xml(spec))
     (nic,) = domain.interfaces
     assert nic.source_network == "default" and nic.model == "virtio"
-    assert nic.mac == spec.networks[0].mac and nic.mac is not None and nic.mac.startswith("52:54:00")
+    assert (
+        nic.mac == spec.networks[0].mac and nic.mac is not None and nic.mac.startswith("52:54:00")
+    )
     assert domain.firmware == "efi" and domain.graphics and domain.cpu_mode is None
     assert (domain.kernel, domain.initrd, domain.cmdline) == (
-        "/boot/vmlinuz", "/boot/initrd", "console=ttyS0")  # fmt: skip
+        "/boot/vmlinuz",
+        "/boot/initrd",
+        "console=ttyS0",
+    )
 
 
 def test_an_os_without_virtio_gets_sata_disks() -> None:
@@ -133,12 +142,20 @@ def test_names_libvirt_takes_are_taken() -> None:
         ({"disks": (), "networks": ()}, "nothing to boot from"),
         ({"disks": (DiskSpec(DiskKind.OVERLAY, pool="vms"),)}, "needs a volume or a path"),
         ({"disks": (DiskSpec(DiskKind.COPY, IMAGE),)}, "needs a pool"),
-        ({"disks": (DiskSpec(DiskKind.EMPTY, pool="vms", size_bytes=GIB, volume="a"),
-                    DiskSpec(DiskKind.EMPTY, pool="vms", size_bytes=GIB, volume="a"))},
-         "same volume name"),  # fmt: skip
+        (
+            {
+                "disks": (
+                    DiskSpec(DiskKind.EMPTY, pool="vms", size_bytes=GIB, volume="a"),
+                    DiskSpec(DiskKind.EMPTY, pool="vms", size_bytes=GIB, volume="a"),
+                )
+            },
+            "same volume name",
+        ),
         ({"networks": (NetworkSpec(NetworkKind.BRIDGE),)}, "needs a source"),
-        ({"networks": (NetworkSpec(NetworkKind.NETWORK, "n", mac="01:00:5e:00:00:01"),)},
-         "multicast"),  # fmt: skip
+        (
+            {"networks": (NetworkSpec(NetworkKind.NETWORK, "n", mac="01:00:5e:00:00:01"),)},
+            "multicast",
+        ),
         ({"os": WINDOWS}, "needs UEFI"),
     ],
 )
@@ -157,9 +174,18 @@ def test_virsh_and_virt_install_lines_describe_the_same_guest() -> None:
     spec = cloud_spec()
     lines = command_lines(spec, "qemu:///system", {0: "/var/lib/images/debian-12.qcow2"})
     overlay, empty, install = (shlex.split(line) for line in lines.splitlines())
-    assert overlay[3:] == ["vol-create-as", "vms", "web-1.qcow2", f"{20 * GIB}b", "--format",
-                           "qcow2", "--backing-vol", "/var/lib/images/debian-12.qcow2",
-                           "--backing-vol-format", "qcow2"]  # fmt: skip
+    assert overlay[3:] == [
+        "vol-create-as",
+        "vms",
+        "web-1.qcow2",
+        f"{20 * GIB}b",
+        "--format",
+        "qcow2",
+        "--backing-vol",
+        "/var/lib/images/debian-12.qcow2",
+        "--backing-vol-format",
+        "qcow2",
+    ]
     assert empty[3:6] == ["vol-create-as", "vms", "web-1-1.raw"]
     assert install[:3] == ["virt-install", "--connect", "qemu:///system"]
     pairs = dict(zip(install[1::2], install[2::2], strict=False))

@@ -52,13 +52,23 @@ def _os(directory: Path, vendor: str, name: str, body: str) -> None:
 
 
 def test_inheritance_of_devices_and_resources_along_derives_from(tmp_path: Path) -> None:
-    _os(tmp_path, "x", "base", "<family>linux</family><release-date>2020-01-01</release-date>"
+    _os(
+        tmp_path,
+        "x",
+        "base",
+        "<family>linux</family><release-date>2020-01-01</release-date>"
         "<resources arch='all'><minimum><ram>536870912</ram><n-cpus>1</n-cpus></minimum>"
         "</resources><devices><device id='http://pcisig.com/pci/1af4/1001'/>"
-        "<device id='http://qemu.org/chipset/x86/q35'/></devices>")  # fmt: skip
-    _os(tmp_path, "x", "child", "<family>linux</family><release-date>2021-01-01</release-date>"
+        "<device id='http://qemu.org/chipset/x86/q35'/></devices>",
+    )
+    _os(
+        tmp_path,
+        "x",
+        "child",
+        "<family>linux</family><release-date>2021-01-01</release-date>"
         "<derives-from id='http://x/base'/><resources arch='all' inherit='true'/>"
-        "<devices><device id='http://qemu.org/chipset/x86/q35' supported='false'/></devices>")  # fmt: skip
+        "<devices><device id='http://qemu.org/chipset/x86/q35' supported='false'/></devices>",
+    )
     _os(tmp_path, "x", "broken", "<<not xml")
     database = osinfo.read_database(tmp_path)
     child = database.get("child")
