@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.syntax import Syntax
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -306,15 +307,12 @@ class NewGuestScreen(Screen[None]):
                 return "Type the source as pool/volume or as a /path on the host."
             return None
         if step == "name":
-            problem = create.name_problem(self.query_one("#guest-name", Input).value, self.facts)
-            if problem:
-                return problem
             for selector, what in (("#guest-vcpus", "vCPUs"), ("#guest-memory", "memory")):
                 text = self._value(selector)
                 if not text.isdigit() or int(text) < 1:
                     return f"{what} must be a whole number of at least 1."
             self._host_figures()
-            return None
+            return create.name_problem(self.query_one("#guest-name", Input).value, self.facts)
         if step == "disk":
             try:
                 if kind != "import":
@@ -383,6 +381,10 @@ class NewGuestScreen(Screen[None]):
         self._problem(problem or "")
         return problem
 
+    @property
+    def problem_text(self) -> str:
+        return str(self.query_one("#wizard-problem", Static).render())
+
     def _problem(self, text: str) -> None:
         self.query_one("#wizard-problem", Static).update(text)
 
@@ -391,12 +393,12 @@ class NewGuestScreen(Screen[None]):
     def _show_step(self) -> None:
         name, _title = STEPS[self.step]
         self.query_one(ContentSwitcher).current = name
-        self.query_one("#wizard-steps", Static).update(
-            " > ".join(
-                f"[b]{i + 1} {title}[/b]" if i == self.step else f"{i + 1} {title}"
-                for i, (_n, title) in enumerate(STEPS)
-            )
-        )
+        steps = Text()
+        for index, (_name, title) in enumerate(STEPS):
+            if index:
+                steps.append(" > ")
+            steps.append(f"{index + 1} {title}", style="bold" if index == self.step else "")
+        self.query_one("#wizard-steps", Static).update(steps)
         if name == "summary":
             self._summary()
         else:

@@ -30,14 +30,20 @@ from kvmtui.backend.create_spec import (
     NewGuest,
     VolumeRef,
 )
+from kvmtui.backend.domain import Domain
 from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobState
+from kvmtui.screens.console import ConsoleScreen
+from kvmtui.screens.new_guest import STEPS
+from kvmtui.tui.widgets.terminal import Terminal
 from tests.conftest import TEST_GUEST_PREFIX
 from tests.harness.guests import destroy_and_undefine, domain_type
 from tests.harness.image import GuestImage
 from tests.harness.serial import SerialConsole
 from tests.hosts import started_host
+from tests.pilot import build_app, open_wizard, run_async, wizard_fill
+from tests.pilot import wait_for as pilot_wait_for
 from tests.pools import dir_pool
 
 pytestmark = pytest.mark.daemon
@@ -291,3 +297,62 @@ def test_a_failure_at_each_step_leaves_nothing(
     assert "Removed" in outcome, outcome
     assert left_behind(conn, name, pool_name) == []
     assert sha256(target / IMAGE) == before
+
+
+@run_async
+async def test_the_wizard_creates_a_guest_from_an_imported_disk_and_opens_its_console(
+    daemon_uri: str, pool: tuple[str, Path], guest_image: GuestImage, conn: libvirt.virConnect
+) -> None:
+    """Driven with the Pilot: source an imported qcow2 volume, Generic Linux, 256 MiB,
+    the tiny guest's kernel and initrd by direct kernel boot; ctrl+s on the summary
+    creates it as a job and the console shows the guest's shell prompt."""
+    pool_name, target = pool
+    disk = target / "imported.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    conn.storagePoolLookupByName(pool_name).refresh(0)
+    name = guest_name()
+    app = build_app(daemon_uri, stats=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            wizard = await open_wizard(pilot)
+            await wizard_fill(
+                pilot, wizard, source_kind="import", source_ref=f"{pool_name}/imported.qcow2"
+            )
+            for _step in range(2):  # source, OS (Generic Linux)
+                await pilot.press("pagedown")
+            await wizard_fill(pilot, wizard, guest_name=name, guest_memory="256")
+            for _step in range(3):  # name, disk, network (none)
+                await pilot.press("pagedown")
+            await wizard_fill(
+                pilot,
+                wizard,
+                fw_accel=domain_type(),
+                fw_kernel=str(guest_image.kernel),
+                fw_initrd=str(guest_image.initrd),
+                fw_cmdline=guest_image.cmdline,
+            )
+            await pilot.press("pagedown")
+            assert STEPS[wizard.step][0] == "summary", wizard.problem_text
+            await pilot.press("ctrl+s")
+            await pilot_wait_for(
+                pilot,
+                lambda: isinstance(app.screen, ConsoleScreen) and bool(app.screen.query(Terminal)),
+                "the console",
+                JOB_S,
+            )
+            terminal = app.screen.query_one(Terminal)
+            await pilot.press("enter")
+            await pilot_wait_for(
+                pilot,
+                lambda: PROMPT.decode().strip() in "\n".join(terminal.text_lines()),
+                "the guest's prompt",
+                BOOT_S,
+            )
+        dom = conn.lookupByName(name)
+        disks = Domain.from_xml(dom.XMLDesc(0)).disks
+        assert [d.source_text for d in disks] == [f"{pool_name}/imported.qcow2"]
+    finally:
+        for dom in [d for d in conn.listAllDomains(0) if d.name() == name]:
+            destroy_and_undefine(dom)
+        disk.unlink(missing_ok=True)
+        conn.storagePoolLookupByName(pool_name).refresh(0)
