@@ -139,6 +139,7 @@ class NewGuest:
     cdrom: VolumeRef | None = None  # an installer ISO, booted first
     seed: SeedSpec | None = None
     direct_boot: DirectBoot | None = None
+    boot_network: bool = False  # PXE first, then the first disk
     domain_type: str = "kvm"  # kvm, or qemu (TCG: no hardware virtualization)
     arch: str = "x86_64"
     machine: str | None = None  # None: what the OS wants (q35 or pc)
@@ -223,6 +224,8 @@ def check_spec(spec: NewGuest) -> None:
     names = [(d.pool, spec.volume_name(i)) for i, d in enumerate(spec.disks) if d.creates_volume]
     if len(set(names)) != len(names):
         raise SpecError("Two new disks would have the same volume name; name them apart.")
+    if spec.boot_network and not any(n.kind is not NetworkKind.NONE for n in spec.networks):
+        raise SpecError("Network boot (PXE) needs a NIC; choose a network.")
     for nic in spec.networks:
         if nic.kind is not NetworkKind.NONE and not nic.source:
             raise SpecError(f"A {nic.kind} NIC needs a source (a network, bridge or interface).")
@@ -424,7 +427,8 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
     if len(boot) > 1 or spec.cdrom is not None:
         domain.set_boot_order(boot)
     elif spec.direct_boot is None:
-        domain.set_boot_devices(["hd"] if spec.disks else ["network"])
+        first = ["network"] if spec.boot_network or not spec.disks else []
+        domain.set_boot_devices(first + (["hd"] if spec.disks else []))
     return domain.to_xml()
 
 
@@ -514,7 +518,8 @@ def virt_install_command(spec: NewGuest, uri: str | None) -> str:
     argv += ["--graphics", "vnc" if spec.graphics else "none"]
     argv += ["--console", "pty,target_type=serial"]
     argv += ["--channel", f"unix,target.type=virtio,target.name={AGENT_CHANNEL_NAME}"]
-    argv += ["--import", "--noautoconsole"]
+    argv += ["--pxe"] if spec.boot_network else ["--import"]
+    argv.append("--noautoconsole")
     if not spec.start:
         argv.append("--noreboot")
     return shlex.join(argv)

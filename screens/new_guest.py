@@ -480,6 +480,7 @@ class NewGuestScreen(Screen[None]):
             cdrom=ref if kind == "iso" else None,
             direct_boot=DirectBoot(kernel, self._value("#fw-initrd") or None,
                                    self._value("#fw-cmdline") or None) if kernel else None,
+            boot_network=kind == "pxe",
             domain_type=self._select("#fw-accel"),
         )  # fmt: skip
         return with_macs(spec)
@@ -495,9 +496,23 @@ class NewGuestScreen(Screen[None]):
             Syntax(xml.rstrip(), "xml", theme="ansi_dark", background_color="default")
         )
         self.query_one("#summary-commands", Static).update(
-            "The same with virsh and virt-install:\n" + command_lines(spec, self.host.uri, {})
+            "The same with virsh and virt-install:\n"
+            + command_lines(spec, self.host.uri, self._image_paths(spec))
         )
         self._problem("ctrl+s creates the guest (a job), then opens its console.")
+
+    def _image_paths(self, spec: NewGuest) -> dict[int, str]:
+        """Each image's path on the host, from the pools read (for the virsh lines)."""
+        paths: dict[int, str] = {}
+        for index, disk in enumerate(spec.disks):
+            ref = disk.source
+            pool = self.facts.pool(ref.pool) if self.facts and ref and ref.pool else None
+            volume = pool.volume(str(ref.name)) if pool is not None and ref else None
+            if volume is not None:
+                paths[index] = volume.path
+            elif ref is not None and ref.path:
+                paths[index] = ref.path
+        return paths
 
     def _create(self) -> None:
         if self.spec is None:

@@ -198,3 +198,11 @@ def test_virsh_and_virt_install_lines_describe_the_same_guest() -> None:
 
 def test_generic_linux_is_the_default_os() -> None:
     assert NewGuest("x").os is GENERIC_LINUX
+
+
+def test_network_boot_goes_first_and_needs_a_nic() -> None:
+    spec = cloud_spec(boot_network=True, seed=None)
+    assert Domain.from_xml(domain_xml(spec)).boot_devices == ("network", "hd")
+    assert "--pxe" in shlex.split(command_lines(spec, None, {}).splitlines()[-1])
+    with pytest.raises(SpecError, match="needs a NIC"):
+        check_spec(replace(spec, networks=()))
