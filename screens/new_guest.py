@@ -47,7 +47,7 @@ from kvmtui.backend.create_spec import (
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry
-from kvmtui.backend.storage import StorageValueError, parse_size
+from kvmtui.backend.storage import StorageValueError, Volume, parse_size
 from kvmtui.tui import messages
 from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.storage_tables import size_text
@@ -305,6 +305,11 @@ class NewGuestScreen(Screen[None]):
         if step == "source":
             if kind != "pxe" and _ref(self._value("#source-ref")) is None:
                 return "Type the source as pool/volume or as a /path on the host."
+            volume = self._source_volume()
+            if kind != "pxe" and self.facts is not None and volume is None:
+                ref = _ref(self._value("#source-ref"))
+                if ref is not None and ref.pool:
+                    return f"There is no volume '{ref.text}' on {self.facts.host}."
             return None
         if step == "name":
             for selector, what in (("#guest-vcpus", "vCPUs"), ("#guest-memory", "memory")):
@@ -325,6 +330,13 @@ class NewGuestScreen(Screen[None]):
                 return str(exc)
             if kind != "import" and not self._select("#disk-pool"):
                 return "Choose a pool for the new volume (no pool is running on this host)."
+            image = self._source_volume()
+            if kind == "image" and image is not None:
+                size = parse_size(self._value("#disk-size"))
+                if size < image.capacity_bytes:
+                    return (
+                        f"The disk must be at least the image's {size_text(image.capacity_bytes)}."
+                    )
             return None
         if step == "network":
             net_kind = self._select("#net-kind")
@@ -353,6 +365,17 @@ class NewGuestScreen(Screen[None]):
             ):
                 return "An initrd or command line needs a kernel."
             return None
+        return None
+
+    def _source_volume(self) -> Volume | None:
+        """The source as a volume of the host's pools, when it is one."""
+        ref = _ref(self._value("#source-ref"))
+        if self.facts is None or ref is None:
+            return None
+        for pool in self.facts.pools:
+            for volume in pool.volumes:
+                if (ref.pool, ref.name) == (pool.name, volume.name) or ref.path == volume.path:
+                    return volume
         return None
 
     def _extra_sizes(self) -> list[str]:

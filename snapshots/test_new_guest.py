@@ -24,7 +24,7 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
     Linux's minimum 256 MiB, 1 vCPU, 1 GiB disk, recommended 1024 MiB, 10 GiB, virtio,
     machine q35. name: web-1, 1 vCPU, 1024 MiB, the host's CPUs and memory with the
     overcommit after this guest and the OS minimum. disk: pool bulk with its free
-    space, 10G, qcow2, "thin overlay (the image is never written)". network: kind
+    space, 20G (the image's size), qcow2, "thin overlay (the image is never written)". network: kind
     none (the host has no network). firmware: BIOS, the accelerator, VNC unchecked, the
     direct-boot fields empty, and the sentence saying why UEFI is not offered. summary:
     the highlighted domain XML, and ctrl+s Create in the footer. The problem line at the
@@ -32,7 +32,9 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
 
     async def run_before(pilot: Pilot[None]) -> None:
         wizard = await open_wizard(pilot)
-        await wizard_fill(pilot, wizard, source_ref="images/scratch.raw", guest_name="web-1")
+        await wizard_fill(
+            pilot, wizard, source_ref="images/scratch.raw", guest_name="web-1", disk_size="20G"
+        )
         target = [name for name, _title in STEPS].index(step)
         while wizard.step < target:
             await pilot.press("pagedown")

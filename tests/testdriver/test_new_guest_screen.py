@@ -21,6 +21,8 @@ async def test_bad_values_are_said_as_typed_and_forward_waits() -> None:
         assert "pool/volume" in wizard.problem_text
         await pilot.press("pagedown")
         assert step_name(wizard) == "source"
+        await wizard_fill(pilot, wizard, source_ref="images/nope.qcow2")
+        assert "There is no volume 'images/nope.qcow2'" in wizard.problem_text
         await wizard_fill(pilot, wizard, source_ref="images/scratch.raw")
         assert wizard.problem_text == ""
         await pilot.press("pagedown", "pagedown")
@@ -41,7 +43,9 @@ async def test_bad_values_are_said_as_typed_and_forward_waits() -> None:
         await pilot.press("pagedown")
         await wizard_fill(pilot, wizard, disk_size="10")
         assert "less than 1 MiB" in wizard.problem_text
-        await wizard_fill(pilot, wizard, disk_size="8G", disk_extra="2G, x")
+        await wizard_fill(pilot, wizard, disk_size="10G")  # scratch.raw is 20 GiB
+        assert "at least the image's 20.0 GiB" in wizard.problem_text
+        await wizard_fill(pilot, wizard, disk_size="20G", disk_extra="2G, x")
         assert "'x' is not a size" in wizard.problem_text
         await wizard_fill(pilot, wizard, disk_extra="2G")
         await pilot.press("pagedown")
