@@ -322,10 +322,8 @@ class NewGuestScreen(Screen[None]):
             try:
                 if kind != "import":
                     parse_size(self._value("#disk-size"))
-                for size in filter(
-                    None, (s.strip() for s in self._value("#disk-extra").split(","))
-                ):
-                    parse_size(size)
+                for extra in self._extra_sizes():
+                    parse_size(extra)
             except StorageValueError as exc:
                 return str(exc)
             if kind != "import" and not self._select("#disk-pool"):
