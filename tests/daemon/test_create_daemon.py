@@ -352,3 +352,29 @@ async def test_the_wizard_creates_a_guest_from_an_imported_disk_and_opens_its_co
             destroy_and_undefine(dom)
         disk.unlink(missing_ok=True)
         conn.storagePoolLookupByName(pool_name).refresh(0)
+
+
+def test_creation_over_loopback_tcp_names_volumes_not_local_paths(
+    tcp_uri: str, pool: tuple[str, Path], guest_image: GuestImage, conn: libvirt.virConnect
+) -> None:
+    """On a remote connection the new volumes are made and named through the pool, and a
+    path no pool knows is refused (kvmtui cannot look at the remote host's files)."""
+    pool_name, _target = pool
+    name = guest_name()
+    spec = replace(tiny_spec(name, pool_name, guest_image), start=False)
+    with started_host(tcp_uri) as remote:
+        with pytest.raises(create.CreateRefused, match="does not exist in any pool"):
+            create.preflight(
+                remote, replace(spec, disks=(DiskSpec(DiskKind.IMPORT, VolumeRef(path="/nope")),))
+            )
+        try:
+            state, outcome = run(JobRegistry(), remote, spec)
+            assert state == JobState.DONE, outcome
+            disks = Domain.from_xml(conn.lookupByName(name).XMLDesc(0)).disks
+            assert [d.source_text for d in disks] == [f"{pool_name}/{name}.qcow2"]
+        finally:
+            for dom in [d for d in conn.listAllDomains(0) if d.name() == name]:
+                destroy_and_undefine(dom)
+            for vol in conn.storagePoolLookupByName(pool_name).listAllVolumes(0):
+                if vol.name() != IMAGE:
+                    vol.delete(0)
