@@ -115,6 +115,9 @@ class NewGuestScreen(Screen[None]):
         self.os_choice: osinfo.OsInfo = osinfo.GENERIC_LINUX
         self.spec: NewGuest | None = None
         self.job_id: int | None = None
+        # HOOK(cloud-init): the Cloud-init page sets this from its values (backend/cloudinit.py
+        # builds the NoCloud seed and uploads it inside the create job), and the seed's bus.
+        self.make_seed: create.SeedMaker | None = None
 
     # -- layout --------------------------------------------------------------------------
 
@@ -538,7 +541,9 @@ class NewGuestScreen(Screen[None]):
     def _create(self) -> None:
         if self.spec is None:
             return
-        view = create.start_create(self.jobs, self.host, replace(self.spec))
+        view = create.start_create(
+            self.jobs, self.host, replace(self.spec), make_seed=self.make_seed
+        )
         self.job_id = view.id
         self._problem(f"Creating: {view.phase}")
 
