@@ -173,6 +173,13 @@ class GuestsScreen(GuestToolsScreen):
             show=False,
             tooltip="Copy a shut-off guest: full copy or linked clone, new name, UUID, MACs.",
         ),
+        Binding(
+            "n",
+            "new_guest",
+            "New guest",
+            show=False,
+            tooltip="The new-guest wizard, on the selected guest's host.",
+        ),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -204,6 +211,7 @@ class GuestsScreen(GuestToolsScreen):
             "undefine",
             "toggle_autostart",
             "clone",
+            "new_guest",
         }
     )
 
@@ -377,6 +385,21 @@ class GuestsScreen(GuestToolsScreen):
 
         self.app.push_screen(StorageScreen(list(self.hosts.values()), self.jobs))
 
+    def _new_guest_host(self) -> Host | None:
+        """The selected guest's host, else the first connected one."""
+        guest = self.table.selected_guest
+        if guest is not None:
+            return self.hosts[guest.host]
+        return next((h for h in self.hosts.values() if h.connected), None)
+
+    def action_new_guest(self) -> None:
+        target = self._new_guest_host()
+        if target is None or self.jobs is None:
+            return
+        from kvmtui.screens.new_guest import NewGuestScreen  # loaded when first opened
+
+        self.app.push_screen(NewGuestScreen(target, self.jobs))
+
     def action_snapshots(self) -> None:
         selected = self._selected()
         if selected is None:
@@ -396,6 +419,11 @@ class GuestsScreen(GuestToolsScreen):
         guest = self.table.selected_guest
         if action in TOOL_ACTIONS:
             return self.tool_reason(action)
+        if action == "new_guest":
+            target = self._new_guest_host()
+            if target is None:
+                return "no host connected"
+            return READ_ONLY if target.readonly else None
         if self.readonly or (guest is not None and self.hosts[guest.host].readonly):
             return READ_ONLY
         if guest is None:

@@ -18,6 +18,7 @@ from kvmtui.backend.host import Host
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.hosts import HostsScreen
+from kvmtui.screens.new_guest import NewGuestScreen
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle import DISK_TAB, ThrottleScreen
 from kvmtui.screens.xml_editor import XmlEditorScreen
@@ -268,3 +269,30 @@ async def open_xml_editor(pilot: Pilot[None], name: str) -> XmlEditorScreen:
     await wait_for(pilot, lambda: editor.definition is not None, "the definition")
     editor.text_area.cursor_blink = False
     return editor
+
+
+async def open_wizard(pilot: Pilot[None]) -> NewGuestScreen:
+    """``n`` on the guest list: the new-guest wizard once it has read the host."""
+    await loaded(pilot)
+    await pilot.press("n")
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, NewGuestScreen) and pilot.app.screen.facts is not None,
+        "the wizard with the host's facts",
+    )
+    screen = pilot.app.screen
+    assert isinstance(screen, NewGuestScreen)
+    await pilot.pause()
+    return screen
+
+
+async def wizard_fill(pilot: Pilot[None], screen: NewGuestScreen, **values: str) -> None:
+    """Set the wizard's fields by id (``source_ref="pool/vol"`` sets ``#source-ref``), as
+    typing or choosing would (each change is checked as it is typed)."""
+    from textual.widgets import Input, Select
+
+    for key, value in values.items():
+        widget = screen.query_one(f"#{key.replace('_', '-')}")
+        assert isinstance(widget, Input | Select), widget
+        widget.value = value
+    await pilot.pause()

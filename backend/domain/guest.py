@@ -25,6 +25,7 @@ from kvmtui.backend.domain.xmlnode import (
     STR,
     YESNO,
     Element,
+    Flag,
     Prop,
     XmlNode,
     find,
@@ -108,6 +109,12 @@ class Domain(XmlNode):
     nvram = Prop("os/nvram", STR)
     nvram_template = Prop("os/nvram/@template", STR)
     boot_menu = Prop("os/bootmenu/@enable", YESNO)
+    kernel = Prop("os/kernel", STR)  # direct kernel boot: a path on the host
+    initrd = Prop("os/initrd", STR)
+    cmdline = Prop("os/cmdline", STR)
+    clock_offset = Prop("clock/@offset", STR)  # utc, localtime...
+    acpi = Flag("features/acpi")
+    apic = Flag("features/apic")
     boot_menu_timeout_ms = Prop("os/bootmenu/@timeout", INT)
 
     @classmethod

@@ -25,6 +25,7 @@ REQUIRED_PACKAGES: tuple[str, ...] = (
     "pkg-config",
     "busybox-static",
     "cpio",
+    "osinfo-db",  # the OS list of the new-guest wizard (backend/osinfo.py)
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")

@@ -1,0 +1,83 @@
+"""The new-guest wizard on libvirt's test:/// driver (tests/data/storage-node.xml): fields
+are checked as typed and Forward waits for a good value; Back returns; a read-only
+connection does not open it."""
+
+from __future__ import annotations
+
+from kvmtui.screens.new_guest import STEPS, NewGuestScreen
+from tests.pilot import STORAGE_NODE_URI, build_app, loaded, open_wizard, run_async, wizard_fill
+
+
+def step_name(wizard: NewGuestScreen) -> str:
+    return STEPS[wizard.step][0]
+
+
+@run_async
+async def test_bad_values_are_said_as_typed_and_forward_waits() -> None:
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await open_wizard(pilot)
+        await wizard_fill(pilot, wizard, source_ref="no-slash")
+        assert "pool/volume" in wizard.problem_text
+        await pilot.press("pagedown")
+        assert step_name(wizard) == "source"
+        await wizard_fill(pilot, wizard, source_ref="images/nope.qcow2")
+        assert "There is no volume 'images/nope.qcow2'" in wizard.problem_text
+        await wizard_fill(pilot, wizard, source_ref="images/scratch.raw")
+        assert wizard.problem_text == ""
+        await pilot.press("pagedown", "pagedown")
+        assert step_name(wizard) == "name"
+        for typed, sentence in (
+            ("a/b", "must not contain '/'"),
+            ("app-1", "A guest named 'app-1' exists on test:storage-node."),
+            ("", "A guest needs a name."),
+        ):
+            await wizard_fill(pilot, wizard, guest_name=typed)
+            assert sentence in wizard.problem_text
+            await pilot.press("pagedown")
+            assert step_name(wizard) == "name"
+        await wizard_fill(pilot, wizard, guest_name="web-1", guest_vcpus="0")
+        assert "vCPUs must be a whole number" in wizard.problem_text
+        await wizard_fill(pilot, wizard, guest_vcpus="2")
+        assert "Host: 4 CPUs" in str(wizard.query_one("#host-figures").render())
+        await pilot.press("pagedown")
+        await wizard_fill(pilot, wizard, disk_size="10")
+        assert "less than 1 MiB" in wizard.problem_text
+        await wizard_fill(pilot, wizard, disk_size="10G")  # scratch.raw is 20 GiB
+        assert "at least the image's 20.0 GiB" in wizard.problem_text
+        await wizard_fill(pilot, wizard, disk_size="20G", disk_extra="2G, x")
+        assert "'x' is not a size" in wizard.problem_text
+        await wizard_fill(pilot, wizard, disk_extra="2G")
+        await pilot.press("pagedown")
+        await wizard_fill(pilot, wizard, net_kind="network", net_source="default")
+        assert "There is no network 'default'" in wizard.problem_text
+        await wizard_fill(pilot, wizard, net_kind="bridge", net_source="br0", net_mac="zz")
+        assert "not a MAC address" in wizard.problem_text
+        await wizard_fill(pilot, wizard, net_mac="52:54:00:00:00:01")
+        await pilot.press("pagedown")
+        await wizard_fill(pilot, wizard, fw_kind="uefi")
+        assert "UEFI is not offered" in wizard.problem_text
+        await wizard_fill(pilot, wizard, fw_kind="bios")
+        await pilot.press("pagedown")
+        assert step_name(wizard) == "summary"
+        spec = wizard.spec
+        assert spec is not None and spec.vcpus == 2 and len(spec.disks) == 2
+        assert spec.networks[0].mac == "52:54:00:00:00:01"
+        await pilot.press("pageup")  # on the summary it scrolls the XML
+        assert step_name(wizard) == "summary"
+        await pilot.press("alt+b")
+        assert step_name(wizard) == "firmware"
+        await pilot.press("pageup")
+        assert step_name(wizard) == "network"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, NewGuestScreen)
+
+
+@run_async
+async def test_read_only_does_not_open_the_wizard() -> None:
+    app = build_app(STORAGE_NODE_URI, readonly=True, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewGuestScreen)
