@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import libvirt
 
-from kvmtui.backend import errors, linked
+from kvmtui.backend import errors
 from kvmtui.backend.host import Host
 
 
@@ -103,6 +103,8 @@ def start(host: Host, uuid: str, *, base_confirmed: bool = False) -> None:
             raise _refuse(host, "start", name, "it is already running")
         if base_confirmed:
             return
+        from kvmtui.backend import linked  # the domain model: off the start-up path
+
         clones = linked.dependants(host.connection("start"), dom)
         if clones:
             plural = "s" if len(clones) > 1 else ""

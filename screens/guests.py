@@ -423,7 +423,11 @@ class GuestsScreen(GuestToolsScreen):
             target = self._new_guest_host()
             if target is None:
                 return "no host connected"
-            return READ_ONLY if target.readonly else None
+            if target.readonly:
+                return READ_ONLY
+            if (guest is not None and guest.state is GuestState.UNKNOWN) or not target.connected:
+                return "the guest's host is unreachable"
+            return None
         if self.readonly or (guest is not None and self.hosts[guest.host].readonly):
             return READ_ONLY
         if guest is None:
