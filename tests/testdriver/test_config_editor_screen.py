@@ -1,0 +1,77 @@
+"""The configuration editor's screen on libvirt's test:/// driver: changes gathered by
+keys, refused ones said in a sentence and not added, previewed, applied through a worker
+and read back into the table; read-only opens it as a viewer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import node_uri
+from kvmtui.screens.config_editor import ConfigEditorScreen
+from kvmtui.screens.config_forms import PreviewScreen
+from tests.pilot import answer, build_app, open_config_editor, run_async, wait_for
+
+URI = node_uri(Path(__file__).parents[1] / "data" / "throttle_node.xml")
+GUEST = "db-primary"
+
+
+def _row(editor: ConfigEditorScreen, key: str) -> int:
+    return [row.key.value for row in editor.table.ordered_rows].index(key)
+
+
+@run_async
+async def test_a_title_and_vcpus_are_previewed_applied_and_read_back() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        await pilot.press("enter")  # vCPUs
+        await answer(pilot, "1")
+        editor.table.move_cursor(row=_row(editor, "title"))
+        await pilot.press("enter")
+        await answer(pilot, "primary database")
+        assert len(editor.pending) == 2
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not editor.pending and not editor.busy, "applied")
+        config = editor.config
+        assert config is not None
+        assert (config.vcpus_live, config.vcpus_saved, config.title) == (
+            1, 1, "primary database"
+        )  # fmt: skip
+        status = str(editor.query_one("#config-status").render())
+        assert "Applied:" in status and "Read back: as asked." in status
+        row = editor.table.get_row_at(_row(editor, "title"))
+        assert "primary database" in str(row[2])
+
+
+@run_async
+async def test_a_refused_change_is_said_and_not_added() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        await pilot.press("enter")  # vCPUs
+        await answer(pilot, "3")  # more than the running maximum of 2
+        await wait_for(
+            pilot,
+            lambda: "at most 2" in str(editor.query_one("#config-status").render()),
+            "the refusal",
+        )
+        assert editor.pending == []
+        editor.table.move_cursor(row=_row(editor, "name"))
+        await pilot.press("enter")
+        await answer(pilot, "renamed")
+        status = str(editor.query_one("#config-status").render())
+        assert "shut it down first" in status and editor.pending == []
+
+
+@run_async
+async def test_read_only_opens_a_viewer() -> None:
+    app = build_app(URI, stats=False, readonly=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        for action in ("change", "attach_disk", "attach_nic", "apply", "cycle_scope"):
+            assert editor.disabled_reason(action) == "read-only connection"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigEditorScreen) and editor.pending == []
