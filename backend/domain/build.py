@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from typing import TypeVar
 
 from lxml import etree
 
 from kvmtui.backend.domain.devices import Disk, Interface
+from kvmtui.backend.domain.xmlnode import XmlNode
 
 #: The device-name prefix libvirt expects for each disk bus.
 BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd", "xen": "xvd"}
@@ -77,7 +79,7 @@ def new_disk(
             disk.element.append(etree.Element("source", file=source))
     disk.element.append(etree.Element("target", dev=target, bus=bus))
     disk.readonly = readonly or device == "cdrom"
-    return disk
+    return _compact(disk)
 
 
 def set_media(disk: Disk, path: str | None) -> None:
@@ -106,7 +108,21 @@ def new_interface(kind: str, source: str, *, model: str = "virtio", mac: str) ->
     )
     nic.element.append(etree.Element("source", attributes))
     nic.model = model
-    return nic
+    return _compact(nic)
+
+
+N = TypeVar("N", bound=XmlNode)
+
+
+def _compact(node: N) -> N:
+    """One line, no layout whitespace: the model indents a child it adds to a lone new
+    element; :meth:`Domain.add_device` lays the device out like its siblings."""
+    for element in node.element.iter():
+        if element.text is not None and not element.text.strip():
+            element.text = None
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None
+    return node
 
 
 _SOURCE_WORD = {"network": "network name", "bridge": "bridge name", "direct": "host device"}
