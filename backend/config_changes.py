@@ -398,19 +398,15 @@ class SetText(Change):
 
     def apply(self, ctx: Ctx, side: Side) -> Done:
         dom = ctx.dom
-        old = ctx.dom.metadata(self.kind, None, side.flag) if self._has(ctx, side) else None
+        try:
+            old: str | None = dom.metadata(self.kind, None, side.flag)
+        except libvirt.libvirtError:  # VIR_ERR_NO_DOMAIN_METADATA: none set
+            old = None
         dom.setMetadata(self.kind, self.text or None, None, None, side.flag)
         return Done(
             f"{self.field} -> {self.text or '(none)'} ({side.text})",
             lambda: dom.setMetadata(self.kind, old, None, None, side.flag),
         )
-
-    def _has(self, ctx: Ctx, side: Side) -> bool:
-        try:
-            ctx.dom.metadata(self.kind, None, side.flag)
-        except libvirt.libvirtError:  # VIR_ERR_NO_DOMAIN_METADATA: none set
-            return False
-        return True
 
     def check_back(self, after: GuestConfig, side: Side) -> str | None:
         got = getattr(after, self.field) or ""
