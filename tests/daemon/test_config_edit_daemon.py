@@ -162,7 +162,9 @@ def _mem_total_kib(host: Host, dom: libvirt.virDomain) -> int:
 def test_a_balloon_change_shows_in_the_guests_memory(host: Host, guest: libvirt.virDomain) -> None:
     before = _mem_total_kib(host, guest)
     outcome = apply_changes(host, guest.UUIDString(), [SetMemory(192 * 1024)], Scope.LIVE)
-    assert outcome.ok and outcome.mismatches == (), outcome.text
+    assert outcome.ok, outcome.text
+    # Read back at once, the balloon may still be on its way; said so, not as a failure.
+    assert all("on its way to 192 MiB" in line for line in outcome.mismatches), outcome.text
     _until(
         lambda: _mem_total_kib(host, guest),
         lambda kib: kib <= before - 48 * 1024,  # type: ignore[operator]
@@ -340,7 +342,7 @@ def test_saved_only_edits_of_a_shut_off_guest_are_read_back(
         assert (after.description, after.autostart, after.name) == (
             "edited by the test", True, new_name
         )  # fmt: skip
-        assert dom.name() == new_name
+        assert conn.lookupByUUIDString(uuid_).name() == new_name
     finally:
         with contextlib.suppress(libvirt.libvirtError):
             dom.setAutostart(0)
