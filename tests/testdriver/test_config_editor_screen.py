@@ -7,8 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import node_uri
+from kvmtui.backend.config_changes import ChangeMedia, DetachDisk
+from kvmtui.backend.throttle import Scope
 from kvmtui.screens.config_editor import ConfigEditorScreen
 from kvmtui.screens.config_forms import PreviewScreen
+from kvmtui.screens.confirm import ConfirmScreen
 from tests.pilot import answer, build_app, open_config_editor, run_async, wait_for
 
 URI = node_uri(Path(__file__).parents[1] / "data" / "throttle_node.xml")
@@ -75,3 +78,38 @@ async def test_read_only_opens_a_viewer() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ConfigEditorScreen) and editor.pending == []
+
+
+@run_async
+async def test_detaching_a_disk_asks_first() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        editor.table.move_cursor(row=_row(editor, "disk:vdb"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Detach disk vdb from 'db-primary'?" in app.screen.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is editor, "back in the editor")
+        assert editor.pending == []
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: editor.pending == [DetachDisk("vdb")], "pending detach")
+
+
+@run_async
+async def test_a_shut_off_guest_has_its_saved_side_only() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, "db-replica")
+        assert editor.scope is Scope.CONFIG
+        assert editor.disabled_reason("cycle_scope") == "the guest has one side only"
+        editor.table.move_cursor(row=_row(editor, "disk:sda"))  # its empty CD-ROM
+        assert editor.disabled_reason("eject") is None
+        await pilot.press("enter")
+        await answer(pilot, "/isos/install.iso")
+        assert editor.pending == [ChangeMedia("sda", "/isos/install.iso")]
+        pending = str(editor.query_one("#config-pending").render())
+        assert "saved (the guest is shut off)" in pending
+        assert "CD-ROM: sda: (empty) -> sda: /isos/install.iso" in pending
