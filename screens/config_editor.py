@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from kvmtui.backend import storage
 from kvmtui.backend.config_changes import (
@@ -48,6 +49,7 @@ from kvmtui.screens.config_forms import (
     ValueScreen,
 )
 from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.tui import messages
 from kvmtui.tui.format import literal, printable_lines
 from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.workers import work
@@ -249,6 +251,13 @@ class ConfigEditorScreen(Screen[None]):
     def action_reload(self) -> None:
         self._load()
 
+    def on_guest_updated(self, message: messages.GuestUpdated) -> None:
+        """The guest started or stopped elsewhere: its sides changed, read it again."""
+        guest, config = message.guest, self.config
+        moved = config is not None and guest.active != config.active
+        if guest.uuid == self.uuid and moved and not self.busy:
+            self._load()
+
     @property
     def selected_key(self) -> str | None:
         table = self.table
@@ -256,7 +265,7 @@ class ConfigEditorScreen(Screen[None]):
             return None
         try:
             return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # no row under the cursor
+        except CellDoesNotExist:
             return None
 
     @on(DataTable.RowHighlighted)

@@ -113,3 +113,16 @@ async def test_a_shut_off_guest_has_its_saved_side_only() -> None:
         pending = str(editor.query_one("#config-pending").render())
         assert "saved (the guest is shut off)" in pending
         assert "CD-ROM: sda: (empty) -> sda: /isos/install.iso" in pending
+
+
+@run_async
+async def test_a_guest_stopped_elsewhere_is_read_again() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        assert editor.config is not None and editor.config.active
+        editor.host.connection().lookupByName(GUEST).destroy()
+        await wait_for(
+            pilot, lambda: editor.config is not None and not editor.config.active, "re-read"
+        )
+        assert editor.scope is Scope.CONFIG
