@@ -348,7 +348,8 @@ class SetBoot(Change):
     def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
         menu_old = "menu on" if cfg.boot_menu else "menu off"
         menu_new = menu_old if self.menu is None else ("menu on" if self.menu else "menu off")
-        return f"{cfg.boot_text}; {menu_old}", f"{', '.join(self.order) or '-'}; {menu_new}"
+        order = ", ".join(self.order) or cfg.boot_text  # none given: the order stays
+        return f"{cfg.boot_text}; {menu_old}", f"{order}; {menu_new}"
 
     def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
         known = {d.target for d in cfg.disks if d.saved} | {n.mac for n in cfg.nics if n.saved}
@@ -360,7 +361,9 @@ class SetBoot(Change):
         return None
 
     def apply(self, ctx: Ctx, side: Side) -> Done:
-        return _redefine(ctx, self._edit, f"boot -> {', '.join(self.order)} (saved)")
+        menu = "" if self.menu is None else f", menu {'on' if self.menu else 'off'}"
+        order = ", ".join(self.order) or "order kept"
+        return _redefine(ctx, self._edit, f"boot -> {order}{menu} (saved)")
 
     def _edit(self, domain: Domain) -> None:
         devices = []

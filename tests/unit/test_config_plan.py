@@ -15,6 +15,7 @@ from kvmtui.backend.config_changes import (
     CreateVolume,
     Rename,
     SetAutostart,
+    SetBoot,
     SetMemory,
     SetVcpus,
     Side,
@@ -146,3 +147,13 @@ def test_the_outcome_says_what_was_undone_and_what_could_not_be() -> None:
     )
     clean = Outcome(before, before, applied=(), error="Could not ...: x.")
     assert clean.text.endswith("Nothing was changed.")
+
+
+def test_previews_say_old_beside_new() -> None:
+    cfg = config()
+    assert SetVcpus(2, maximum=4).old_new(cfg) == ("1 of at most 2", "2 of at most 4")
+    assert SetMemory(256 * 1024).old_new(cfg) == ("512 MiB of at most 512 MiB", (
+        "256 MiB of at most 512 MiB"
+    ))  # fmt: skip
+    assert SetBoot((), menu=True).old_new(cfg) == ("hd; menu off", "hd; menu on")
+    assert ChangeMedia("sda", "/i.iso").old_new(cfg) == ("sda: (empty)", "sda: /i.iso")
