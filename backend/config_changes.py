@@ -554,6 +554,15 @@ def _update(ctx: Ctx, side: Side, device: D | None, edit: Callable[[D], None], w
     return Done(f"{what} ({side.text})", lambda: dom.updateDeviceFlags(old, side.flag))
 
 
+def _volume(ctx: Ctx, pool: str, name: str) -> storage.Volume:
+    volume = storage.read_pool(ctx.host, pool).volume(name)
+    if volume is None:
+        raise storage.StorageValueError(
+            f"Pool '{pool}' has no volume '{name}' on {ctx.host.label}."
+        )
+    return volume
+
+
 def _gone(ctx: Ctx, what: str) -> errors.OperationError:
     return errors.OperationError(
         f"{what} of guest '{ctx.before.name}' on {ctx.host.label} is gone; read the guest again."
@@ -606,11 +615,7 @@ class AttachDisk(Change):
     def element_xml(self, ctx: Ctx) -> str:
         path, fmt = self.source, self.fmt
         if self.kind is not SourceKind.PATH:
-            volume = storage.read_pool(ctx.host, self.pool or "").volume(self.source)
-            if volume is None:
-                raise storage.StorageValueError(
-                    f"Pool '{self.pool}' has no volume '{self.source}' on {ctx.host.label}."
-                )
+            volume = _volume(ctx, self.pool or "", self.source)
             path, fmt = volume.path, fmt or volume.format
         if fmt is None or fmt not in ("qcow2", "raw"):
             fmt = "qcow2" if path.endswith(".qcow2") else "raw"
@@ -656,32 +661,43 @@ class DetachDisk(Change):
 
 @dataclass(frozen=True)
 class ChangeMedia(Change):
-    """Insert an ISO (a host path) into a CD-ROM drive, or eject it (``path`` None)."""
+    """Insert an ISO into a CD-ROM drive, a host path or (``pool`` given) a volume's name,
+    or eject it (``path`` None)."""
 
     target: str
     path: str | None
+    pool: str | None = None
     label: ClassVar[str] = "CD-ROM"
+
+    @property
+    def media_text(self) -> str:
+        if self.path is None:
+            return "(empty)"
+        return f"{self.pool}/{self.path}" if self.pool else self.path
 
     def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
         disk = cfg.disk(self.target)
         old = disk.source if disk is not None else None
-        return f"{self.target}: {old or '(empty)'}", f"{self.target}: {self.path or '(empty)'}"
+        return f"{self.target}: {old or '(empty)'}", f"{self.target}: {self.media_text}"
 
     def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
         disk = cfg.disk(self.target)
         if disk is None or not disk.cdrom:
             return f"{self.target} is not a CD-ROM drive of the guest"
-        if self.path is not None and not self.path.startswith("/"):
-            return f"'{self.path}' is not an absolute host path"
+        if self.path is not None and not self.pool and not self.path.startswith("/"):
+            return f"'{self.path}' is not an absolute host path or a pool/volume"
         return _missing(disk, side, f"drive {self.target}")
 
     def apply(self, ctx: Ctx, side: Side) -> Done:
-        verb = f"inserted {self.path} into" if self.path else "ejected"
+        path = self.path
+        if path is not None and self.pool:
+            path = _volume(ctx, self.pool, path).path
+        verb = f"inserted {self.media_text} into" if path else "ejected"
         return _update(
             ctx,
             side,
             ctx.domain(side).disk(self.target),
-            lambda disk: set_media(disk, self.path),
+            lambda disk: set_media(disk, path),
             f"{verb} {self.target}",
         )
 
@@ -689,8 +705,11 @@ class ChangeMedia(Change):
         disk = after.disk(self.target)
         if disk is None:
             return f"drive {self.target} is gone"
-        got = disk.source if side is Side.LIVE else disk.saved_source
-        if (got or None) != self.path:
+        got = (disk.source if side is Side.LIVE else disk.saved_source) or None
+        wanted = self.path
+        if got is not None and wanted is not None and self.pool:  # the volume's path
+            wanted = got if got.endswith(f"/{wanted}") else wanted
+        if got != wanted:
             return f"{self.target} holds {got or 'nothing'} ({side.text})"
         return None
 

@@ -430,9 +430,9 @@ class ConfigEditorScreen(Screen[None]):
         elif self._cdrom(key):
             target = key.removeprefix("disk:")
             self._ask(
-                f"ISO to insert into {target} (a path on the host; empty ejects):",
+                f"ISO to insert into {target} (a host path or pool/volume; empty ejects):",
                 "",
-                lambda text: ChangeMedia(target, text or None),
+                lambda text: _media(target, text),
             )
         elif key.startswith("nic:"):
             self.action_link()
@@ -591,3 +591,13 @@ def _boot_value(config: GuestConfig) -> str:
 def _typed(kib: int | None) -> str:
     """An amount as one types it back: 256M, 1G."""
     return kib_text(kib).replace(" ", "").replace("iB", "")
+
+
+def _media(target: str, text: str) -> ChangeMedia:
+    """``/path/x.iso``, ``pool/volume.iso``, or nothing (eject)."""
+    if not text:
+        return ChangeMedia(target, None)
+    pool, slash, volume = text.partition("/")
+    if slash and pool and volume and "/" not in volume:
+        return ChangeMedia(target, volume, pool=pool)
+    return ChangeMedia(target, text)

@@ -97,9 +97,16 @@ def host(daemon_uri: str) -> Iterator[Host]:
 
 
 @pytest.fixture(scope="module")
-def pool(daemon_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with dir_pool(daemon_uri, tmp_path_factory.mktemp("config-pool")) as (name, _target):
-        yield name
+def pool_dir(daemon_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A running dir pool's folder (the pool is named after it)."""
+    with dir_pool(daemon_uri, tmp_path_factory.mktemp("config-pool")) as (name, target):
+        assert target.name == name
+        yield target
+
+
+@pytest.fixture(scope="module")
+def pool(pool_dir: Path) -> str:
+    return pool_dir.name
 
 
 def _agent(host: Host, dom: libvirt.virDomain) -> GuestAgent:
@@ -236,6 +243,22 @@ def test_cdrom_insert_the_guest_reads_the_label_then_eject(
         lambda t: "No medium found" in str(t),
         "the drive empty",
     )
+
+
+def test_cdrom_insert_a_volume_by_pool_and_name(
+    host: Host, guest: libvirt.virDomain, conn: libvirt.virConnect, pool_dir: Path
+) -> None:
+    """Runs after the path test (the modules are loaded, the drive is empty)."""
+    _iso(pool_dir / "config-vol.iso")
+    conn.storagePoolLookupByName(pool_dir.name).refresh(0)
+    change = ChangeMedia(CDROM, "config-vol.iso", pool=pool_dir.name)
+    inserted = apply_changes(host, guest.UUIDString(), [change], Scope.LIVE)
+    assert inserted.ok and inserted.mismatches == (), inserted.text
+    assert inserted.after is not None
+    assert inserted.after.disk(CDROM).source == str(pool_dir / "config-vol.iso")  # type: ignore[union-attr]
+    _until(lambda: _sh(host, guest, READ_LABEL).strip(), lambda t: t == LABEL, "the label")
+    ejected = apply_changes(host, guest.UUIDString(), [ChangeMedia(CDROM, None)], Scope.LIVE)
+    assert ejected.ok, ejected.text
 
 
 def test_nic_link_down_then_up_sets_the_guests_carrier(

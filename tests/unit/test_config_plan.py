@@ -157,3 +157,13 @@ def test_previews_say_old_beside_new() -> None:
     ))  # fmt: skip
     assert SetBoot((), menu=True).old_new(cfg) == ("hd; menu off", "hd; menu on")
     assert ChangeMedia("sda", "/i.iso").old_new(cfg) == ("sda: (empty)", "sda: /i.iso")
+
+
+def test_what_the_cdrom_question_reads() -> None:
+    from kvmtui.screens.config_editor import _media
+
+    assert _media("sda", "") == ChangeMedia("sda", None)
+    assert _media("sda", "/isos/a.iso") == ChangeMedia("sda", "/isos/a.iso")
+    assert _media("sda", "isos/a.iso") == ChangeMedia("sda", "a.iso", pool="isos")
+    with pytest.raises(ConfigRefused, match="not an absolute host path or a pool/volume"):
+        plan_changes(config(), [_media("sda", "a.iso")], Scope.LIVE)
