@@ -1,6 +1,6 @@
 """Screens one guest opens from the guest list and the details screen: its serial
-console, its graphical display, its guest agent, its I/O limits and its definition as
-XML. One table of keys, one way to open each.
+console, its graphical display, its guest agent, its I/O limits, its configuration
+editor and its definition as XML. One table of keys, one way to open each.
 
 Whether a guest has a display at all is in its XML (an RPC): it is looked up in a worker
 when a running guest is selected, kept per guest, and greys out ``v`` once known."""
@@ -36,6 +36,13 @@ TOOL_BINDINGS: list[Binding] = [
     Binding("g", "agent", "Agent", show=False, tooltip="The guest agent: facts and commands."),
     Binding("t", "throttle", "Throttle", show=False, tooltip="Disk I/O and network limits."),
     Binding(
+        "e",
+        "config_editor",
+        "Configure",
+        show=False,
+        tooltip="vCPUs, memory, disks, CD-ROM, NICs, boot, identity: previewed, then applied.",
+    ),
+    Binding(
         "E",
         "xml_editor",
         "Edit XML",
@@ -43,7 +50,9 @@ TOOL_BINDINGS: list[Binding] = [
         tooltip="The saved definition as XML: edit, see the diff, save (read-only: view).",
     ),
 ]
-TOOL_ACTIONS = frozenset({"console", "display", "agent", "throttle", "xml_editor"})
+TOOL_ACTIONS = frozenset(
+    {"console", "display", "agent", "throttle", "config_editor", "xml_editor"}
+)
 
 
 def tool_disabled_reason(
@@ -91,6 +100,10 @@ def open_tool(app: App[object], action: str, host: Host, guest: Guest) -> str | 
         from kvmtui.screens.display import DisplayScreen
 
         app.push_screen(DisplayScreen(host, guest.uuid, guest.name))
+    elif action == "config_editor":
+        from kvmtui.screens.config_editor import ConfigEditorScreen  # loaded when first opened
+
+        app.push_screen(ConfigEditorScreen(host, guest.uuid, guest.name))
     elif action == "xml_editor":
         from kvmtui.screens.xml_editor import XmlEditorScreen  # loaded when first opened
 
@@ -180,6 +193,9 @@ class GuestToolsScreen(Screen[None]):
 
     def action_throttle(self) -> None:
         self._open_tool("throttle")
+
+    def action_config_editor(self) -> None:
+        self._open_tool("config_editor")
 
     def action_xml_editor(self) -> None:
         self._open_tool("xml_editor")

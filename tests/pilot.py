@@ -7,15 +7,18 @@ import functools
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import App
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input
 
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
+from kvmtui.screens.config_editor import ConfigEditorScreen
+from kvmtui.screens.config_forms import ValueScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.hosts import HostsScreen
 from kvmtui.screens.new_guest import NewGuestScreen
@@ -25,6 +28,8 @@ from kvmtui.screens.xml_editor import XmlEditorScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.polling import PollerFactory
 from kvmtui.tui.widgets.guest_table import GuestTable
+
+S = TypeVar("S", bound=Screen[Any])
 
 DATA = Path(__file__).parent / "data"
 #: libvirt's test:/// driver on a node file of 4 CPUs, 16 GiB, two pools (images, bulk)
@@ -257,15 +262,21 @@ def row_state(table: GuestTable, name: str, host: str | None = None) -> GuestSta
     return None
 
 
-async def open_xml_editor(pilot: Pilot[None], name: str) -> XmlEditorScreen:
-    """E on the guest called ``name``: its XML editor, once the definition is in."""
+async def open_guest_screen(pilot: Pilot[None], name: str, key: str, kind: type[S]) -> S:
+    """``key`` on the guest called ``name`` in the list: the screen it opens."""
     screen = await loaded(pilot)
     await select(pilot, screen.table, name)
-    await pilot.press("E")
+    await pilot.press(key)
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, XmlEditorScreen), "the editor")
-    editor = app.screen
-    assert isinstance(editor, XmlEditorScreen)
+    await wait_for(pilot, lambda: isinstance(app.screen, kind), kind.__name__)
+    opened = app.screen
+    assert isinstance(opened, kind)
+    return opened
+
+
+async def open_xml_editor(pilot: Pilot[None], name: str) -> XmlEditorScreen:
+    """E on the guest called ``name``: its XML editor, once the definition is in."""
+    editor = await open_guest_screen(pilot, name, "E", XmlEditorScreen)
     await wait_for(pilot, lambda: editor.definition is not None, "the definition")
     editor.text_area.cursor_blink = False
     return editor
@@ -295,4 +306,18 @@ async def wizard_fill(pilot: Pilot[None], screen: NewGuestScreen, **values: str)
         widget = screen.query_one(f"#{key.replace('_', '-')}")
         assert isinstance(widget, Input | Select), widget
         widget.value = value
+
+
+async def open_config_editor(pilot: Pilot[None], name: str) -> ConfigEditorScreen:
+    """e on the guest called ``name``: its configuration editor, once the guest is read."""
+    editor = await open_guest_screen(pilot, name, "e", ConfigEditorScreen)
+    await wait_for(pilot, lambda: editor.config is not None, "the configuration")
+    return editor
+
+
+async def answer(pilot: Pilot[None], text: str) -> None:
+    """Type ``text`` into the configuration editor's open question and press enter."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ValueScreen), "the question")
+    pilot.app.screen.query_one(Input).value = ""
+    await pilot.press(*text, "enter")
     await pilot.pause()

@@ -31,6 +31,7 @@ from conftest import node_uri
 from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.balloon import BalloonPeriodScreen
 from kvmtui.screens.clone_form import CloneFormScreen
+from kvmtui.screens.config_editor import ConfigEditorScreen
 from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from kvmtui.screens.console import ConsoleScreen
 from kvmtui.screens.delay import DelayScreen
@@ -99,6 +100,7 @@ KINDS = [
     Kind("reset question", ConfirmScreen, ("R",)),
     Kind("undefine question", TypeToConfirmScreen, ("U",)),
     Kind("clone form", CloneFormScreen, ("C",), node="storage-node.xml", guest="build"),
+    Kind("config editor", ConfigEditorScreen, ("e",), node="throttle_node.xml", guest="db-primary"),
 ]
 
 

@@ -1,0 +1,806 @@
+"""The configuration editor's changes, one small typed class each.
+
+A change says what it is about (``label``), where it can go (:class:`Side`: the running
+guest, the saved definition, or neither for rename and autostart), why it cannot go
+somewhere (``refuse``: a sentence's ending, checked before libvirt is called), how to
+apply it to one side (``apply``, returning how to undo it, or why it cannot be undone)
+and whether libvirt kept it (``check_back`` on the definition read afterwards).
+:mod:`backend.config_edit` runs a list of them as one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import ClassVar, TypeVar
+
+import libvirt
+
+from kvmtui.backend import errors, storage
+from kvmtui.backend.config_state import DiskView, GuestConfig, NicView
+from kvmtui.backend.domain import Device, Domain
+from kvmtui.backend.domain.build import (
+    BUS_PREFIX,
+    NIC_KINDS,
+    free_target,
+    new_disk,
+    new_interface,
+    new_mac,
+    set_media,
+)
+from kvmtui.backend.host import Host
+
+D = TypeVar("D", bound=Device)
+
+
+class Side(StrEnum):
+    LIVE = "live"
+    SAVED = "saved"
+    NONE = "none"  # rename, autostart: neither definition's flags
+
+    @property
+    def flag(self) -> int:
+        return {
+            Side.LIVE: libvirt.VIR_DOMAIN_AFFECT_LIVE,
+            Side.SAVED: libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+            Side.NONE: 0,
+        }[self]
+
+    @property
+    def text(self) -> str:
+        return {Side.LIVE: "running guest", Side.SAVED: "saved", Side.NONE: ""}[self]
+
+
+BOTH_SIDES = frozenset({Side.LIVE, Side.SAVED})
+SAVED_ONLY = frozenset({Side.SAVED})
+NO_SIDE = frozenset({Side.NONE})
+
+
+@dataclass
+class Done:
+    """One change applied to one side: what, and how to take it back (None: it cannot
+    be, ``why_not`` says why)."""
+
+    what: str
+    undo: Callable[[], object] | None
+    why_not: str | None = None
+
+
+@dataclass
+class Ctx:
+    """What applying needs: the guest, the host, and the configuration before."""
+
+    host: Host
+    dom: libvirt.virDomain
+    before: GuestConfig
+
+    def domain(self, side: Side) -> Domain:
+        """The side's definition now (saved: with secrets, as defineXML needs them)."""
+        flags = 0
+        if side is Side.SAVED:
+            flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        return Domain.from_xml(self.dom.XMLDesc(flags))
+
+    def define(self, xml: str) -> None:
+        self.dom.connect().defineXML(xml)
+
+
+def kib_text(kib: int | None) -> str:
+    if kib is None:
+        return "-"
+    if kib % (1024 * 1024) == 0:
+        return f"{kib // (1024 * 1024)} GiB"
+    if kib % 1024 == 0:
+        return f"{kib // 1024} MiB"
+    return f"{kib} KiB"
+
+
+def _sides_text(live: object, saved: object) -> str:
+    if live is None or live == saved:
+        return f"{saved}"
+    if saved is None:
+        return f"{live}"
+    return f"{live} running, {saved} saved"
+
+
+class Change:
+    """One edit of the guest. Subclasses are frozen dataclasses."""
+
+    label: ClassVar[str] = ""
+    sides: ClassVar[frozenset[Side]] = BOTH_SIDES
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
+        """The change as it will run: a free target or MAC picked (``taken`` holds the
+        names used so far), or a step put before it (a volume to create)."""
+        return [self]
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        raise NotImplementedError
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        return None
+
+
+# -- CPU and memory -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetVcpus(Change):
+    """vCPUs: ``count`` now (live hot-plug up to the maximum) and at boot; ``maximum``
+    (saved only) when given."""
+
+    count: int
+    maximum: int | None = None
+    label: ClassVar[str] = "vCPUs"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        old = f"{_sides_text(cfg.vcpus_live, cfg.vcpus_saved)} of at most {cfg.vcpus_max}"
+        return old, f"{self.count} of at most {self.maximum or cfg.vcpus_max}"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.count < 1 or (self.maximum is not None and self.maximum < 1):
+            return "a guest needs at least 1 vCPU"
+        if side is Side.LIVE:
+            most = cfg.vcpus_max_live or 0
+            if self.count > most:
+                return (
+                    f"the running guest can have at most {most} (its maximum at boot); "
+                    "raise the maximum in the saved configuration and restart it"
+                )
+            if self.count < (cfg.vcpus_live or 0) and cfg.tcg:
+                return (
+                    "QEMU without KVM (TCG) cannot unplug a vCPU: the guest crashes (QEMU "
+                    "7.2, measured); lower it in the saved configuration only"
+                )
+        if side is Side.SAVED and self.count > (self.maximum or cfg.vcpus_max or 0):
+            return f"{self.count} is more than the maximum of {self.maximum or cfg.vcpus_max}"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        dom, before = ctx.dom, ctx.before
+        if side is Side.LIVE:
+            old = before.vcpus_live or 1
+            dom.setVcpusFlags(self.count, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            online = ""
+            if self.count > old:
+                online = (
+                    ", online in the guest"
+                    if _bring_online(dom, self.count)
+                    else ", not brought online (the guest agent did not)"
+                )
+            what = f"vCPUs {old} -> {self.count} in the running guest{online}"
+            if self.count > old and before.tcg:
+                return Done(what, None, "QEMU without KVM cannot unplug the vCPUs it added")
+            return Done(what, lambda: dom.setVcpusFlags(old, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+        old_count, old_max = before.vcpus_saved or 1, before.vcpus_max or 1
+        new_max = self.maximum or old_max
+        self._set_saved(dom, self.count, new_max, old_max)
+        return Done(
+            f"vCPUs {old_count} of {old_max} -> {self.count} of {new_max} (saved)",
+            lambda: self._set_saved(dom, old_count, old_max, new_max),
+        )
+
+    @staticmethod
+    def _set_saved(dom: libvirt.virDomain, count: int, maximum: int, old_max: int) -> None:
+        config = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if maximum > old_max:  # room first, then the count; the other way when lowering
+            dom.setVcpusFlags(maximum, config | libvirt.VIR_DOMAIN_VCPU_MAXIMUM)
+        dom.setVcpusFlags(count, config)
+        if maximum < old_max:
+            dom.setVcpusFlags(maximum, config | libvirt.VIR_DOMAIN_VCPU_MAXIMUM)
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        got = after.vcpus_live if side is Side.LIVE else after.vcpus_saved
+        if got != self.count:
+            return f"vCPUs read back as {got}, not {self.count} ({side.text})"
+        return None
+
+
+#: How long the guest may take to see hot-plugged vCPUs before the agent onlines them.
+ONLINE_WITHIN_S = 5.0
+
+
+def _bring_online(dom: libvirt.virDomain, count: int) -> bool:
+    """Hot-plugged vCPUs arrive offline (no udev rule in many guests): bring them up
+    through the guest agent once the guest has seen them (about 0.3 s under TCG)."""
+    deadline = time.monotonic() + ONLINE_WITHIN_S
+    while True:
+        try:
+            dom.setVcpusFlags(count, libvirt.VIR_DOMAIN_VCPU_GUEST)
+            return True
+        except libvirt.libvirtError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class SetMemory(Change):
+    """Memory: ``current_kib`` (the balloon's target live, current memory at boot) and,
+    saved only, the ``maximum_kib``."""
+
+    current_kib: int
+    maximum_kib: int | None = None
+    label: ClassVar[str] = "memory"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        old = _sides_text(kib_text(cfg.memory_live_kib), kib_text(cfg.memory_saved_kib))
+        most = self.maximum_kib or cfg.memory_max_kib
+        return f"{old} of at most {kib_text(cfg.memory_max_kib)}", (
+            f"{kib_text(self.current_kib)} of at most {kib_text(most)}"
+        )
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.current_kib <= 0 or (self.maximum_kib is not None and self.maximum_kib <= 0):
+            return "memory must be more than 0"
+        if side is Side.LIVE and self.current_kib > (cfg.memory_max_live_kib or 0):
+            return (
+                f"{kib_text(self.current_kib)} is more than the running guest's maximum of "
+                f"{kib_text(cfg.memory_max_live_kib)}; raise the maximum (saved) and restart"
+            )
+        most = self.maximum_kib or cfg.memory_max_kib or 0
+        if side is Side.SAVED and self.current_kib > most:
+            return f"{kib_text(self.current_kib)} is more than the maximum of {kib_text(most)}"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        dom, before = ctx.dom, ctx.before
+        if side is Side.LIVE:
+            old = before.memory_live_kib or self.current_kib
+            dom.setMemoryFlags(self.current_kib, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return Done(
+                f"memory {kib_text(old)} -> {kib_text(self.current_kib)} (balloon)",
+                lambda: dom.setMemoryFlags(old, libvirt.VIR_DOMAIN_AFFECT_LIVE),
+            )
+        old_current = before.memory_saved_kib or self.current_kib
+        old_max = before.memory_max_kib or self.current_kib
+        new_max = self.maximum_kib or old_max
+        self._set_saved(dom, self.current_kib, new_max, old_max)
+        return Done(
+            f"memory {kib_text(old_current)} of {kib_text(old_max)} -> "
+            f"{kib_text(self.current_kib)} of {kib_text(new_max)} (saved)",
+            lambda: self._set_saved(dom, old_current, old_max, new_max),
+        )
+
+    @staticmethod
+    def _set_saved(dom: libvirt.virDomain, current: int, maximum: int, old_max: int) -> None:
+        config = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if maximum != old_max:  # libvirt lowers the current amount with the maximum
+            dom.setMemoryFlags(maximum, config | libvirt.VIR_DOMAIN_MEM_MAXIMUM)
+        dom.setMemoryFlags(current, config)
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        got = after.memory_live_kib if side is Side.LIVE else after.memory_saved_kib
+        if got == self.current_kib:
+            return None
+        if side is Side.LIVE:  # libvirt reports where the balloon is, not its target
+            return (
+                f"the balloon is at {kib_text(got)}, on its way to {kib_text(self.current_kib)} "
+                "(the guest's driver moves it)"
+            )
+        return f"memory read back as {kib_text(got)}, not {kib_text(self.current_kib)}"
+
+
+CPU_MODES = ("host-passthrough", "host-model", "maximum")
+
+
+@dataclass(frozen=True)
+class SetCpuMode(Change):
+    """The CPU the guest sees: host-passthrough, host-model, maximum, or a named model."""
+
+    mode: str  # one of CPU_MODES, or a model name (custom)
+    label: ClassVar[str] = "CPU mode"
+    sides: ClassVar[frozenset[Side]] = SAVED_ONLY
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        return cfg.cpu_text, self.mode
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.mode):
+            return f"'{self.mode}' is not a CPU mode or model name"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        return _redefine(ctx, self._edit, f"CPU mode -> {self.mode} (saved)")
+
+    def _edit(self, domain: Domain) -> None:
+        domain.remove("cpu/model")
+        if self.mode in CPU_MODES:
+            domain.cpu_mode = self.mode
+        else:
+            domain.cpu_mode = "custom"
+            domain.cpu_model = self.mode
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        return None if after.cpu_text == self.mode else f"CPU reads back as {after.cpu_text}"
+
+
+def _redefine(ctx: Ctx, edit: Callable[[Domain], None], what: str) -> Done:
+    """Edit the saved definition through the model and define it; undo defines the old."""
+    domain = ctx.domain(Side.SAVED)
+    old = domain.to_xml()
+    edit(domain)
+    ctx.define(domain.to_xml())
+    return Done(what, lambda: ctx.define(old))
+
+
+# -- boot -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetBoot(Change):
+    """Boot order across disks, CD-ROMs and NICs (targets and MACs), and the boot menu."""
+
+    order: tuple[str, ...]
+    menu: bool | None = None
+    label: ClassVar[str] = "boot"
+    sides: ClassVar[frozenset[Side]] = SAVED_ONLY
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        menu_old = "menu on" if cfg.boot_menu else "menu off"
+        menu_new = menu_old if self.menu is None else ("menu on" if self.menu else "menu off")
+        order = ", ".join(self.order) or cfg.boot_text  # none given: the order stays
+        return f"{cfg.boot_text}; {menu_old}", f"{order}; {menu_new}"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        known = {d.target for d in cfg.disks if d.saved} | {n.mac for n in cfg.nics if n.saved}
+        unknown = [name for name in self.order if name.lower() not in known]
+        if unknown:
+            return f"'{unknown[0]}' is not a disk target or NIC MAC of the saved definition"
+        if len(set(self.order)) != len(self.order):
+            return "each boot device may be named once"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        menu = "" if self.menu is None else f", menu {'on' if self.menu else 'off'}"
+        order = ", ".join(self.order) or "order kept"
+        return _redefine(ctx, self._edit, f"boot -> {order}{menu} (saved)")
+
+    def _edit(self, domain: Domain) -> None:
+        devices = []
+        for name in self.order:
+            found = domain.disk(name) or domain.interface(name)
+            if found is not None:
+                devices.append(found)
+        if devices:
+            domain.set_boot_order(devices)
+        if self.menu is not None:
+            domain.boot_menu = self.menu
+
+
+# -- identity -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetText(Change):
+    """Title or description (libvirt metadata, live and saved); "" removes it."""
+
+    field: str  # title, description
+    text: str
+    sides: ClassVar[frozenset[Side]] = BOTH_SIDES
+
+    @property
+    def kind(self) -> int:
+        if self.field == "title":
+            return libvirt.VIR_DOMAIN_METADATA_TITLE
+        return libvirt.VIR_DOMAIN_METADATA_DESCRIPTION
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        return (getattr(cfg, self.field) or "-"), (self.text or "-")
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.field not in ("title", "description"):
+            return f"'{self.field}' is not title or description"
+        if self.field == "title" and "\n" in self.text:
+            return "a title is one line"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        dom = ctx.dom
+        try:
+            old: str | None = dom.metadata(self.kind, None, side.flag)
+        except libvirt.libvirtError:  # VIR_ERR_NO_DOMAIN_METADATA: none set
+            old = None
+        dom.setMetadata(self.kind, self.text or None, None, None, side.flag)
+        return Done(
+            f"{self.field} -> {self.text or '(none)'} ({side.text})",
+            lambda: dom.setMetadata(self.kind, old, None, None, side.flag),
+        )
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        got = getattr(after, self.field) or ""
+        return None if got == self.text else f"{self.field} reads back as '{got}'"
+
+
+@dataclass(frozen=True)
+class Rename(Change):
+    name: str
+    label: ClassVar[str] = "name"
+    sides: ClassVar[frozenset[Side]] = NO_SIDE
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        return cfg.name, self.name
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if cfg.active:
+            return "libvirt renames only a shut-off guest; shut it down first"
+        if not cfg.persistent:
+            return "a transient guest cannot be renamed"
+        if not self.name.strip() or "/" in self.name or self.name != self.name.strip():
+            return f"'{self.name}' is not a guest name (no '/', no leading or trailing spaces)"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        dom, old = ctx.dom, ctx.before.name
+        dom.rename(self.name, 0)
+        return Done(f"renamed {old} -> {self.name}", lambda: dom.rename(old, 0))
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        return None if after.name == self.name else f"the name reads back as {after.name}"
+
+
+@dataclass(frozen=True)
+class SetAutostart(Change):
+    enabled: bool
+    label: ClassVar[str] = "autostart"
+    sides: ClassVar[frozenset[Side]] = NO_SIDE
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        return ("on" if cfg.autostart else "off"), ("on" if self.enabled else "off")
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        return None if cfg.persistent else "a transient guest cannot autostart"
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        dom, old = ctx.dom, ctx.before.autostart
+        dom.setAutostart(1 if self.enabled else 0)
+        return Done(
+            f"autostart {'on' if self.enabled else 'off'}",
+            lambda: dom.setAutostart(1 if old else 0),
+        )
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        return None if after.autostart == self.enabled else "autostart did not change"
+
+
+# -- disks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateVolume(Change):
+    """A new thin volume in a pool, for :class:`AttachDisk` (expanded from it)."""
+
+    pool: str
+    volume: str
+    size: str  # as typed: 1G, 512M
+    fmt: str = "qcow2"
+    label: ClassVar[str] = "new volume"
+    sides: ClassVar[frozenset[Side]] = NO_SIDE
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        return "-", f"{self.pool}/{self.volume} ({self.size}, thin {self.fmt})"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        try:
+            storage.validate_name(self.volume)
+            storage.parse_size(self.size)
+        except storage.StorageValueError as exc:
+            return str(exc).rstrip(".")
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        host = ctx.host
+        made = storage.create_volume(host, self.pool, self.volume, self.size, self.fmt)
+        return Done(
+            f"created {made.pool}/{made.name} ({made.format}, thin)",
+            lambda: storage.delete_volume(host, self.pool, self.volume),
+        )
+
+
+class SourceKind(StrEnum):
+    NEW = "new"  # a new thin volume in a pool
+    VOLUME = "volume"  # an existing volume
+    PATH = "path"  # a host path (file or block device)
+
+
+# -- what the device changes share: where a device is, one libvirt call each way ------
+
+
+def _on(view: DiskView | NicView | None, side: Side) -> bool:
+    """Whether the device is on that side (the running guest, the saved definition)."""
+    return view is not None and (view.live if side is Side.LIVE else view.saved)
+
+
+def _missing(view: DiskView | NicView | None, side: Side, name: str) -> str | None:
+    """Why a change of an existing device cannot go to ``side``, or None."""
+    if view is None:
+        return f"the guest has no {name}"
+    if not _on(view, side):
+        where = "the running guest" if side is Side.LIVE else "the saved definition"
+        return f"{name} is not in {where}"
+    return None
+
+
+def _attach(ctx: Ctx, side: Side, xml: str, what: str) -> Done:
+    dom = ctx.dom
+    dom.attachDeviceFlags(xml, side.flag)
+    return Done(f"attached {what} ({side.text})", lambda: dom.detachDeviceFlags(xml, side.flag))
+
+
+def _detach(ctx: Ctx, side: Side, device: Device | None, what: str) -> Done:
+    if device is None:
+        raise _gone(ctx, what)
+    xml, dom = device.xml(), ctx.dom
+    dom.detachDeviceFlags(xml, side.flag)
+    return Done(f"detached {what} ({side.text})", lambda: dom.attachDeviceFlags(xml, side.flag))
+
+
+def _update(ctx: Ctx, side: Side, device: D | None, edit: Callable[[D], None], what: str) -> Done:
+    """Edit the device's element and send it with updateDeviceFlags; undo sends the old."""
+    if device is None:
+        raise _gone(ctx, what)
+    old, dom = device.xml(), ctx.dom
+    edit(device)
+    dom.updateDeviceFlags(device.xml(), side.flag)
+    return Done(f"{what} ({side.text})", lambda: dom.updateDeviceFlags(old, side.flag))
+
+
+def _volume(ctx: Ctx, pool: str, name: str) -> storage.Volume:
+    volume = storage.read_pool(ctx.host, pool).volume(name)
+    if volume is None:
+        raise storage.StorageValueError(
+            f"Pool '{pool}' has no volume '{name}' on {ctx.host.label}."
+        )
+    return volume
+
+
+def _gone(ctx: Ctx, what: str) -> errors.OperationError:
+    return errors.OperationError(
+        f"{what} of guest '{ctx.before.name}' on {ctx.host.label} is gone; read the guest again."
+    )
+
+
+@dataclass(frozen=True)
+class AttachDisk(Change):
+    kind: SourceKind
+    source: str  # a volume name (NEW, VOLUME) or a host path (PATH)
+    pool: str | None = None
+    size: str = "1G"  # NEW only
+    fmt: str | None = None  # qcow2, raw; None: the volume's, or guessed from the path
+    bus: str = "virtio"
+    readonly: bool = False
+    target: str | None = None  # picked free when planned
+    label: ClassVar[str] = "disk"
+
+    @property
+    def source_text(self) -> str:
+        return f"{self.pool}/{self.source}" if self.kind is not SourceKind.PATH else self.source
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        new = "new thin volume " if self.kind is SourceKind.NEW else ""
+        target = self.target or f"{BUS_PREFIX.get(self.bus, '?')}?"
+        return "-", f"{target} ({self.bus}): {new}{self.source_text}"
+
+    def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
+        target = free_target(self.bus, taken) if self.bus in BUS_PREFIX else "?"
+        taken.add(target)
+        attach = replace(self, target=target)
+        if self.kind is SourceKind.NEW:
+            create = CreateVolume(self.pool or "", self.source, self.size, self.fmt or "qcow2")
+            return [create, replace(attach, kind=SourceKind.VOLUME, fmt=self.fmt or "qcow2")]
+        return [attach]
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.bus not in BUS_PREFIX:
+            return f"'{self.bus}' is not a disk bus ({', '.join(BUS_PREFIX)})"
+        if self.kind is SourceKind.PATH and not self.source.startswith("/"):
+            return f"'{self.source}' is not an absolute host path"
+        if self.kind is not SourceKind.PATH and not self.pool:
+            return "a volume needs its pool"
+        if not self.source:
+            return "no volume or path given"
+        if side is Side.LIVE and self.bus in ("ide", "sata"):
+            return f"a {self.bus} disk cannot be plugged into a running guest; choose virtio"
+        return None
+
+    def element_xml(self, ctx: Ctx) -> str:
+        path, fmt = self.source, self.fmt
+        if self.kind is not SourceKind.PATH:
+            volume = _volume(ctx, self.pool or "", self.source)
+            path, fmt = volume.path, fmt or volume.format
+        if fmt is None or fmt not in ("qcow2", "raw"):
+            fmt = "qcow2" if path.endswith(".qcow2") else "raw"
+        disk = new_disk(
+            source=path,
+            target=self.target or "",
+            bus=self.bus,
+            source_type="block" if path.startswith("/dev/") else "file",
+            fmt=fmt,
+            readonly=self.readonly,
+        )
+        return disk.xml()
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        what = f"{self.target} ({self.source_text})"
+        return _attach(ctx, side, self.element_xml(ctx), what)
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        there = _on(after.disk(self.target or ""), side)
+        return None if there else f"disk {self.target} is not there ({side.text})"
+
+
+@dataclass(frozen=True)
+class DetachDisk(Change):
+    target: str
+    label: ClassVar[str] = "disk"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        disk = cfg.disk(self.target)
+        return f"{self.target}: {disk.source if disk else '?'}", "(detached)"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        return _missing(cfg.disk(self.target), side, f"disk {self.target}")
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        return _detach(ctx, side, ctx.domain(side).disk(self.target), self.target)
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        if _on(after.disk(self.target), side):
+            return f"disk {self.target} is still there ({side.text}): the guest has not let go"
+        return None
+
+
+@dataclass(frozen=True)
+class ChangeMedia(Change):
+    """Insert an ISO into a CD-ROM drive, a host path or (``pool`` given) a volume's name,
+    or eject it (``path`` None)."""
+
+    target: str
+    path: str | None
+    pool: str | None = None
+    label: ClassVar[str] = "CD-ROM"
+
+    @property
+    def media_text(self) -> str:
+        if self.path is None:
+            return "(empty)"
+        return f"{self.pool}/{self.path}" if self.pool else self.path
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        disk = cfg.disk(self.target)
+        old = disk.source if disk is not None else None
+        return f"{self.target}: {old or '(empty)'}", f"{self.target}: {self.media_text}"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        disk = cfg.disk(self.target)
+        if disk is None or not disk.cdrom:
+            return f"{self.target} is not a CD-ROM drive of the guest"
+        if self.path is not None and not self.pool and not self.path.startswith("/"):
+            return f"'{self.path}' is not an absolute host path or a pool/volume"
+        return _missing(disk, side, f"drive {self.target}")
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        path = self.path
+        if path is not None and self.pool:
+            path = _volume(ctx, self.pool, path).path
+        verb = f"inserted {self.media_text} into" if path else "ejected"
+        return _update(
+            ctx,
+            side,
+            ctx.domain(side).disk(self.target),
+            lambda disk: set_media(disk, path),
+            f"{verb} {self.target}",
+        )
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        disk = after.disk(self.target)
+        if disk is None:
+            return f"drive {self.target} is gone"
+        got = (disk.source if side is Side.LIVE else disk.saved_source) or None
+        wanted = self.path
+        if got is not None and wanted is not None and self.pool:  # the volume's path
+            wanted = got if got.endswith(f"/{wanted}") else wanted
+        if got != wanted:
+            return f"{self.target} holds {got or 'nothing'} ({side.text})"
+        return None
+
+
+# -- NICs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachNic(Change):
+    kind: str  # network, bridge, direct
+    source: str
+    model: str = "virtio"
+    mac: str | None = None  # generated when planned
+    label: ClassVar[str] = "NIC"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        return "-", f"{self.mac or '(new MAC)'}: {self.kind} {self.source}, {self.model}"
+
+    def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
+        mac = self.mac or new_mac(taken | {n.mac for n in cfg.nics})
+        taken.add(mac)
+        return [replace(self, mac=mac)]
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.kind not in NIC_KINDS:
+            return f"'{self.kind}' is not a NIC kind kvmtui attaches ({', '.join(NIC_KINDS)})"
+        if not self.source:
+            return f"a {self.kind} NIC needs a source"
+        if self.mac and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", self.mac):
+            return f"'{self.mac}' is not a MAC address"
+        if self.mac and cfg.nic(self.mac) is not None:
+            return f"the guest already has a NIC {self.mac}"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        nic = new_interface(self.kind, self.source, model=self.model, mac=self.mac or "")
+        return _attach(ctx, side, nic.xml(), f"NIC {self.mac}")
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        there = _on(after.nic(self.mac or ""), side)
+        return None if there else f"NIC {self.mac} is not there ({side.text})"
+
+
+@dataclass(frozen=True)
+class DetachNic(Change):
+    mac: str
+    label: ClassVar[str] = "NIC"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        nic = cfg.nic(self.mac)
+        return f"{self.mac}: {nic.kind if nic else '?'} {nic.source if nic else ''}", "(detached)"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        return _missing(cfg.nic(self.mac), side, f"NIC {self.mac}")
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        return _detach(ctx, side, ctx.domain(side).interface(self.mac), f"NIC {self.mac}")
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        there = _on(after.nic(self.mac), side)
+        return f"NIC {self.mac} is still there ({side.text})" if there else None
+
+
+@dataclass(frozen=True)
+class SetLink(Change):
+    mac: str
+    up: bool
+    label: ClassVar[str] = "link"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        nic = cfg.nic(self.mac)
+
+        def word(state: bool | None) -> str | None:
+            return None if state is None else ("up" if state else "down")
+
+        old = _sides_text(word(nic.link_live), word(nic.link_saved)) if nic else "?"
+        return f"{self.mac}: {old}", f"{self.mac}: {'up' if self.up else 'down'}"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        return _missing(cfg.nic(self.mac), side, f"NIC {self.mac}")
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        return _update(
+            ctx,
+            side,
+            ctx.domain(side).interface(self.mac),
+            lambda nic: nic.set_link(self.up),
+            f"link of {self.mac} {'up' if self.up else 'down'}",
+        )
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        nic = after.nic(self.mac)
+        got = None if nic is None else (nic.link_live if side is Side.LIVE else nic.link_saved)
+        return None if got is self.up else f"the link of {self.mac} did not change ({side.text})"

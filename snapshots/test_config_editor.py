@@ -1,0 +1,67 @@
+"""Snapshots of the configuration editor (e) on libvirt's test:/// driver
+(tests/data/throttle_node.xml: db-primary runs with 2 vCPUs, 4 GiB, disks vda and vdb
+and a NIC on the network 'default'), at 80x24 and 120x40.
+
+Deterministic: the node file fixes every value, no statistics, no animation, no cursor
+blink. Changes are typed through the editor's own keys and questions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from conftest import node_uri
+from kvmtui.screens.config_editor import ConfigEditorScreen
+from kvmtui.screens.config_forms import PreviewScreen
+from tests.pilot import answer, build_app, open_config_editor, wait_for
+
+NODE = Path(__file__).parent.parent / "tests" / "data" / "throttle_node.xml"
+URI = node_uri(NODE)
+GUEST = "db-primary"
+SIZES = [(80, 24), (120, 40)]
+
+
+async def two_pending(pilot: Pilot[None]) -> ConfigEditorScreen:
+    """vCPUs 2 -> 1 (enter on the vCPUs row) and the link of the NIC down (l on it)."""
+    editor = await open_config_editor(pilot, GUEST)
+    await pilot.press("enter")  # the cursor starts on vCPUs
+    await answer(pilot, "1")
+    nic = [row.key.value for row in editor.table.ordered_rows].index("nic:52:54:00:12:34:56")
+    editor.table.move_cursor(row=nic)
+    await pilot.press("l")
+    await wait_for(pilot, lambda: len(editor.pending) == 2, "two pending changes")
+    return editor
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_config_editor_with_pending_changes(snap_compare, size) -> None:
+    """db-primary's configuration by section: CPU and memory (vCPUs "2 of 2" running and
+    saved, memory "4 GiB of 4 GiB"), Boot (order hd, menu off, firmware bios), Disks and
+    CD-ROMs (vda and vdb with their files), NICs (52:54:00:12:34:56 network default,
+    link up), Identity (name, no title, autostart off). Below: "Scope both: the running
+    guest and its saved configuration. Pending: 2", then "vCPUs: 2 of at most 2 -> 1 of
+    at most 2" and "link: 52:54:00:12:34:56: up -> ...: down". The cursor is on the NIC."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await two_pending(pilot)
+
+    assert snap_compare(build_app(URI, stats=False), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_config_editor_preview(snap_compare, size) -> None:
+    """ctrl+s with the two pending changes: the preview asks "Apply to 'db-primary' on
+    test:throttle_node? If one step fails, those before it are undone." and lists vCPUs
+    (now "2 of at most 2", after "1 of at most 2", goes to "live, saved") and link (now
+    up, after down, goes to "live, saved"); y applies, n goes back."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await two_pending(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen), "preview")
+        await pilot.pause()
+
+    assert snap_compare(build_app(URI, stats=False), terminal_size=size, run_before=run_before)

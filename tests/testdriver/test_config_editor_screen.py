@@ -1,0 +1,128 @@
+"""The configuration editor's screen on libvirt's test:/// driver: changes gathered by
+keys, refused ones said in a sentence and not added, previewed, applied through a worker
+and read back into the table; read-only opens it as a viewer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import node_uri
+from kvmtui.backend.config_changes import ChangeMedia, DetachDisk
+from kvmtui.backend.throttle import Scope
+from kvmtui.screens.config_editor import ConfigEditorScreen
+from kvmtui.screens.config_forms import PreviewScreen
+from kvmtui.screens.confirm import ConfirmScreen
+from tests.pilot import answer, build_app, open_config_editor, run_async, wait_for
+
+URI = node_uri(Path(__file__).parents[1] / "data" / "throttle_node.xml")
+GUEST = "db-primary"
+
+
+def _row(editor: ConfigEditorScreen, key: str) -> int:
+    return [row.key.value for row in editor.table.ordered_rows].index(key)
+
+
+@run_async
+async def test_a_title_and_vcpus_are_previewed_applied_and_read_back() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        await pilot.press("enter")  # vCPUs
+        await answer(pilot, "1")
+        editor.table.move_cursor(row=_row(editor, "title"))
+        await pilot.press("enter")
+        await answer(pilot, "primary database")
+        assert len(editor.pending) == 2
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not editor.pending and not editor.busy, "applied")
+        config = editor.config
+        assert config is not None
+        assert (config.vcpus_live, config.vcpus_saved, config.title) == (
+            1, 1, "primary database"
+        )  # fmt: skip
+        status = str(editor.query_one("#config-status").render())
+        assert "Applied:" in status and "Read back: as asked." in status
+        row = editor.table.get_row_at(_row(editor, "title"))
+        assert "primary database" in str(row[2])
+
+
+@run_async
+async def test_a_refused_change_is_said_and_not_added() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        await pilot.press("enter")  # vCPUs
+        await answer(pilot, "3")  # more than the running maximum of 2
+        await wait_for(
+            pilot,
+            lambda: "at most 2" in str(editor.query_one("#config-status").render()),
+            "the refusal",
+        )
+        assert editor.pending == []
+        editor.table.move_cursor(row=_row(editor, "name"))
+        await pilot.press("enter")
+        await answer(pilot, "renamed")
+        status = str(editor.query_one("#config-status").render())
+        assert "shut it down first" in status and editor.pending == []
+
+
+@run_async
+async def test_read_only_opens_a_viewer() -> None:
+    app = build_app(URI, stats=False, readonly=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        for action in ("change", "attach_disk", "attach_nic", "apply", "cycle_scope"):
+            assert editor.disabled_reason(action) == "read-only connection"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigEditorScreen) and editor.pending == []
+
+
+@run_async
+async def test_detaching_a_disk_asks_first() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        editor.table.move_cursor(row=_row(editor, "disk:vdb"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Detach disk vdb from 'db-primary'?" in app.screen.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is editor, "back in the editor")
+        assert editor.pending == []
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: editor.pending == [DetachDisk("vdb")], "pending detach")
+
+
+@run_async
+async def test_a_shut_off_guest_has_its_saved_side_only() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, "db-replica")
+        assert editor.scope is Scope.CONFIG
+        assert editor.disabled_reason("cycle_scope") == "the guest has one side only"
+        editor.table.move_cursor(row=_row(editor, "disk:sda"))  # its empty CD-ROM
+        assert editor.disabled_reason("eject") is None
+        await pilot.press("enter")
+        await answer(pilot, "/isos/install.iso")
+        assert editor.pending == [ChangeMedia("sda", "/isos/install.iso")]
+        pending = str(editor.query_one("#config-pending").render())
+        assert "saved (the guest is shut off)" in pending
+        assert "CD-ROM: sda: (empty) -> sda: /isos/install.iso" in pending
+
+
+@run_async
+async def test_a_guest_stopped_elsewhere_is_read_again() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        assert editor.config is not None and editor.config.active
+        editor.host.connection().lookupByName(GUEST).destroy()
+        await wait_for(
+            pilot, lambda: editor.config is not None and not editor.config.active, "re-read"
+        )
+        assert editor.scope is Scope.CONFIG
