@@ -25,6 +25,14 @@ REQUIRED_PACKAGES: tuple[str, ...] = (
     "pkg-config",
     "busybox-static",
     "cpio",
+    # The cloud-init test image (tests/harness/cloudimage.py) and its end-to-end test:
+    # the root, its filesystem without a loop device, ssh into a test namespace.
+    "debootstrap",
+    "e2fsprogs",
+    "iproute2",
+    "openssh-client",
+    # kvmtui itself: cloud-init passwords are hashed by `openssl passwd -6`.
+    "openssl",
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
