@@ -380,8 +380,9 @@ def user_data(spec: CloudInit) -> str:
         config["packages"] = list(spec.packages)
         if AGENT_PACKAGE in spec.packages:
             # Installed packages are not started on some distributions (the agent's unit
-            # waits for its port's udev event, which came before the install).
-            config["runcmd"] = [["systemctl", "start", AGENT_PACKAGE]]
+            # waits for its port's udev event, which came before the install). Without
+            # waiting: a guest without the agent's port would hold the boot 90 s.
+            config["runcmd"] = [["systemctl", "start", "--no-block", AGENT_PACKAGE]]
     return f"{CLOUD_CONFIG_HEADER}\n{_yaml(config)}"
 
 
