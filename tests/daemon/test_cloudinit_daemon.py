@@ -232,18 +232,18 @@ def test_ssh_with_the_seeded_key_runs_in_the_guest(cloud_guest: CloudGuest) -> N
         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
         f"{USER}@{GUEST_ADDRESS}", "hostname",
     )  # fmt: skip
-    deadline = cloud_guest.started + BOOT_DEADLINE_S
-    while True:
-        result = run(*ssh, check=False)
-        if result.returncode == 0:
-            break
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"ssh failed until the deadline: {result.stderr.strip()}\n"
-                f"console:\n{cloud_guest.console_tail()}",
-                pytrace=False,
-            )
-        time.sleep(1)
+    attempts: list[subprocess.CompletedProcess[str]] = []
+
+    def answered() -> subprocess.CompletedProcess[str] | None:
+        attempts.append(run(*ssh, check=False))
+        return attempts[-1] if attempts[-1].returncode == 0 else None
+
+    left = cloud_guest.started + BOOT_DEADLINE_S - time.monotonic()
+    try:
+        result = wait_for(answered, timeout=max(left, 1), interval=1, what="ssh to answer")
+    except AssertionError as exc:
+        last = attempts[-1].stderr.strip() if attempts else "no attempt"
+        pytest.fail(f"{exc}: {last}\nconsole:\n{cloud_guest.console_tail()}", pytrace=False)
     assert result.stdout.strip() == cloud_guest.hostname
     print(f"ssh answered {time.monotonic() - cloud_guest.started:.1f} s after start")
 

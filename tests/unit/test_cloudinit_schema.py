@@ -6,6 +6,7 @@ libcrypt checks the password hash, so the hash is proven by another implementati
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kvmtui.backend import cloudinit
 from tests.cloudinit_cases import COMBINATIONS, keys, spec_for
@@ -54,6 +56,44 @@ def test_cloud_init_accepts_every_combination(root: Path, keys: tuple[str, str])
         if r.returncode != 0 or "Valid cloud-config" not in r.stdout
     ]
     assert not failed, "\n".join(failed)
+
+
+#: Every property name in cloud-init's own schema (its modules' keys, a user's keys...).
+SCHEMA_NAMES = """
+import json
+from cloudinit.config.schema import get_schema
+
+names = set()
+def walk(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("properties", "patternProperties") and isinstance(value, dict):
+                names.update(value)
+            walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            walk(value)
+walk(get_schema())
+print(json.dumps(sorted(names)))
+"""
+
+
+def test_every_key_written_is_one_cloud_init_knows(root: Path, keys: tuple[str, str]) -> None:
+    """cloud-init 22.4's check passes unknown top-level keys silently, so a misspelt key
+    would pass above; each key kvmtui writes (top level and the user's) is in its schema."""
+    result = subprocess.run(
+        ["chroot", str(root), "python3", "-c", SCHEMA_NAMES],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    known = set(json.loads(result.stdout))
+    assert "hostname" in known and "ssh_authorized_keys" in known
+    written: set[str] = set()
+    for combo in COMBINATIONS:
+        data = yaml.safe_load(cloudinit.user_data(spec_for(combo, keys)))
+        written |= set(data) | {key for user in data["users"] for key in user}
+    assert not written - known, f"keys cloud-init does not know: {sorted(written - known)}"
 
 
 def test_the_schema_check_does_refuse(root: Path) -> None:
