@@ -3,7 +3,8 @@ path: the seed and the overlay are made through libvirt, nothing is written to a
 path by the test's process).
 
 One guest, shared by the module: a qcow2 overlay volume on the cloud image
-(tests/harness/cloudimage.py) in a test pool, the seed kvmtui builds uploaded beside it
+(tests/harness/cloudimage.py) in a test pool, booted from it by BIOS and GRUB like any
+cloud image, the seed kvmtui builds uploaded beside it
 and attached as a read-only virtio disk, a fresh SSH key and a host name. Real
 cloud-init in the guest reads the seed; then the agent reports the host name, and ssh
 with the key runs ``hostname`` in the guest. The guest's tap is moved into a network
@@ -116,9 +117,7 @@ def overlay_xml(name: str, image: CloudImage, capacity: int) -> str:
     )
 
 
-def guest_definition(
-    name: str, image: CloudImage, pool: str, disk: str, seed_volume: str, tap: str, log: Path
-) -> str:
+def guest_definition(name: str, pool: str, disk: str, seed_volume: str, tap: str, log: Path) -> str:
     """The guest's XML, through the domain model (the creation backend's job later)."""
     kind = domain_type()
     tcg = "<tcg><tb-cache unit='MiB'>128</tb-cache></tcg>" if kind == "qemu" else ""
@@ -127,12 +126,7 @@ def guest_definition(
   <name>{escape(name)}</name>
   <memory unit='MiB'>{MEMORY_MIB}</memory>
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64'>hvm</type>
-    <kernel>{escape(str(image.kernel))}</kernel>
-    <initrd>{escape(str(image.initrd))}</initrd>
-    <cmdline>{escape(image.cmdline)}</cmdline>
-  </os>
+  <os><type arch='x86_64'>hvm</type></os>
   <features><acpi/>{tcg}</features>
   <on_poweroff>destroy</on_poweroff>
   <devices>
@@ -140,6 +134,7 @@ def guest_definition(
       <driver name='qemu' type='qcow2'/>
       <source pool='{escape(pool)}' volume='{escape(disk)}'/>
       <target dev='vda' bus='virtio'/>
+      <boot order='1'/>
     </disk>
     <interface type='ethernet'>
       <mac address='{MAC}'/>
@@ -191,7 +186,7 @@ def cloud_guest(
     seed_name = seed.seed_volume_name(name)
     upload(tcp_host, pool_name, seed_name, cloudinit.seed_files(spec))
     log = work / "console.log"
-    xml = guest_definition(name, cloud_image, pool_name, f"{name}.qcow2", seed_name, tap, log)
+    xml = guest_definition(name, pool_name, f"{name}.qcow2", seed_name, tap, log)
     dom = conn.defineXML(xml)
     with namespace() as ns:
         try:

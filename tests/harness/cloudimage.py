@@ -2,8 +2,11 @@
 
 A Debian bookworm root made with ``debootstrap`` holding cloud-init, openssh-server,
 qemu-guest-agent and the cloud kernel, turned into an ext4 filesystem without a loop
-device (``mkfs.ext4 -d``) and converted to qcow2. The guest boots it directly (kernel and
-initrd copied out of the root's /boot, ``root=/dev/vda``). The root directory is kept
+device (``mkfs.ext4 -d`` at a 1 MiB offset, an MBR partition table written here) and
+converted to qcow2. The disk boots by itself like a cloud image: GRUB's i386-pc boot
+sector and core image (``grub-mkimage`` from the host's grub-pc-bin) go in front of the
+partition, its grub.cfg boots the cloud kernel. The kernel and initrd are also copied
+beside the disk, for a direct kernel boot (``root=/dev/vda1``). The root directory is kept
 beside the image: the schema test runs ``cloud-init schema`` in it with chroot.
 
 Standard library only. Rebuilt only when a package version or this file changes; the
@@ -17,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import time
 from dataclasses import dataclass
@@ -50,12 +54,18 @@ INCLUDE = (
     "e2fsprogs",
     "sudo",
 )
-#: The root filesystem's size (sparse; about 430 MiB used).
-FS_SIZE = "2G"
-KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
+#: The disk's size (sparse; about 430 MiB used); the partition starts at 1 MiB, where
+#: partitioning tools put it, leaving room for GRUB's core image (about 130 KiB).
+DISK_BYTES = 2 * 1024**3
+PART_OFFSET = 1024**2
+SECTOR = 512
+KERNEL_CMDLINE = "root=/dev/vda1 rw console=ttyS0 net.ifnames=0"
+GRUB_DIR = Path("/usr/lib/grub/i386-pc")
+#: What GRUB's core image needs to read grub.cfg from an MBR partition and boot Linux.
+GRUB_MODULES = ("biosdisk", "part_msdos", "ext2", "linux", "normal", "configfile")
 LOCALE_ENV = {"LC_ALL": "C.UTF-8"}  # debconf in the chroot warns without a locale
 
-FSTAB = "/dev/vda / ext4 rw,relatime 0 1\n"
+FSTAB = "LABEL=rootfs / ext4 rw,relatime 0 1\n"
 #: NoCloud first (the seed), None last: no network metadata services are probed.
 CLOUD_CFG = "datasource_list: [NoCloud, None]\n"
 #: Without LANG cloud-init's locale module runs update-locale and ends in status: error.
@@ -116,6 +126,7 @@ def _inputs() -> dict[str, str]:
     """Everything the image depends on; its hash decides whether to rebuild."""
     inputs = {f"{name}_version": version for name, version in _candidates().items()}
     inputs["debootstrap"] = _run("dpkg-query", "-W", "-f=${Version}", "debootstrap")
+    inputs["grub"] = _run("dpkg-query", "-W", "-f=${Version}", "grub-pc-bin")
     inputs["suite"] = SUITE
     inputs["build"] = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     return inputs
@@ -141,6 +152,44 @@ def _boot_files(root: Path) -> tuple[Path, Path]:
         if initrd.is_file():  # not initrd.img-*.dpkg-bak or .new
             return kernel, initrd
     raise CloudImageError(f"{root}/boot has no vmlinuz-VERSION with its initrd.img-VERSION")
+
+
+def _grub_config(root: Path, kernel: Path, initrd: Path) -> None:
+    (root / "boot/grub").mkdir(exist_ok=True)
+    (root / "boot/grub/grub.cfg").write_text(
+        "set timeout=0\n"
+        f"linux /boot/{kernel.name} {KERNEL_CMDLINE}\n"
+        f"initrd /boot/{initrd.name}\n"
+        "boot\n"
+    )
+
+
+def mbr(disk_bytes: int, start: int) -> bytes:
+    """An MBR partition table (bytes 446-511): one bootable Linux partition from
+    ``start`` to the end of the disk (LBA only; CHS fields say "use LBA")."""
+    first, count = start // SECTOR, (disk_bytes - start) // SECTOR
+    chs = b"\xfe\xff\xff"
+    entry = struct.pack("<B3sB3sII", 0x80, chs, 0x83, chs, first, count)
+    return entry + bytes(48) + b"\x55\xaa"
+
+
+def _bootable_disk(root: Path, raw: Path, core: Path) -> None:
+    """ROOT as an ext4 partition at PART_OFFSET of RAW, with GRUB in front of it."""
+    fs_size = f"{(DISK_BYTES - PART_OFFSET) // 1024}k"
+    _run("mkfs.ext4", "-q", "-L", "rootfs", "-E", f"offset={PART_OFFSET}", "-d", str(root),
+         str(raw), fs_size)  # fmt: skip
+    _run("grub-mkimage", "-O", "i386-pc", "-o", str(core), "-p", "(hd0,msdos1)/boot/grub",
+         *GRUB_MODULES)  # fmt: skip
+    boot = (GRUB_DIR / "boot.img").read_bytes()
+    code = core.read_bytes()
+    if len(code) > PART_OFFSET - SECTOR:
+        raise CloudImageError(f"GRUB's core image ({len(code)} bytes) does not fit before 1 MiB")
+    with raw.open("r+b") as disk:
+        disk.truncate(DISK_BYTES)
+        disk.write(boot[:446])  # the boot code; the partition table follows
+        disk.write(mbr(DISK_BYTES, PART_OFFSET))
+        disk.write(code)  # sector 1 on: where boot.img looks for the core image
+    core.unlink()
 
 
 def image_paths() -> CloudImage:
@@ -181,8 +230,9 @@ def build_cloud_image(force: bool = False) -> CloudImage:
         )
         _configure_root(root)
         kernel, initrd = _boot_files(root)
+        _grub_config(root, kernel, initrd)
         raw = work / "disk.raw"
-        _run("mkfs.ext4", "-q", "-L", "rootfs", "-d", str(root), str(raw), FS_SIZE)
+        _bootable_disk(root, raw, work / "core.img")
         _run("qemu-img", "convert", "-O", "qcow2", str(raw), str(work / "disk.qcow2"))
         raw.unlink()
         shutil.copyfile(kernel, work / "vmlinuz")

@@ -29,6 +29,7 @@ REQUIRED_PACKAGES: tuple[str, ...] = (
     # the root, its filesystem without a loop device, ssh into a test namespace.
     "debootstrap",
     "e2fsprogs",
+    "grub-pc-bin",
     "iproute2",
     "openssh-client",
     # kvmtui itself: cloud-init passwords are hashed by `openssl passwd -6`.
