@@ -58,8 +58,10 @@ PREFIX = 24
 MAC = "52:54:00:c1:0d:13"
 USER = "kvmadmin"
 MEMORY_MIB = 1024
-#: Measured here under TCG: agent after about 50-60 s, ssh a few seconds later.
-BOOT_DEADLINE_S = 150.0
+#: Measured here under TCG (BIOS, GRUB, systemd, cloud-init) on 2 shared cores: the
+#: seeded host name from the agent after 71-90 s, ssh 7-8 s later. The deadline leaves room
+#: for a busier machine; it only bounds a failure.
+BOOT_DEADLINE_S = 200.0
 JOB_DEADLINE_S = 60.0
 
 
