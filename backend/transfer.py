@@ -17,7 +17,9 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import libvirt
 
@@ -70,8 +72,8 @@ def upload(ctx: JobContext, host: Host, pool_name: str, path: str, name: str) ->
     image = imagefile.probe(path)
     vol_name = validate_name(name)
     pool = lookup_pool(host, pool_name, action)
-    available = _free_space(host, pool, action)
-    if _has_volume(host, pool, vol_name, action):
+    available = free_space(host, pool, action)
+    if has_volume(host, pool, vol_name, action):
         raise StorageValueError(
             f"Could not {action} on {host.label}: the pool already has a volume named "
             f"'{vol_name}'; choose another name."
@@ -86,24 +88,23 @@ def upload(ctx: JobContext, host: Host, pool_name: str, path: str, name: str) ->
 
     ctx.phase("creating the volume")
     xml = volume_xml(vol_name, image.virtual_bytes, image.format, allocation=image.file_bytes)
-    vol = call_libvirt(host, action, pool.createXML, xml, 0)
-    ctx.cleanup(
-        f"the partial volume '{vol_name}' in pool '{pool_name}'",
-        lambda: delete_volume_retrying(host, pool_name, vol_name),
-    )
-
-    ctx.phase("sending")
     started = time.monotonic()
-    conn = host.connection(action)
-    stream = call_libvirt(host, action, conn.newStream, 0)
     try:
-        call_libvirt(host, action, vol.upload, stream, 0, image.file_bytes, 0)
-        _send_file(ctx, host, action, stream, image)
-        call_libvirt(host, action, stream.finish)
-    except BaseException:
-        with contextlib.suppress(libvirt.libvirtError):
-            stream.abort()
-        raise
+        with image.path.open("rb") as source:
+            vol = send_new_volume(
+                ctx,
+                host,
+                pool,
+                vol_name,
+                xml,
+                VolumeSource(source, image.file_bytes, image.path),
+                action,
+            )
+    except OSError as exc:
+        raise imagefile.ImageFileError(
+            f"Could not {action} on {host.label}: reading {image.path} failed: "
+            f"{exc.strerror or exc}."
+        ) from exc
     ctx.keep()
     seconds = time.monotonic() - started
     capacity = image.virtual_bytes
@@ -116,38 +117,71 @@ def upload(ctx: JobContext, host: Host, pool_name: str, path: str, name: str) ->
     )
 
 
-def _send_file(
+@dataclass(frozen=True, slots=True)
+class VolumeSource:
+    """What a new volume is filled from: an open binary file (or BytesIO) of known size."""
+
+    file: BinaryIO
+    size: int
+    path: Path | None = None  # None for bytes made in memory
+
+
+def send_new_volume(
     ctx: JobContext,
     host: Host,
+    pool: libvirt.virStoragePool,
+    vol_name: str,
+    xml: str,
+    source: VolumeSource,
     action: str,
-    stream: libvirt.virStream,
-    image: imagefile.ImageFile,
+    kind: str = "partial volume",
+) -> libvirt.virStorageVol:
+    """Create the volume from ``xml`` and stream ``source`` into it. From its creation on,
+    a failure or cancel of the job deletes it (a clean-up the caller keeps or not with
+    ``ctx.keep()``, so a larger job can roll it back with its other steps); ``kind``
+    names it in the job's outcome ("Removed the partial volume 'x' in pool 'p'.")."""
+    pool_name = pool.name()
+    vol = call_libvirt(host, action, pool.createXML, xml, 0)
+    ctx.cleanup(
+        f"the {kind} '{vol_name}' in pool '{pool_name}'",
+        lambda: delete_volume_retrying(host, pool_name, vol_name),
+    )
+    ctx.phase("sending")
+    conn = host.connection(action)
+    stream = call_libvirt(host, action, conn.newStream, 0)
+    try:
+        call_libvirt(host, action, vol.upload, stream, 0, source.size, 0)
+        _send(ctx, host, action, stream, source)
+        call_libvirt(host, action, stream.finish)
+    except BaseException:
+        with contextlib.suppress(libvirt.libvirtError):
+            stream.abort()
+        raise
+    return vol
+
+
+def _send(
+    ctx: JobContext, host: Host, action: str, stream: libvirt.virStream, source: VolumeSource
 ) -> None:
     sent = 0
-    ctx.progress(0, image.file_bytes)
-    try:
-        with image.path.open("rb") as source:
-            while sent < image.file_bytes:
-                ctx.check_cancel()
-                chunk = source.read(min(CHUNK, image.file_bytes - sent))
-                if not chunk:
-                    raise imagefile.ImageFileError(
-                        f"Could not {action} on {host.label}: {image.path} became shorter "
-                        "while it was being sent."
-                    )
-                written = call_libvirt(host, action, stream.send, chunk)
-                while written < len(chunk):  # a short write: send the rest
-                    written += call_libvirt(host, action, stream.send, chunk[written:])
-                sent += len(chunk)
-                ctx.progress(sent, image.file_bytes)
-    except OSError as exc:
-        raise imagefile.ImageFileError(
-            f"Could not {action} on {host.label}: reading {image.path} failed: "
-            f"{exc.strerror or exc}."
-        ) from exc
+    ctx.progress(0, source.size)
+    while sent < source.size:
+        ctx.check_cancel()
+        chunk = source.file.read(min(CHUNK, source.size - sent))
+        if not chunk:
+            what = source.path or "the data"
+            raise imagefile.ImageFileError(
+                f"Could not {action} on {host.label}: {what} became shorter while it was "
+                "being sent."
+            )
+        written = call_libvirt(host, action, stream.send, chunk)
+        while written < len(chunk):  # a short write: send the rest
+            written += call_libvirt(host, action, stream.send, chunk[written:])
+        sent += len(chunk)
+        ctx.progress(sent, source.size)
 
 
-def _free_space(host: Host, pool: libvirt.virStoragePool, action: str) -> int:
+def free_space(host: Host, pool: libvirt.virStoragePool, action: str) -> int:
     """What the pool has free now: libvirt reports what its last refresh saw, so refresh
     first (refused while another upload runs into the pool; then the last figure serves)."""
     with contextlib.suppress(libvirt.libvirtError):
@@ -160,7 +194,7 @@ def _free_space(host: Host, pool: libvirt.virStoragePool, action: str) -> int:
     return int(available)
 
 
-def _has_volume(host: Host, pool: libvirt.virStoragePool, name: str, action: str) -> bool:
+def has_volume(host: Host, pool: libvirt.virStoragePool, name: str, action: str) -> bool:
     try:
         pool.storageVolLookupByName(name)
     except libvirt.libvirtError as exc:

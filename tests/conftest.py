@@ -10,6 +10,7 @@ import libvirt
 import pytest
 
 from tests.harness import daemon
+from tests.harness.cloudimage import CloudImage, build_cloud_image
 from tests.harness.guests import (
     AgentTimeout,
     GuestFactory,
@@ -62,6 +63,12 @@ def tcp_uri(daemon_uri: str) -> str:
 def guest_image() -> GuestImage:
     """The tiny guest's kernel and initramfs (built once into .cache/guest/)."""
     return build_image()
+
+
+@pytest.fixture(scope="session")
+def cloud_image() -> CloudImage:
+    """The cloud-init guest: a debootstrap root in a qcow2 (built once into .cache/cloud/)."""
+    return build_cloud_image()
 
 
 def _remove_guests(uri: str, names: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""python3 -m tests.harness deps|daemon|image|demo|clean
+"""python3 -m tests.harness deps|daemon|image|cloudimage|demo|clean
 
 `deps` runs with the system python3 (stdlib only); the others from the venv.
 """
@@ -45,6 +45,15 @@ def cmd_image() -> int:
     started = time.monotonic()
     image = build_image()
     print(f"image: {image.kernel} {image.initrd} ready in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_cloudimage() -> int:
+    from .cloudimage import build_cloud_image
+
+    started = time.monotonic()
+    image = build_cloud_image()
+    print(f"cloudimage: {image.disk} ready in {time.monotonic() - started:.1f} s")
     return 0
 
 
@@ -109,6 +118,10 @@ COMMANDS = {
     "deps": (cmd_deps, "check/install the Debian packages (system python3, stdlib only)"),
     "daemon": (cmd_daemon, "start virtlogd + libvirtd (TCP on 127.0.0.1) unless one answers"),
     "image": (cmd_image, "build the tiny guest into .cache/guest/ if its inputs changed"),
+    "cloudimage": (
+        cmd_cloudimage,
+        "build the cloud-init guest (debootstrap root, qcow2) into .cache/cloud/ if needed",
+    ),
     "demo": (
         cmd_demo,
         f"define and start {DEMO_PREFIX}1..{DEMO_GUESTS}, their disks in pool {DEMO_POOL}",

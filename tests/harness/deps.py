@@ -26,6 +26,15 @@ REQUIRED_PACKAGES: tuple[str, ...] = (
     "busybox-static",
     "cpio",
     "osinfo-db",  # the OS list of the new-guest wizard (backend/osinfo.py)
+    # The cloud-init test image (tests/harness/cloudimage.py) and its end-to-end test:
+    # the root, its filesystem without a loop device, ssh into a test namespace.
+    "debootstrap",
+    "e2fsprogs",
+    "grub-pc-bin",
+    "iproute2",
+    "openssh-client",
+    # kvmtui itself: cloud-init passwords are hashed by `openssl passwd -6`.
+    "openssl",
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")

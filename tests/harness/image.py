@@ -65,23 +65,25 @@ class ImageError(RuntimeError):
     """The guest image could not be built."""
 
 
-def _run(*argv: str, cwd: Path | None = None) -> str:
+def run(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Run a build tool; its failure is an ImageError with the end of what it printed."""
     result = subprocess.run(
         argv,
         cwd=cwd,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, **APT_ENV},
+        env={**os.environ, **APT_ENV, **(env or {})},
         check=False,
     )
     if result.returncode != 0:
-        raise ImageError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
+        tail = (result.stderr.strip() or result.stdout.strip())[-2000:]
+        raise ImageError(f"{' '.join(argv)} failed ({result.returncode}): {tail}")
     return result.stdout
 
 
 def _candidate_version(package: str) -> str | None:
-    match = re.search(r"Candidate:\s*(\S+)", _run("apt-cache", "policy", package))
+    match = re.search(r"Candidate:\s*(\S+)", run("apt-cache", "policy", package))
     return None if match is None or match.group(1) == "(none)" else match.group(1)
 
 
@@ -111,7 +113,7 @@ def _apt_candidates() -> dict[str, dict[str, str]]:
         return stanzas
     if os.geteuid() != 0:
         raise ImageError(f"apt knows no {' or '.join(wanted)}; run `sudo apt-get update`")
-    _run("apt-get", "update")
+    run("apt-get", "update")
     stanzas = _candidate_stanzas(*wanted)
     if not all(name in stanzas for name in wanted):
         raise ImageError(f"apt has no candidate for {' or '.join(wanted)} even after update")
@@ -128,7 +130,7 @@ def _kernel_package(meta: dict[str, str]) -> tuple[str, str]:
 
 
 def _busybox_path() -> Path:
-    for line in _run("dpkg-query", "-L", BUSYBOX_PACKAGE).splitlines():
+    for line in run("dpkg-query", "-L", BUSYBOX_PACKAGE).splitlines():
         if line.endswith("/bin/busybox") and Path(line).is_file():
             return Path(line)
     raise ImageError(f"{BUSYBOX_PACKAGE} is installed without /bin/busybox (run make deps)")
@@ -143,7 +145,7 @@ def _inputs() -> dict[str, str]:
         "kernel": kernel,
         "kernel_version": kernel_version,
         "agent_version": stanzas[AGENT_PACKAGE]["Version"],
-        "busybox_version": _run("dpkg-query", "-W", "-f=${Version}", BUSYBOX_PACKAGE),
+        "busybox_version": run("dpkg-query", "-W", "-f=${Version}", BUSYBOX_PACKAGE),
         "cmdline": KERNEL_CMDLINE,
     }
     for name in BUILD_SOURCES:
@@ -155,11 +157,11 @@ def _download(package: str, version: str, debs_dir: Path) -> Path:
     """The package's .deb in the cache, fetched with `apt-get download` if needed."""
     package_dir = debs_dir / package
     for deb in package_dir.glob("*.deb"):
-        if _run("dpkg-deb", "-f", str(deb), "Version").strip() == version:
+        if run("dpkg-deb", "-f", str(deb), "Version").strip() == version:
             return deb
     shutil.rmtree(package_dir, ignore_errors=True)
     package_dir.mkdir(parents=True)
-    _run(
+    run(
         "apt-get",
         "download",
         "-o",
@@ -175,7 +177,7 @@ def _download(package: str, version: str, debs_dir: Path) -> Path:
 
 def _extract(deb: Path, destination: Path) -> Path:
     destination.mkdir(parents=True, exist_ok=True)
-    _run("dpkg-deb", "-x", str(deb), str(destination))
+    run("dpkg-deb", "-x", str(deb), str(destination))
     return destination
 
 
@@ -281,7 +283,7 @@ def _agent_libraries(agent_root: Path, binary: Path, debs_dir: Path) -> dict[str
     except ImageError:
         pass
     depends = re.findall(
-        r"^\s*Depends:\s*(\S+)", _run("apt-cache", "depends", AGENT_PACKAGE), re.MULTILINE
+        r"^\s*Depends:\s*(\S+)", run("apt-cache", "depends", AGENT_PACKAGE), re.MULTILINE
     )
     library_path: list[Path] = []
     for package in depends:
@@ -339,7 +341,7 @@ def _initramfs_entries(
         cpio.char_device("dev/null", 1, 3, 0o666),
         _host_file("bin/busybox", busybox),
     ]
-    applets = _run(str(busybox), "--list-full").split()
+    applets = run(str(busybox), "--list-full").split()
     entries += [
         cpio.symlink(applet, "/bin/busybox")
         for applet in applets
@@ -366,9 +368,10 @@ def _initramfs_entries(
 
 
 @contextmanager
-def _build_lock() -> Iterator[None]:
-    GUEST_DIR.mkdir(parents=True, exist_ok=True)
-    with open(GUEST_DIR / ".lock", "w") as lock:
+def build_lock(directory: Path = GUEST_DIR) -> Iterator[None]:
+    """One build into ``directory`` at a time, across processes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -377,7 +380,7 @@ def build_image(force: bool = False) -> GuestImage:
     """The guest kernel and initramfs, rebuilt only when their inputs changed."""
     image = GuestImage(GUEST_DIR / "vmlinuz", GUEST_DIR / "initrd.img")
     stamp = GUEST_DIR / "inputs.json"
-    with _build_lock():
+    with build_lock():
         inputs = _inputs()
         if (
             not force

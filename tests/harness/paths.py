@@ -13,3 +13,5 @@ DEMO_DISKS_DIR = CACHE_DIR / "demo-disks"
 DEMO_PREFIX = "kvmtui-demo-"
 #: The demo's directory pool over DEMO_DISKS_DIR: the demo guests' disks are its volumes.
 DEMO_POOL = "kvmtui-demo"
+#: The cloud-init test image (qcow2, boot files and its debootstrap root): cloudimage.py.
+CLOUD_DIR = CACHE_DIR / "cloud"
