@@ -306,6 +306,7 @@ async def wizard_fill(pilot: Pilot[None], screen: NewGuestScreen, **values: str)
         widget = screen.query_one(f"#{key.replace('_', '-')}")
         assert isinstance(widget, Input | Select), widget
         widget.value = value
+    await pilot.pause()  # the Changed messages: each value is checked as typed
 
 
 async def open_config_editor(pilot: Pilot[None], name: str) -> ConfigEditorScreen:

@@ -4,12 +4,32 @@ connection does not open it."""
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
+
 from kvmtui.screens.new_guest import STEPS, NewGuestScreen
-from tests.pilot import STORAGE_NODE_URI, build_app, loaded, open_wizard, run_async, wizard_fill
+from tests.pilot import (
+    STORAGE_NODE_URI,
+    build_app,
+    loaded,
+    open_wizard,
+    run_async,
+    wait_for,
+    wizard_fill,
+)
 
 
 def step_name(wizard: NewGuestScreen) -> str:
     return STEPS[wizard.step][0]
+
+
+async def said(pilot: Pilot[None], wizard: NewGuestScreen, sentence: str) -> None:
+    """The wizard's problem line says ``sentence`` (or nothing, for ""): checks run on
+    the Changed message, after the value is set."""
+    await wait_for(
+        pilot,
+        lambda: (sentence in wizard.problem_text) if sentence else wizard.problem_text == "",
+        f"the wizard to say {sentence!r}",
+    )
 
 
 @run_async
@@ -18,13 +38,13 @@ async def test_bad_values_are_said_as_typed_and_forward_waits() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         wizard = await open_wizard(pilot)
         await wizard_fill(pilot, wizard, source_ref="no-slash")
-        assert "pool/volume" in wizard.problem_text
+        await said(pilot, wizard, "pool/volume")
         await pilot.press("pagedown")
         assert step_name(wizard) == "source"
         await wizard_fill(pilot, wizard, source_ref="images/nope.qcow2")
-        assert "There is no volume 'images/nope.qcow2'" in wizard.problem_text
+        await said(pilot, wizard, "There is no volume 'images/nope.qcow2'")
         await wizard_fill(pilot, wizard, source_ref="images/scratch.raw")
-        assert wizard.problem_text == ""
+        await said(pilot, wizard, "")
         await pilot.press("pagedown", "pagedown")
         assert step_name(wizard) == "name"
         for typed, sentence in (
@@ -33,30 +53,30 @@ async def test_bad_values_are_said_as_typed_and_forward_waits() -> None:
             ("", "A guest needs a name."),
         ):
             await wizard_fill(pilot, wizard, guest_name=typed)
-            assert sentence in wizard.problem_text
+            await said(pilot, wizard, sentence)
             await pilot.press("pagedown")
             assert step_name(wizard) == "name"
         await wizard_fill(pilot, wizard, guest_name="web-1", guest_vcpus="0")
-        assert "vCPUs must be a whole number" in wizard.problem_text
+        await said(pilot, wizard, "vCPUs must be a whole number")
         await wizard_fill(pilot, wizard, guest_vcpus="2")
         assert "Host: 4 CPUs" in str(wizard.query_one("#host-figures").render())
         await pilot.press("pagedown")
         await wizard_fill(pilot, wizard, disk_size="10")
-        assert "less than 1 MiB" in wizard.problem_text
+        await said(pilot, wizard, "less than 1 MiB")
         await wizard_fill(pilot, wizard, disk_size="10G")  # scratch.raw is 20 GiB
-        assert "at least the image's 20.0 GiB" in wizard.problem_text
+        await said(pilot, wizard, "at least the image's 20.0 GiB")
         await wizard_fill(pilot, wizard, disk_size="20G", disk_extra="2G, x")
-        assert "'x' is not a size" in wizard.problem_text
+        await said(pilot, wizard, "'x' is not a size")
         await wizard_fill(pilot, wizard, disk_extra="2G")
         await pilot.press("pagedown")
         await wizard_fill(pilot, wizard, net_kind="network", net_source="default")
-        assert "There is no network 'default'" in wizard.problem_text
+        await said(pilot, wizard, "There is no network 'default'")
         await wizard_fill(pilot, wizard, net_kind="bridge", net_source="br0", net_mac="zz")
-        assert "not a MAC address" in wizard.problem_text
+        await said(pilot, wizard, "not a MAC address")
         await wizard_fill(pilot, wizard, net_mac="52:54:00:00:00:01")
         await pilot.press("pagedown")
         await wizard_fill(pilot, wizard, fw_kind="uefi")
-        assert "UEFI is not offered" in wizard.problem_text
+        await said(pilot, wizard, "UEFI is not offered")
         await wizard_fill(pilot, wizard, fw_kind="bios")
         await pilot.press("pagedown")
         assert step_name(wizard) == "summary"
