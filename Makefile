@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND := noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: deps venv image cloudimage daemon demo lint test bench soak clean-guests
+.PHONY: deps venv image cloudimage daemon daemon2 demo lint test bench soak clean-guests
 
 # Debian packages; system python3, stdlib only (runs before the venv exists).
 deps:
@@ -42,6 +42,11 @@ cloudimage: | venv
 daemon: | venv
 	$(VPY) $(HARNESS) daemon
 
+# The second libvirtd (own network and mount namespaces, TCP on 10.251.0.2) for the
+# migration tests; `make test` stops it again and removes its namespace.
+daemon2: | venv daemon
+	$(VPY) $(HARNESS) daemon2 start
+
 demo: deps venv image daemon
 	$(VPY) $(HARNESS) demo
 	$(VENV)/bin/kvmtui -c qemu:///system
@@ -59,8 +64,8 @@ lint: | venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy tests/harness tests/conftest.py tests/daemon/test_harness.py
 
-test: deps venv image cloudimage daemon lint
-	$(VENV)/bin/pytest
+test: deps venv image cloudimage daemon daemon2 lint
+	$(VENV)/bin/pytest; status=$$?; $(VPY) $(HARNESS) daemon2 stop; exit $$status
 
 # Benchmarks through the real libvirtd (figures printed, JSON in bench/results/).
 # stats_bench first: ui_bench adds its backend tick to the UI's for the whole tick;

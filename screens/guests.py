@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from kvmtui.backend.clone import CloneRequest
     from kvmtui.backend.ksm import KsmHistory
+    from kvmtui.backend.migrate import Migration
     from kvmtui.screens.help import HelpRow
 
 # The screens this one opens are imported in the actions that open them: the guest
@@ -180,6 +181,13 @@ class GuestsScreen(GuestToolsScreen):
             show=False,
             tooltip="The new-guest wizard, on the selected guest's host.",
         ),
+        Binding(
+            "m",
+            "migrate",
+            "Migrate",
+            show=False,
+            tooltip="Move the guest to another host: options, pre-flight, progress.",
+        ),
         Binding("escape", "clear_filter", "Clear filter"),  # shown only while filtering
         Binding(
             "ctrl+l",
@@ -212,6 +220,7 @@ class GuestsScreen(GuestToolsScreen):
             "toggle_autostart",
             "clone",
             "new_guest",
+            "migrate",
         }
     )
 
@@ -224,6 +233,8 @@ class GuestsScreen(GuestToolsScreen):
         super().__init__()
         self.hosts = {host.label: host for host in hosts}
         self.jobs = jobs
+        #: Migrations started here, by guest key: `m` on a guest on the move shows its view.
+        self.migrations: dict[str, Migration] = {}
         self.ksm_histories: dict[str, KsmHistory] = {}
         self.pollers = pollers
         self.readonly = bool(hosts) and all(host.readonly for host in hosts)
@@ -411,6 +422,39 @@ class GuestsScreen(GuestToolsScreen):
         from kvmtui.screens.snapshots import SnapshotsScreen  # loaded when first opened
 
         self.app.push_screen(SnapshotsScreen(host, guest.uuid, guest.name, self.jobs))
+
+    def action_migrate(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        host, guest = selected
+        from kvmtui.screens.migrate_progress import MigrationScreen  # loaded when first used
+
+        running = self.migrations.get(guest.key)
+        view = self.jobs.get(running.job_id) if running and running.job_id and self.jobs else None
+        if running is not None and view is not None and not view.finished:
+            self.app.push_screen(MigrationScreen(running, self.jobs))
+            return
+        from kvmtui.screens.migrate import MigrateDialog, MigrationRequest
+
+        others = [
+            h for h in self.hosts.values()
+            if h is not host and h.status.state is ConnectionState.CONNECTED
+        ]  # fmt: skip
+
+        def chosen(request: MigrationRequest | None) -> None:
+            if request is None or self.jobs is None:
+                return
+            from kvmtui.backend.migrate import start_migration
+
+            _view, migration = start_migration(
+                self.jobs, host, guest.uuid, guest.name, request.dest, request.uri,
+                request.options,
+            )  # fmt: skip
+            self.migrations[guest.key] = migration
+            self.app.push_screen(MigrationScreen(migration, self.jobs))
+
+        self.app.push_screen(MigrateDialog(host, guest, others), chosen)
 
     # -- which keys work now -----------------------------------------------------------
 

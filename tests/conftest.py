@@ -139,3 +139,23 @@ def display_guest(guest_factory: GuestFactory) -> libvirt.virDomain:
     except AgentTimeout as error:
         pytest.fail(str(error), pytrace=False)
     return dom
+
+
+@pytest.fixture(scope="session")
+def daemon2_uri(daemon_uri: str) -> str:
+    """qemu+tcp://10.251.0.2/system: a second libvirtd that libvirt takes for another host
+    (tests/harness/daemon2.py), started here if it does not answer; its kvmtui-test-*
+    guests from an earlier run are removed. A test using it fails with the harness's
+    reason when it cannot start."""
+    from tests.harness import daemon2
+
+    try:
+        daemon2.start()
+    except daemon.DaemonError as error:
+        pytest.fail(f"the second libvirtd could not be started: {error}", pytrace=False)
+    conn = libvirt.open(daemon2.URI)
+    try:
+        cleanup_guests(conn, TEST_GUEST_PREFIX)
+    finally:
+        conn.close()
+    return daemon2.URI

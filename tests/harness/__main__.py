@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 from .paths import DEMO_DISKS_DIR, DEMO_POOL, DEMO_PREFIX
 
@@ -36,6 +37,21 @@ def cmd_daemon() -> int:
             "daemon: TCP 127.0.0.1:16509 is NOT listening; the tcp_uri tests will fail "
             "(restart libvirtd with --listen, see tests/harness/daemon.py)"
         )
+    return 0
+
+
+def cmd_daemon2(action: str) -> int:
+    from . import daemon2
+
+    if action == "start":
+        seconds = daemon2.start()
+        print(f"daemon2: {daemon2.status()} (ready in {seconds:.1f} s)")
+    elif action == "stop":
+        daemon2.stop()
+        print(f"daemon2: stopped; namespace {daemon2.NETNS} and its veth pair removed")
+    else:
+        print(f"daemon2: {daemon2.status()}")
+        return 0 if daemon2.running() else 1
     return 0
 
 
@@ -117,6 +133,10 @@ def cmd_clean() -> int:
 COMMANDS = {
     "deps": (cmd_deps, "check/install the Debian packages (system python3, stdlib only)"),
     "daemon": (cmd_daemon, "start virtlogd + libvirtd (TCP on 127.0.0.1) unless one answers"),
+    "daemon2": (
+        cmd_daemon2,
+        "start|stop|status the second libvirtd (own namespaces, TCP on 10.251.0.2)",
+    ),
     "image": (cmd_image, "build the tiny guest into .cache/guest/ if its inputs changed"),
     "cloudimage": (
         cmd_cloudimage,
@@ -134,10 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tests.harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_func, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text)
+        if name == "daemon2":
+            command.add_argument("action", choices=("start", "stop", "status"))
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command][0]()
+        if args.command == "daemon2":
+            return cmd_daemon2(args.action)
+        run: Callable[[], int] = COMMANDS[args.command][0]  # type: ignore[assignment]
+        return run()
     except RuntimeError as error:  # DaemonError, ImageError: a sentence, not a traceback
         print(f"{args.command}: {error}", file=sys.stderr)
         return 1

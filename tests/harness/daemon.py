@@ -183,6 +183,23 @@ def start_daemon(deadline_s: float = START_DEADLINE_S) -> float:
     )
 
 
+def terminate(pid: int, deadline_s: float) -> bool:
+    """SIGTERM, then SIGKILL after DEADLINE_S; True when it ended by itself. (libvirtd
+    waits for in-flight calls before it exits; a test must not wait forever for a call
+    stuck in a guest. Guests keep running either way.)"""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(POLL_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return False
+
+
 def stop_daemon(deadline_s: float = STOP_DEADLINE_S) -> None:
     """Stop the libvirtd named by its pidfile; running guests keep running."""
     pid = _pid_alive(LIBVIRTD_PIDFILE)
@@ -190,19 +207,8 @@ def stop_daemon(deadline_s: float = STOP_DEADLINE_S) -> None:
         if daemon_answers(SYSTEM_URI):
             raise DaemonError(f"libvirtd answers but {LIBVIRTD_PIDFILE} names no live process")
         return
-    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(POLL_S)
-    else:
-        # libvirtd waits for in-flight calls before it exits; a test must not wait
-        # forever for a call stuck in a guest. Guests keep running either way.
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    if not terminate(pid, deadline_s):
         deadline = time.monotonic() + KILL_DEADLINE_S
     while daemon_answers(SYSTEM_URI):
         if time.monotonic() > deadline:

@@ -1,0 +1,236 @@
+"""Pre-flight of a migration: everything that can be refused before anything is sent.
+
+Each failure is one sentence: a read-only end, the same host twice, a CPU the
+destination cannot run, a guest with the same name or UUID there, a disk that is
+neither reachable there nor copied, a network or bridge missing there, and options
+that do not go together. :func:`check` only reads (it may refresh a destination pool
+over a disk's directory so that a file made there lately is seen).
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import libvirt
+
+from kvmtui.backend import uri as uris
+from kvmtui.backend.migrate_options import CopyStorage, MigrationOptions
+
+_CPU_INCOMPATIBLE = libvirt.VIR_CPU_COMPARE_INCOMPATIBLE
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """The other end: a connected host of the list, or a URI typed in and opened."""
+
+    label: str
+    uri: str
+    readonly: bool
+    conn: libvirt.virConnect
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    target: str  # vda
+    path: str
+    fmt: str  # qcow2, raw
+    readonly: bool
+
+
+def disks_of(root: ET.Element) -> list[Disk]:
+    """The guest's file and block disks (cdroms and read-only disks marked)."""
+    found = []
+    for disk in root.findall("devices/disk"):
+        source = disk.find("source")
+        target = disk.find("target")
+        if source is None or target is None:
+            continue
+        path = source.get("file") or source.get("dev")
+        if not path:
+            continue
+        driver = disk.find("driver")
+        readonly = disk.get("device") == "cdrom" or disk.find("readonly") is not None
+        fmt = driver.get("type", "raw") if driver is not None else "raw"
+        found.append(Disk(target.get("dev", "?"), path, fmt, readonly))
+    return found
+
+
+def host_uuid(conn: libvirt.virConnect) -> str | None:
+    node = ET.fromstring(conn.getCapabilities()).find("host/uuid")
+    return node.text if node is not None else None
+
+
+def _options_problems(options: MigrationOptions, running: bool, dest: Destination) -> list[str]:
+    problems = []
+    if options.live and not running:
+        problems.append("The guest is not running: a live migration needs it running; "
+                        "choose offline to move its definition.")  # fmt: skip
+    if not options.live and running:
+        problems.append("An offline migration moves only the definition: shut the guest "
+                        "down first, or choose live.")  # fmt: skip
+    if not options.live and not options.persistent:
+        problems.append("An offline migration needs 'persistent on the destination' on.")
+    if not options.live and options.copy_storage is not CopyStorage.NONE:
+        problems.append("Copy storage needs a live migration of a running guest.")
+    if (options.peer_to_peer or options.tunnelled) and not uris.is_remote(dest.uri):
+        problems.append(f"Peer-to-peer needs a URI the source host can reach; {dest.uri} "
+                        "would name the source host itself.")  # fmt: skip
+    if options.postcopy and options.copy_storage is not CopyStorage.NONE:
+        problems.append("Post-copy cannot be combined with copy storage.")
+    return problems
+
+
+def _cpu_problem(src: libvirt.virConnect, dom_root: ET.Element, dest: Destination) -> str | None:
+    cpu = dom_root.find("cpu")
+    try:
+        if cpu is not None and cpu.get("mode") == "host-passthrough":
+            host_cpu = ET.fromstring(src.getCapabilities()).find("host/cpu")
+            if host_cpu is None:
+                return None
+            result = dest.conn.compareCPU(ET.tostring(host_cpu, encoding="unicode"), 0)
+        elif cpu is not None and cpu.find("model") is not None:
+            os_type = dom_root.find("os/type")
+            arch = os_type.get("arch") if os_type is not None else None
+            machine = os_type.get("machine") if os_type is not None else None
+            virttype = dom_root.get("type")
+            xml = ET.tostring(cpu, encoding="unicode")
+            result = dest.conn.compareHypervisorCPU(None, arch, machine, virttype, xml, 0)
+        else:
+            return None  # the hypervisor's default CPU: the same QEMU on both ends decides
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_INVALID):
+            return None  # cannot compare here; libvirt checks again while migrating
+        return f"{dest.label} could not compare the guest's CPU: {exc.get_error_message()}."
+    if result == _CPU_INCOMPATIBLE:
+        return f"{dest.label}'s CPU cannot run the guest's CPU model (compareCPU: incompatible)."
+    return None
+
+
+def _clash(dom: libvirt.virDomain, dest: Destination) -> str | None:
+    for lookup, what in ((dest.conn.lookupByName, dom.name()), (dest.conn.lookupByUUIDString,
+                                                                 dom.UUIDString())):  # fmt: skip
+        try:
+            other = lookup(what)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue
+            raise
+        if other.name() == dom.name():
+            return (f"A guest named '{dom.name()}' already exists on {dest.label}: remove or "
+                    "rename it there first.")  # fmt: skip
+        return (f"A guest with the same UUID ('{other.name()}') already exists on "
+                f"{dest.label}: remove it there first.")  # fmt: skip
+    return None
+
+
+def pool_over(conn: libvirt.virConnect, directory: str) -> libvirt.virStoragePool | None:
+    """An active pool on CONN whose target path is DIRECTORY."""
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        path = ET.fromstring(pool.XMLDesc(0)).findtext("target/path")
+        if path and os.path.normpath(path) == os.path.normpath(directory):
+            return pool
+    return None
+
+
+def _reachable(dest: Destination, path: str) -> bool:
+    try:
+        dest.conn.storageVolLookupByPath(path)
+        return True
+    except libvirt.libvirtError:
+        pass
+    pool = pool_over(dest.conn, os.path.dirname(path))
+    if pool is None or dest.readonly:
+        return False
+    try:
+        pool.refresh(0)  # a file made there since the pool last looked
+        dest.conn.storageVolLookupByPath(path)
+        return True
+    except libvirt.libvirtError:
+        return False
+
+
+def _disk_problems(
+    disks: list[Disk], options: MigrationOptions, dest: Destination
+) -> list[str]:
+    problems = []
+    copying = options.copy_storage is not CopyStorage.NONE
+    if copying and options.dest_pool:
+        try:
+            pool = dest.conn.storagePoolLookupByName(options.dest_pool)
+            if not pool.isActive():
+                problems.append(f"Pool '{options.dest_pool}' on {dest.label} is not running.")
+        except libvirt.libvirtError:
+            problems.append(f"{dest.label} has no storage pool named '{options.dest_pool}'.")
+    for disk in disks:
+        if copying and not disk.readonly:
+            if not options.dest_pool and pool_over(dest.conn, os.path.dirname(disk.path)) is None:
+                problems.append(f"Disk {disk.target}: {dest.label} has no storage pool over "
+                                f"{os.path.dirname(disk.path)} for its copy; choose a "
+                                "destination pool.")  # fmt: skip
+        elif not _reachable(dest, disk.path):
+            problems.append(f"Disk {disk.target} ({disk.path}) is not reachable on {dest.label} "
+                            "(no storage pool there holds it): put it on shared storage with a "
+                            "pool there, or choose copy storage.")  # fmt: skip
+    return problems
+
+
+def _network_problems(root: ET.Element, dest: Destination) -> list[str]:
+    problems = []
+    for nic in root.findall("devices/interface"):
+        source = nic.find("source")
+        if source is None:
+            continue
+        if nic.get("type") == "network" and source.get("network"):
+            name = source.get("network", "")
+            try:
+                if not dest.conn.networkLookupByName(name).isActive():
+                    problems.append(f"Network '{name}' is not running on {dest.label}.")
+            except libvirt.libvirtError:
+                problems.append(f"Network '{name}' does not exist on {dest.label}.")
+        elif nic.get("type") == "bridge" and source.get("bridge"):
+            bridge = source.get("bridge", "")
+            try:
+                dest.conn.interfaceLookupByName(bridge)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_INTERFACE:
+                    problems.append(f"Bridge '{bridge}' does not exist on {dest.label}.")
+    return problems
+
+
+def check(
+    source_label: str,
+    source_readonly: bool,
+    dom: libvirt.virDomain,
+    dest: Destination,
+    options: MigrationOptions,
+) -> list[str]:
+    """Every reason the migration cannot go ahead, one sentence each; [] when it can.
+
+    libvirt errors other than the ones a check expects propagate (the caller words them).
+    """
+    problems = []
+    if source_readonly:
+        problems.append(f"The connection to {source_label} is read-only: migrating from it "
+                        "needs a read-write connection.")  # fmt: skip
+    if dest.readonly:
+        problems.append(f"The connection to {dest.label} is read-only: migrating to it needs "
+                        "a read-write connection.")  # fmt: skip
+    src = dom.connect()
+    if host_uuid(src) == host_uuid(dest.conn):
+        problems.append(f"{dest.label} is the same host as {source_label} (same host UUID): "
+                        "choose another destination.")  # fmt: skip
+        return problems
+    running = bool(dom.isActive())
+    root = ET.fromstring(dom.XMLDesc(0))
+    problems.extend(_options_problems(options, running, dest))
+    clash = _clash(dom, dest)
+    if clash:
+        problems.append(clash)
+    cpu = _cpu_problem(src, root, dest) if running else None
+    if cpu:
+        problems.append(cpu)
+    problems.extend(_disk_problems(disks_of(root), options, dest))
+    problems.extend(_network_problems(root, dest))
+    return problems
