@@ -224,7 +224,7 @@ def _watch(
             continue
         mig.running.set()
         ctx.phase(figures.phase)
-        ctx.progress(figures.processed, figures.total or None)
+        ctx.progress(figures.done, figures.total or None)
         if mig.options.max_downtime_ms and not downtime_set:
             downtime_set = True
             with contextlib.suppress(libvirt.libvirtError):

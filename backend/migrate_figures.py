@@ -40,8 +40,14 @@ class MigrationFigures:
     remaining_history: tuple[int, ...] = ()
 
     @property
+    def done(self) -> int:
+        """Bytes no longer to send: what the job's progress counts (``processed`` counts
+        pages sent again and leaves out zero pages, so it is not a share of ``total``)."""
+        return max(0, self.total - self.remaining)
+
+    @property
     def fraction(self) -> float | None:
-        return min(1.0, self.processed / self.total) if self.total else None
+        return min(1.0, self.done / self.total) if self.total else None
 
 
 def _int(stats: Mapping[str, object], key: str) -> int | None:
@@ -115,7 +121,7 @@ class FigureLog:
 
     def add(self, stats: Mapping[str, object]) -> MigrationFigures:
         with self._lock:
-            if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE:
+            if _int(stats, "data_total"):  # not while setting up: nothing is counted yet
                 self._history.append(_int(stats, "memory_remaining") or 0)
             self._latest = figures_of(stats, postcopy=self.postcopy, history=tuple(self._history))
             return self._latest

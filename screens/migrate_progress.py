@@ -45,7 +45,7 @@ def figure_lines(figures: MigrationFigures | None) -> str:
     """The figures as aligned lines (also what a snapshot shows)."""
     if figures is None:
         return "Phase        waiting for the first figures"
-    percent = f" ({figures.fraction:.0%})" if figures.fraction is not None else ""
+    percent = f" ({figures.fraction:.0%} done)" if figures.fraction is not None else ""
     rate = f"{_size(figures.rate)}/s" if figures.rate else "-"
     dirty = f"{_size(figures.dirty_rate)}/s" if figures.dirty_rate is not None else "-"
     downtime = (
@@ -54,8 +54,8 @@ def figure_lines(figures: MigrationFigures | None) -> str:
     return "\n".join(
         [
             f"Phase        {figures.phase}",
-            f"Data         {_size(figures.processed)} of {_size(figures.total)} sent{percent}, "
-            f"{_size(figures.remaining)} left",
+            f"Data         {_size(figures.remaining)} left of {_size(figures.total)}{percent}, "
+            f"{_size(figures.processed)} sent",
             f"Rate         {rate:<16} Dirty rate        {dirty}",
             f"Pass         {figures.iteration or '-':<16} Expected downtime {downtime}",
             f"Elapsed      {_seconds(figures.elapsed_s):<16} Time left         "
