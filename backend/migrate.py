@@ -247,14 +247,16 @@ def _size(n: int) -> str:
 def _failure(
     exc: libvirt.libvirtError, mig: Migration, dom: libvirt.virDomain, dest: Destination
 ) -> errors.KvmtuiError:
+    """libvirt's reason, and where the guest is now."""
     error = errors.from_libvirt(exc, host=mig.host.label, action=f"migrate to {dest.label}",
                                 guest=mig.name)  # fmt: skip
     try:
-        where = ("It keeps running on " if dom.isActive() else "It is not running on ")
-        tail = f"{where}{mig.host.label}."
+        where = "It keeps running on" if dom.isActive() else "It is not running on"
+        tail = f"{where} {mig.host.label}."
     except libvirt.libvirtError:
         tail = f"It is no longer on {mig.host.label}; look for it on {dest.label}."
-    error.message = f"{error.message} {tail}"
+    error.message = (f"Could not migrate guest '{mig.name}' from {mig.host.label} to "
+                     f"{dest.label}: {error.detail}. {tail}")  # fmt: skip
     error.args = (error.message,)
     return error
 
