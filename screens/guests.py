@@ -16,7 +16,7 @@ from kvmtui.backend import lifecycle
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
-from kvmtui.backend.jobs import JobRegistry
+from kvmtui.backend.jobs import JobRegistry, JobState
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.backend.poller import StatsUpdated
 from kvmtui.screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
@@ -45,6 +45,8 @@ READ_ONLY_NOTE = (
     "Start kvmtui without -r/--readonly to make changes."
 )
 _RUNNING = frozenset({GuestState.RUNNING, GuestState.BLOCKED})
+#: After a migration, how long an open console waits for the destination to list the guest.
+FOLLOW_TRIES, FOLLOW_EVERY_S = 20, 0.5
 #: Keys that check_action hides from the footer while they do nothing, for the help.
 _ONLY_WHEN = {"clear_filter": "only while filtering"}
 
@@ -455,6 +457,35 @@ class GuestsScreen(GuestToolsScreen):
             self.app.push_screen(MigrationScreen(migration, self.jobs))
 
         self.app.push_screen(MigrateDialog(host, guest, others), chosen)
+
+    def on_job_changed(self, message: messages.JobChanged) -> None:
+        """A migration started here ended: its console, if one was open, follows the guest."""
+        view = message.view
+        if not view.finished:
+            return
+        for key, migration in list(self.migrations.items()):
+            if migration.job_id == view.id:
+                del self.migrations[key]
+                if view.state is JobState.DONE:
+                    self._console_follows(migration, tries=FOLLOW_TRIES)
+
+    def _console_follows(self, migration: Migration, tries: int) -> None:
+        """Close the guest's console on the source and open it on the destination once
+        the destination lists the guest running (its events may come a moment later)."""
+        from kvmtui.screens.console import close_console, console_key, show_console
+
+        source, dest = migration.host, self.hosts.get(migration.dest_label)
+        if dest is None or not self.app.is_screen_installed(console_key(source, migration.uuid)):
+            return
+        guest = dest.guest(migration.uuid)
+        if guest is None or guest.state not in _RUNNING:
+            if tries > 0:
+                self.set_timer(FOLLOW_EVERY_S, lambda: self._console_follows(migration, tries - 1))
+            return
+        close_console(self.app, source, migration.uuid)
+        reason = show_console(self.app, dest, migration.uuid, migration.name)
+        if reason is not None:
+            self.notify(f"The console of '{migration.name}' could not follow it: {reason}.")
 
     # -- which keys work now -----------------------------------------------------------
 

@@ -25,8 +25,10 @@ from kvmtui.backend.jobs import JobRegistry, JobState
 from kvmtui.backend.migrate import start_migration
 from kvmtui.backend.migrate_check import Destination
 from kvmtui.backend.migrate_options import CopyStorage, MigrationOptions
+from kvmtui.screens.console import ConsoleScreen, console_key
 from kvmtui.screens.migrate import MigrateDialog
 from kvmtui.screens.migrate_progress import MigrationScreen
+from kvmtui.tui.widgets.terminal import LEAVE_KEY
 from tests.conftest import TEST_GUEST_PREFIX
 from tests.harness import daemon2
 from tests.harness.guest_files import PROMPT
@@ -138,8 +140,8 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
     daemon_uri: str, daemon2_uri: str, host2: libvirt.virConnect, guest_factory: GuestFactory
 ) -> None:
     """m, the destination, ctrl+s: the counter on the serial console goes on at the other
-    host, uptime goes on, and the row leaves the source and appears under the destination
-    through libvirt's events."""
+    host, uptime goes on, the row leaves the source and appears under the destination
+    through libvirt's events, and the console that was open reopens there."""
     dom = guest_factory()
     name = dom.name()
     wait_for_agent(dom, 60)
@@ -153,6 +155,11 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
     async with app.run_test(size=(100, 36)) as pilot:
         screen = await loaded(pilot)
         await select(pilot, screen.table, name, SOURCE)
+        # Its console open (and left): after the move it reopens on the destination.
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), "the console")
+        await pilot.press(LEAVE_KEY)
+        await wait_for(pilot, lambda: app.screen is screen, "the list again")
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), "the dialog")
         dialog = app.screen
@@ -172,6 +179,13 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
         await wait_for(pilot, lambda: row_state(screen.table, name, SOURCE) is None,
                        "the row to leave the source", 20)  # fmt: skip
         assert row_state(screen.table, name, DEST) is not None
+        dest_host = next(h for h in app.hosts if h.label == DEST)
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ConsoleScreen) and app.screen.host is dest_host,
+            "the console on the destination",
+        )
+        assert not app.is_screen_installed(console_key(app.hosts[0], dom.UUIDString()))
 
     moved = host2.lookupByName(name)
     assert moved.isActive()
