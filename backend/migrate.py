@@ -16,13 +16,13 @@ import contextlib
 import os
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 
 import libvirt
 
 from kvmtui.backend import errors
 from kvmtui.backend import uri as uris
+from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobView
 from kvmtui.backend.migrate_check import Destination, check, disks_of, pool_over
@@ -275,10 +275,10 @@ def _create_volumes(
     """The copies' volumes on the destination first, the same size and format; when the
     chosen pool is elsewhere than the disk's directory, the guest's XML there points at
     them."""
-    root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+    domain = Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
     targets: list[str] = []
     moved = False
-    for disk in disks_of(root):
+    for disk in disks_of(domain):
         if disk.readonly:
             continue
         targets.append(disk.target)
@@ -290,7 +290,8 @@ def _create_volumes(
                 found = pool_over(dest.conn, os.path.dirname(disk.path))
                 if found is None:
                     raise MigrationRefused(
-                        f"{dest.label} has no pool over {os.path.dirname(disk.path)}.")
+                        f"{dest.label} has no pool over {os.path.dirname(disk.path)}."
+                    )
                 pool = found
             capacity = int(dom.blockInfo(disk.target, 0)[0])
             vol_name = os.path.basename(disk.path)
@@ -303,11 +304,9 @@ def _create_volumes(
         new_path = vol.path()
         if new_path != disk.path:
             moved = True
-            for element in root.findall("devices/disk"):
-                target = element.find("target")
-                source = element.find("source")
-                if target is not None and source is not None and target.get("dev") == disk.target:
-                    source.set("file", new_path)
+            copied = domain.disk(disk.target)
+            if copied is not None and copied.source is not None:
+                copied.source.file = new_path
     params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = targets
     if moved:
-        params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = ET.tostring(root, encoding="unicode")
+        params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = domain.to_xml()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import libvirt
 
 from kvmtui.backend import uri as uris
+from kvmtui.backend.domain import Domain
 from kvmtui.backend.migrate_options import CopyStorage, MigrationOptions
 
 _CPU_INCOMPATIBLE = libvirt.VIR_CPU_COMPARE_INCOMPATIBLE
@@ -39,21 +40,16 @@ class Disk:
     readonly: bool
 
 
-def disks_of(root: ET.Element) -> list[Disk]:
+def disks_of(domain: Domain) -> list[Disk]:
     """The guest's file and block disks (cdroms and read-only disks marked)."""
     found = []
-    for disk in root.findall("devices/disk"):
-        source = disk.find("source")
-        target = disk.find("target")
-        if source is None or target is None:
+    for disk in domain.disks:
+        source = disk.source
+        path = (source.file or source.dev) if source is not None else None
+        if not path or not disk.target:
             continue
-        path = source.get("file") or source.get("dev")
-        if not path:
-            continue
-        driver = disk.find("driver")
-        readonly = disk.get("device") == "cdrom" or disk.find("readonly") is not None
-        fmt = driver.get("type", "raw") if driver is not None else "raw"
-        found.append(Disk(target.get("dev", "?"), path, fmt, readonly))
+        readonly = disk.device == "cdrom" or disk.readonly
+        found.append(Disk(disk.target, path, disk.format or "raw", readonly))
     return found
 
 
@@ -82,21 +78,18 @@ def _options_problems(options: MigrationOptions, running: bool, dest: Destinatio
     return problems
 
 
-def _cpu_problem(src: libvirt.virConnect, dom_root: ET.Element, dest: Destination) -> str | None:
-    cpu = dom_root.find("cpu")
+def _cpu_problem(src: libvirt.virConnect, domain: Domain, dest: Destination) -> str | None:
+    cpu_xml = domain.cpu_xml
     try:
-        if cpu is not None and cpu.get("mode") == "host-passthrough":
+        if cpu_xml is not None and domain.cpu_mode == "host-passthrough":
             host_cpu = ET.fromstring(src.getCapabilities()).find("host/cpu")
             if host_cpu is None:
                 return None
             result = dest.conn.compareCPU(ET.tostring(host_cpu, encoding="unicode"), 0)
-        elif cpu is not None and cpu.find("model") is not None:
-            os_type = dom_root.find("os/type")
-            arch = os_type.get("arch") if os_type is not None else None
-            machine = os_type.get("machine") if os_type is not None else None
-            virttype = dom_root.get("type")
-            xml = ET.tostring(cpu, encoding="unicode")
-            result = dest.conn.compareHypervisorCPU(None, arch, machine, virttype, xml, 0)
+        elif cpu_xml is not None and domain.cpu_model is not None:
+            result = dest.conn.compareHypervisorCPU(
+                None, domain.arch, domain.machine, domain.hypervisor, cpu_xml, 0
+            )
         else:
             return None  # the hypervisor's default CPU: the same QEMU on both ends decides
     except libvirt.libvirtError as exc:
@@ -151,9 +144,7 @@ def _reachable(dest: Destination, path: str) -> bool:
         return False
 
 
-def _disk_problems(
-    disks: list[Disk], options: MigrationOptions, dest: Destination
-) -> list[str]:
+def _disk_problems(disks: list[Disk], options: MigrationOptions, dest: Destination) -> list[str]:
     problems = []
     copying = options.copy_storage is not CopyStorage.NONE
     if copying and options.dest_pool:
@@ -176,21 +167,18 @@ def _disk_problems(
     return problems
 
 
-def _network_problems(root: ET.Element, dest: Destination) -> list[str]:
+def _network_problems(domain: Domain, dest: Destination) -> list[str]:
     problems = []
-    for nic in root.findall("devices/interface"):
-        source = nic.find("source")
-        if source is None:
-            continue
-        if nic.get("type") == "network" and source.get("network"):
-            name = source.get("network", "")
+    for nic in domain.interfaces:
+        if nic.type == "network" and nic.source_network:
+            name = nic.source_network
             try:
                 if not dest.conn.networkLookupByName(name).isActive():
                     problems.append(f"Network '{name}' is not running on {dest.label}.")
             except libvirt.libvirtError:
                 problems.append(f"Network '{name}' does not exist on {dest.label}.")
-        elif nic.get("type") == "bridge" and source.get("bridge"):
-            bridge = source.get("bridge", "")
+        elif nic.type == "bridge" and nic.source_bridge:
+            bridge = nic.source_bridge
             try:
                 dest.conn.interfaceLookupByName(bridge)
             except libvirt.libvirtError as exc:
@@ -223,14 +211,14 @@ def check(
                         "choose another destination.")  # fmt: skip
         return problems
     running = bool(dom.isActive())
-    root = ET.fromstring(dom.XMLDesc(0))
+    domain = Domain.from_xml(dom.XMLDesc(0))
     problems.extend(_options_problems(options, running, dest))
     clash = _clash(dom, dest)
     if clash:
         problems.append(clash)
-    cpu = _cpu_problem(src, root, dest) if running else None
+    cpu = _cpu_problem(src, domain, dest) if running else None
     if cpu:
         problems.append(cpu)
-    problems.extend(_disk_problems(disks_of(root), options, dest))
-    problems.extend(_network_problems(root, dest))
+    problems.extend(_disk_problems(disks_of(domain), options, dest))
+    problems.extend(_network_problems(domain, dest))
     return problems

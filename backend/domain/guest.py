@@ -133,6 +133,12 @@ class Domain(XmlNode):
         """The whole document as text, with what the model does not know as it was."""
         return etree.tostring(self.element.getroottree(), encoding="unicode") + "\n"
 
+    @property
+    def cpu_xml(self) -> str | None:
+        """The ``<cpu>`` element as text (what libvirt's CPU comparisons take), or None."""
+        cpu = self.element.find("cpu")
+        return etree.tostring(cpu, encoding="unicode") if cpu is not None else None
+
     # -- reading --------------------------------------------------------------------------
 
     def line_of(
@@ -144,8 +150,10 @@ class Domain(XmlNode):
         for element in self.element.iter(tag if tag is not None else etree.Element):
             if attribute is not None and attribute not in element.attrib:
                 continue
-            if value is not None and value != (element.text or "").strip() and (
-                value not in element.attrib.values()
+            if (
+                value is not None
+                and value != (element.text or "").strip()
+                and (value not in element.attrib.values())
             ):
                 continue
             line = element.sourceline
