@@ -10,7 +10,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.screen import Screen
 from textual.widgets import Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
@@ -29,8 +29,9 @@ _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green")
 
 
 def diff_text(lines: tuple[str, ...]) -> Text:
-    """A unified diff, coloured: added lines green, removed red, hunk heads cyan."""
-    text = Text(no_wrap=True, overflow="ellipsis")
+    """A unified diff, coloured: added lines green, removed red, hunk heads cyan. Lines
+    are never wrapped or cut: the diff scrolls sideways to a long line's end."""
+    text = Text(no_wrap=True, overflow="ignore")
     for number, line in enumerate(lines):
         if number:
             text.append("\n")
@@ -67,7 +68,7 @@ class XmlDiffScreen(Screen[bool]):
                 "the current one, and saving replaces it.",
                 id="diff-warning",
             )
-        with VerticalScroll(id="diff-body"):
+        with ScrollableContainer(id="diff-body"):
             yield Static(diff_text(self.prepared.diff), id="diff-text")
         yield Footer(compact=True)
 

@@ -119,3 +119,27 @@ async def test_read_only_opens_a_viewer(test_node_uri: str) -> None:
         assert app.screen is editor
         await pilot.press("escape")
         await wait_for(pilot, lambda: editor not in app.screen_stack, "the viewer to close")
+
+
+@run_async
+async def test_a_long_changed_line_is_not_cut_in_the_diff_at_80x24(test_node_uri: str) -> None:
+    """At 80x24 a changed line wider than the screen keeps its end: the diff scrolls
+    sideways (right arrow) instead of cutting the line where the change may be."""
+    app = build(test_node_uri)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_editor(pilot)
+        tail = "the end of a long line"
+        line = "  <description>" + "x" * 90 + f" {tail}</description>"
+        editor.text_area.load_text(
+            editor.text_area.text.replace("</uuid>", "</uuid>\n" + line)
+        )
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, XmlDiffScreen), "the diff")
+        await pilot.pause()
+        body = app.screen.query_one("#diff-body")
+        text = app.screen.query_one("#diff-text")
+        assert text.size.width >= len("+" + line)  # laid out whole, not cut at the edge
+        assert body.max_scroll_x > 0 and body.scroll_x == 0
+        for _ in range(4):
+            await pilot.press("right")
+        await wait_for(pilot, lambda: body.scroll_x > 0, "the diff to scroll sideways")
