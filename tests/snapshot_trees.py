@@ -13,11 +13,13 @@ from kvmtui.screens.snapshots import SnapshotsScreen
 from kvmtui.tui.app import KvmtuiApp
 from tests.pilot import DATA, connected_host, wait_for
 
-#: tests/data/snapshot-node.xml: web (running, qcow2), legacy (raw disk), firmware (UEFI).
+#: tests/data/snapshot-node.xml: web (running, qcow2), legacy (raw disk), firmware (UEFI),
+#: appliance (a qcow2 on a block device).
 SNAPSHOT_NODE_URI = f"test://{DATA / 'snapshot-node.xml'}"
 WEB_UUID = "5a4b0000-0000-4000-8000-000000000001"
 LEGACY_UUID = "5a4b0000-0000-4000-8000-000000000002"
 FIRMWARE_UUID = "5a4b0000-0000-4000-8000-000000000003"
+APPLIANCE_UUID = "5a4b0000-0000-4000-8000-000000000004"
 #: 2023-11-14 22:13:20 UTC, and an hour per snapshot after it.
 FIRST_TIME = 1_700_000_000
 

@@ -1,6 +1,7 @@
 """Snapshots on libvirt's test:/// driver (tests/data/snapshot-node.xml): read-only
-refusals before libvirt, capability sentences (raw disk, UEFI on libvirt 9.0), name
-checks, and the screen's revert and delete questions driven with the Pilot."""
+refusals before libvirt, capability sentences (raw disk, UEFI on libvirt 9.0, a disk that
+is not a file), name checks, and the screen's revert and delete questions driven with the
+Pilot."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kvmtui.screens.snapshots import SnapshotsScreen
 from tests.hosts import started_host
 from tests.pilot import build_app, loaded, run_async, select, wait_for
 from tests.snapshot_trees import (
+    APPLIANCE_UUID,
     FIRMWARE_UUID,
     LEGACY_UUID,
     SNAPSHOT_NODE_URI,
@@ -54,6 +56,25 @@ def test_raw_disk_cannot_hold_an_internal_snapshot() -> None:
         with pytest.raises(snapshots.SnapshotValueError, match="disk vdb is raw"):
             snapshots.create(host, LEGACY_UUID, SnapshotRequest("x"))
         assert host.connection().lookupByUUIDString(LEGACY_UUID).snapshotNum(0) == 0
+
+
+def test_external_needs_every_disk_to_be_a_file() -> None:
+    """A qcow2 on a block device can hold an internal snapshot, not an overlay file: the
+    external kind is refused with the disk named, nothing made; internal still works."""
+    with started_host(SNAPSHOT_NODE_URI) as host:
+        offer = snapshots.read_tree(host, APPLIANCE_UUID).offer
+        assert offer.external == "disk vdb is a block disk, not a file"
+        assert offer.internal is None
+        assert "External disk-only snapshots: not offered, disk vdb is a block disk" in (
+            offer.not_offered()[0]
+        )
+        request = SnapshotRequest("x", "", Kind.EXTERNAL)
+        with pytest.raises(snapshots.SnapshotValueError, match="disk vdb is a block disk"):
+            snapshots.create(host, APPLIANCE_UUID, request)
+        dom = host.connection().lookupByUUIDString(APPLIANCE_UUID)
+        assert dom.snapshotNum(0) == 0
+        made = snapshots.create(host, APPLIANCE_UUID, SnapshotRequest("inside"))
+        assert not made.external and not made.memory and made.state == "shut off"
 
 
 def test_uefi_internal_needs_libvirt_newer_than_9_0() -> None:
