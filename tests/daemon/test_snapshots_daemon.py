@@ -1,9 +1,11 @@
 """Snapshots on the real daemon with real tiny guests (run under the daemon lock):
-internal with memory and revert, delete with children, external disk-only overlays and
-the external-revert gate, quiesce offered when the agent answers."""
+internal with memory as a job with progress, and revert; a quiesced external disk-only
+snapshot through the answering agent; delete alone, with children and metadata only;
+external disk-only overlays and the external-revert gate."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,16 +42,23 @@ def _file_exists(agent: GuestAgent, path: str) -> bool:
 
 
 def test_internal_snapshot_with_memory_then_revert_loses_a_file(
-    host: Host, booted_guest: libvirt.virDomain
+    host: Host, booted_guest: libvirt.virDomain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The snapshot with memory is a job whose phase tells how the save goes; after the
+    revert, an external disk-only snapshot is quiesced through the answering agent."""
     uuid = booted_guest.UUIDString()
     tree = snapshots.read_tree(host, uuid)
     assert tree.running and tree.offer.internal is None and tree.offer.memory is None
     assert tree.offer.quiesce is None  # the agent answers: quiesce is offered
+    monkeypatch.setattr(snapshots, "PROGRESS_EVERY_S", 0.05)  # a tiny guest saves fast
     jobs = JobRegistry()
+    phases: list[str] = []
+    jobs.add_listener(lambda seen: phases.append(seen.phase))
     view = snapshots.start_create(jobs, host, uuid, SnapshotRequest("before", "clean boot"))
     done = jobs.wait(view.id, timeout=120)
     assert done is not None and done.state is JobState.DONE, done
+    assert any(phase.startswith("saving memory") for phase in phases), phases
+    assert done.outcome is not None and "with memory" in done.outcome
     made = snapshots.read_tree(host, uuid).snapshot("before")
     assert made is not None
     assert (made.name, made.memory, made.state, made.description) == (
@@ -66,17 +75,43 @@ def test_internal_snapshot_with_memory_then_revert_loses_a_file(
     wait_for_agent(booted_guest, 60)
     assert not _file_exists(agent, MARK)
 
+    quiesced = snapshots.create(
+        host, uuid, SnapshotRequest("frozen", "", Kind.EXTERNAL, quiesce=True)
+    )
+    assert (quiesced.external, quiesced.memory, quiesced.state) == (True, False, "disk-only")
+    assert booted_guest.state()[0] == libvirt.VIR_DOMAIN_RUNNING
 
-def test_delete_with_children(host: Host, guest_factory: GuestFactory) -> None:
+
+def _image_snapshots(image: Path) -> str:
+    """What ``qemu-img snapshot -l`` lists inside the (shut-off guest's) image."""
+    listed = subprocess.run(
+        ["qemu-img", "snapshot", "-l", "-U", str(image)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return listed.stdout
+
+
+def test_delete_one_with_children_and_metadata_only(
+    host: Host, guest_factory: GuestFactory
+) -> None:
+    """Alone: its child moves up to its parent; with children: the branch goes; metadata
+    only: libvirt forgets it and the internal snapshot stays inside the qcow2 image."""
     dom = guest_factory(start=False)
     uuid = dom.UUIDString()
-    snapshots.create(host, uuid, SnapshotRequest("parent"))
-    snapshots.create(host, uuid, SnapshotRequest("child"))
+    for name in ("parent", "middle", "child"):
+        snapshots.create(host, uuid, SnapshotRequest(name))
+    tree = snapshots.read_tree(host, uuid)
+    assert [(s.name, s.parent, s.depth) for s in tree.snapshots] == [
+        ("parent", None, 0), ("middle", "parent", 1), ("child", "middle", 2)
+    ]  # fmt: skip
+    assert tree.snapshots[0].state == "shut off" and not tree.snapshots[0].memory
+
+    snapshots.delete(host, uuid, "middle", DeleteMode.ONE)
+
     tree = snapshots.read_tree(host, uuid)
     assert [(s.name, s.parent, s.depth) for s in tree.snapshots] == [
         ("parent", None, 0), ("child", "parent", 1)
     ]  # fmt: skip
-    assert tree.snapshots[0].state == "shut off" and not tree.snapshots[0].memory
     with pytest.raises(snapshots.SnapshotValueError, match="it has no children"):
         snapshots.delete(host, uuid, "child", DeleteMode.CHILDREN)
 
@@ -84,6 +119,13 @@ def test_delete_with_children(host: Host, guest_factory: GuestFactory) -> None:
 
     assert snapshots.read_tree(host, uuid).snapshots == ()
     assert dom.snapshotNum(0) == 0
+    assert "parent" not in _image_snapshots(disk_path(dom.name()))
+
+    snapshots.create(host, uuid, SnapshotRequest("kept"))
+    snapshots.delete(host, uuid, "kept", DeleteMode.METADATA)
+
+    assert dom.snapshotNum(0) == 0
+    assert "kept" in _image_snapshots(disk_path(dom.name()))
 
 
 def test_external_disk_only_on_shut_off_guest_makes_an_overlay(
@@ -97,7 +139,7 @@ def test_external_disk_only_on_shut_off_guest_makes_an_overlay(
 
     made = snapshots.create(host, uuid, SnapshotRequest("ext", "", Kind.EXTERNAL))
 
-    assert made.external and not made.memory
+    assert made.external and not made.memory and made.state == "shut off"  # as libvirt says
     disk = Domain.from_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).disk("vda")
     assert disk is not None and disk.source_text is not None
     overlay = Path(disk.source_text)
