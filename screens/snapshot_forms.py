@@ -161,14 +161,20 @@ class RevertScreen(_ChoiceScreen[RevertTo]):
         self.snapshot = snapshot
 
     def question(self) -> str:
+        """Asks, and warns what no snapshot holds: the guest's state since the current
+        snapshot (its memory too when it runs), or all of it when there is none."""
+        tree = self.snapshot_tree
+        memory = "its memory and " if tree.running else ""
+        current = next((s for s in tree.snapshots if s.current), None)
         lost = (
-            "Everything it did since, in memory and on its disks, is lost"
-            if self.snapshot_tree.running
-            else "Every change to its disks since is lost"
+            f"{memory}every change to its disks since snapshot '{current.name}'"
+            if current
+            else f"{memory}its disks as they are now, which no snapshot holds"
         )
         return (
-            f"Revert '{self.snapshot_tree.guest}' on {self.snapshot_tree.host} to snapshot "
-            f"'{self.snapshot.name}'? {lost}, unless another snapshot holds it."
+            f"Revert '{tree.guest}' on {tree.host} to snapshot '{self.snapshot.name}'? "
+            f"Unsaved state is lost: {lost}. To keep it, cancel and take a snapshot "
+            "first (n)."
         )
 
     def compose(self) -> ComposeResult:

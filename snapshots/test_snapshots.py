@@ -76,10 +76,10 @@ def test_snapshot_delete_question(snap_compare) -> None:
 
 def test_snapshot_revert_question(snap_compare) -> None:
     """80x24, v on "experiment" (the guest runs from "config"): the question names 'web',
-    test:snapshot-node and 'experiment', says that everything the guest did since, in
-    memory and on its disks, is lost unless another snapshot holds it, and offers the
-    state afterwards: "Revert, running (r)", "Revert, paused (p)", and "Cancel (n)",
-    focused."""
+    test:snapshot-node and 'experiment', warns "Unsaved state is lost: its memory and
+    every change to its disks since snapshot 'config'", says to cancel and take a
+    snapshot first (n) to keep it, and offers the state afterwards: "Revert, running
+    (r)", "Revert, paused (p)", and "Cancel (n)", focused."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         screen = await open_snapshots(pilot)

@@ -5,6 +5,8 @@ Pilot."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libvirt
 import pytest
 
@@ -108,7 +110,15 @@ async def test_revert_asks_and_leaves_the_guest_paused() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, RevertScreen), "the question")
         question = app.screen
         assert isinstance(question, RevertScreen)
-        assert "is lost" in question.question()
+        # The warning names what no snapshot holds: web runs from "config".
+        assert "Unsaved state is lost: its memory and every change to its disks since " \
+            "snapshot 'config'" in question.question()
+        tree = question.snapshot_tree
+        no_current = replace(tree, snapshots=tuple(replace(s, current=False)
+                                                   for s in tree.snapshots))  # fmt: skip
+        assert "its memory and its disks as they are now, which no snapshot holds" in (
+            RevertScreen(no_current, question.snapshot).question()
+        )
         await pilot.press("p")
         await wait_for(pilot, lambda: screen.loads >= 2, "the tree after the revert")
         dom = app.hosts[0].connection().lookupByUUIDString(WEB_UUID)
