@@ -152,6 +152,11 @@ StatsResult = StatsUpdated | StatsFailed
 StatsListener = Callable[[StatsResult], None]
 
 
+class ListenerGone(Exception):
+    """Raised by a listener whose receiver has ended for good (the app's event loop has
+    closed): the poller stops instead of polling for nobody."""
+
+
 class ShownGuests:
     """The guests a screen shows now, by UUID; written by the UI, read by the poller.
 
@@ -568,6 +573,10 @@ class StatsPoller:
             result = StatsFailed(self.host.label, self._wall_clock(), sentence)
         try:
             self._listener(result)
+        except ListenerGone:
+            log.debug("statistics of %s: nobody listens any more; stopping", self.host.label)
+            with self._cond:
+                self._stopping = True
         except Exception:  # a broken listener must not kill the poller
             log.exception("stats listener failed")
 

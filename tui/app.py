@@ -95,6 +95,7 @@ class KvmtuiApp(App[None]):
             host.hold_figures()
         self._list_pending: set[str] = set()  # connected hosts whose list is not shown yet
         self._unlisted = {host.label for host in self.hosts}  # no list nor failure yet
+        self._backend_stopped = False
         self.pollers = (
             Pollers(self.hosts, poller_factory, delay, self) if poller_factory is not None else None
         )
@@ -166,7 +167,24 @@ class KvmtuiApp(App[None]):
         for host in self.hosts:  # a host whose list was never shown (it hangs) too
             host.release_figures()
 
+    async def _shutdown(self) -> None:
+        """Textual's shutdown, and the backend's threads stopped whatever happens in it:
+        a screen that fails while it closes ends the shutdown before ``on_unmount``,
+        which left the pollers and hosts running (and posting) after the event loop
+        had closed."""
+        try:
+            await super()._shutdown()
+        finally:
+            self._stop_backend()
+
     def on_unmount(self) -> None:
+        self._stop_backend()
+
+    def _stop_backend(self) -> None:
+        """Jobs, pollers and hosts stopped, once (on unmount, or when shutdown ends)."""
+        if self._backend_stopped:
+            return
+        self._backend_stopped = True
         self.jobs.remove_listener(self._job_listener)
         # Running jobs are cancelled so that their clean-up runs while the hosts are up.
         self.jobs.shutdown(JOBS_DEADLINE_S)

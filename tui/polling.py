@@ -18,17 +18,21 @@ them would outlive the app's need, and these are long-lived by nature.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Protocol
 
+from textual.message import Message
 from textual.message_pump import MessagePump
 
 from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
 from kvmtui.backend.poller import (
     MIN_INTERVAL,
+    ListenerGone,
     ShownGuests,
     StatsFailed,
     StatsListener,
@@ -86,11 +90,27 @@ class Pollers:
         self._started: set[str] = set()
         self._last: dict[str, StatsUpdated] = {}
         self._unread = set(self._pollers)  # hosts without a complete reading yet
+        #: The event loop the results are posted into (known once a poller starts).
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _post(self, message: Message) -> None:
+        """Post from a poller's thread; once the app's event loop has closed (the app
+        ended without stopping its pollers: a crash while it shut down) ListenerGone
+        stops the poller instead of an error every tick."""
+        loop = self._loop
+        if loop is not None and loop.is_closed():
+            raise ListenerGone
+        try:
+            self._target.post_message(message)
+        except RuntimeError:
+            if loop is not None and loop.is_closed():  # closed since the look above
+                raise ListenerGone from None
+            raise
 
     def _listener(self, result: StatsResult) -> None:
         """Called on a poller's thread: only post."""
         if isinstance(result, StatsFailed):
-            self._target.post_message(messages.StatsError(result))
+            self._post(messages.StatsError(result))
         else:
             self._last[result.host] = result
             if self._unread and result.complete:
@@ -98,7 +118,7 @@ class Pollers:
                 if not self._unread:
                     gc.freeze()  # the start-up heap: see the module's docstring
             history = self._pollers[result.host].history if result.host in self._pollers else None
-            self._target.post_message(messages.StatsTick(result, history))
+            self._post(messages.StatsTick(result, history))
 
     def history(self, host: str) -> HostHistory | None:
         poller = self._pollers.get(host)
@@ -152,6 +172,8 @@ class Pollers:
         if poller is None:
             return
         if host not in self._started:
+            with contextlib.suppress(RuntimeError):  # called from the app's event loop
+                self._loop = asyncio.get_running_loop()
             self._started.add(host)
             if self.paused:
                 poller.pause()

@@ -17,6 +17,7 @@ import pytest
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import GuestState
 from kvmtui.backend.poller import (
+    ListenerGone,
     StatsEngine,
     StatsFailed,
     StatsPoller,
@@ -250,3 +251,24 @@ def test_a_new_connection_starts_the_engine_afresh(test_node_uri: str) -> None:
         assert not engine.tick(second, visible=some).complete  # then visible-first again
     finally:
         second.close()
+
+
+def test_a_listener_whose_receiver_is_gone_stops_the_poller(host: Host) -> None:
+    """ListenerGone (the app's event loop has closed) ends the poller's thread quietly,
+    instead of an error logged every tick."""
+    calls = 0
+
+    def gone(result: StatsResult) -> None:
+        nonlocal calls
+        calls += 1
+        raise ListenerGone
+
+    poller = StatsPoller(host, gone, interval=0.1)
+    poller.start()
+    try:
+        thread = poller._thread
+        assert thread is not None
+        wait_for(lambda: not thread.is_alive(), 10, what="the poller's thread to end")
+    finally:
+        poller.stop()
+    assert calls == 1
