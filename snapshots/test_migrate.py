@@ -12,12 +12,17 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from kvmtui.backend.migrate import Migration
-from kvmtui.backend.migrate_options import MigrationOptions
 from kvmtui.screens.migrate import MigrateDialog
 from kvmtui.screens.migrate_progress import MigrationScreen
 from kvmtui.tui.app import KvmtuiApp
-from tests.pilot import STORAGE_NODE_URI, build_app, loaded, select, wait_for
+from tests.pilot import (
+    STORAGE_NODE_URI,
+    build_app,
+    loaded,
+    recorded_migration,
+    select,
+    wait_for,
+)
 
 DATA = Path(__file__).parent.parent / "tests" / "data"
 NODE_URI = f"test://{DATA / 'node.xml'}"
@@ -59,11 +64,7 @@ async def open_progress(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, KvmtuiApp)
     await loaded(pilot)
-    host = app.hosts[0]
-    migration = Migration(host, "uuid", "web-frontend-1", "kvm2", MigrationOptions(postcopy=True))
-    for stats in RECORDED:
-        migration.log.add(stats)
-    app.push_screen(MigrationScreen(migration, None, live=False))
+    app.push_screen(recorded_migration(app.hosts[0]))
     await wait_for(pilot, lambda: isinstance(app.screen, MigrationScreen), "the view")
     await pilot.pause()
 

@@ -309,6 +309,22 @@ async def wizard_fill(pilot: Pilot[None], screen: NewGuestScreen, **values: str)
     await pilot.pause()  # the Changed messages: each value is checked as typed
 
 
+def recorded_migration(host: Host) -> Screen[None]:
+    """The progress view of a migration of web-frontend-1 fed the jobStats() readings
+    recorded from a real live migration (tests/data/migration-jobstats.json); no job
+    behind it, no timer: every figure is fixed."""
+    import json
+
+    from kvmtui.backend.migrate import Migration
+    from kvmtui.backend.migrate_options import MigrationOptions
+    from kvmtui.screens.migrate_progress import MigrationScreen
+
+    migration = Migration(host, "uuid", "web-frontend-1", "kvm2", MigrationOptions(postcopy=True))
+    for stats in json.loads((DATA / "migration-jobstats.json").read_text()):
+        migration.log.add(stats)
+    return MigrationScreen(migration, None, live=False)
+
+
 async def open_config_editor(pilot: Pilot[None], name: str) -> ConfigEditorScreen:
     """e on the guest called ``name``: its configuration editor, once the guest is read."""
     editor = await open_guest_screen(pilot, name, "e", ConfigEditorScreen)
