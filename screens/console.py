@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Static
 
 from kvmtui.backend.console import (
     CloseReason,
@@ -32,6 +30,7 @@ from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import GuestState
 from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.guest_view import GuestViewScreen
 from kvmtui.screens.path_prompt import PathScreen
 from kvmtui.tui import messages
 from kvmtui.tui.widgets.terminal import LEAVE_KEY, Terminal
@@ -117,16 +116,11 @@ class LogPathScreen(PathScreen):
         )
 
 
-class ConsoleScreen(Screen[None]):
+class ConsoleScreen(GuestViewScreen):
     """The serial console of one guest."""
 
-    DEFAULT_CSS = """
-    ConsoleScreen { layout: vertical; }
-    ConsoleScreen #console-header { height: 1; background: $primary; color: $text; }
-    ConsoleScreen #console-status { height: 1; background: $boost; }
-    ConsoleScreen #console-status.-problem { background: $warning 40%; }
-    ConsoleScreen #console-hint { height: 1; background: $panel; color: $text-muted; }
-    """
+    PART = "console"
+    HINT = HINT
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(LEAVE_KEY, "leave", "Leave console", key_display="Ctrl+]", priority=True),
         Binding(SCROLL_BACK_KEY, "scroll_history(1)", "Scroll back"),
@@ -149,21 +143,17 @@ class ConsoleScreen(Screen[None]):
         connect: bool = True,
         log_path: str | Path | None = None,
     ) -> None:
-        super().__init__()
-        self.host = host
-        self.uuid = uuid
-        cached = host.guest(uuid)
-        self.guest_name = name or (cached.name if cached else uuid)
+        super().__init__(host, uuid, name)
         self.connect = connect
         self.log_path = Path(log_path) if log_path else None
         self.session: ConsoleSession | None = None
         self.status_text = "Connecting..."
 
-    def compose(self) -> ComposeResult:
-        yield Static(self._header_text(), id="console-header")
-        yield Static(self.status_text, id="console-status")
-        yield Terminal(reserved_keys=self.RESERVED_KEYS, id="terminal")
-        yield Static(HINT, id="console-hint")
+    def first_status(self) -> str:
+        return self.status_text
+
+    def view_widget(self) -> Terminal:
+        return Terminal(reserved_keys=self.RESERVED_KEYS, id="terminal")
 
     @property
     def terminal(self) -> Terminal:
@@ -215,14 +205,9 @@ class ConsoleScreen(Screen[None]):
         state = guest.state if guest is not None else GuestState.UNKNOWN
         return f" Console: {self.guest_name} on {self.host.label} - {state}"
 
-    def _refresh_header(self) -> None:
-        self.query_one("#console-header", Static).update(self._header_text())
-
     def set_status(self, text: str, *, problem: bool = False) -> None:
         self.status_text = text
-        status = self.query_one("#console-status", Static)
-        status.update(text)
-        status.set_class(problem, "-problem")
+        super().set_status(text, problem=problem)
 
     # -- opening, takeover -------------------------------------------------------------
 

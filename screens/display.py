@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -31,6 +31,7 @@ from kvmtui.backend.display_keys import MENU_COMBOS, text_presses
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.guest_view import GuestViewScreen
 from kvmtui.screens.path_prompt import PathScreen
 from kvmtui.tui import messages
 from kvmtui.tui.graphics import Graphics
@@ -92,16 +93,11 @@ class SavePathScreen(PathScreen):
         super().__init__("Save the current screen as a PNG file:", suggestion, "Save", "save-path")
 
 
-class DisplayScreen(Screen[None]):
+class DisplayScreen(GuestViewScreen):
     """The graphical screen of one running guest."""
 
-    DEFAULT_CSS = """
-    DisplayScreen { layout: vertical; }
-    DisplayScreen #display-header { height: 1; background: $primary; color: $text; }
-    DisplayScreen #display-status { height: 1; background: $boost; }
-    DisplayScreen #display-status.-problem { background: $warning 40%; }
-    DisplayScreen #display-hint { height: 1; background: $panel; color: $text-muted; }
-    """
+    PART = "display"
+    HINT = HINT
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(LEAVE_KEY, "leave", "Leave display", key_display="Ctrl+]", priority=True),
         Binding(KEY_MENU_KEY, "key_menu", "Key menu"),
@@ -110,11 +106,7 @@ class DisplayScreen(Screen[None]):
     RESERVED_KEYS = frozenset({LEAVE_KEY, KEY_MENU_KEY, SAVE_KEY})
 
     def __init__(self, host: Host, uuid: str, name: str | None = None) -> None:
-        super().__init__()
-        self.host = host
-        self.uuid = uuid
-        cached = host.guest(uuid)
-        self.guest_name = name or (cached.name if cached else uuid)
+        super().__init__(host, uuid, name)
         self.source = display.ScreenSource(host, uuid)
         self.policy = display.RefreshPolicy()
         self.frame: display.Frame | None = None
@@ -127,13 +119,10 @@ class DisplayScreen(Screen[None]):
         self._keys: queue.Queue[tuple[tuple[int, ...], float]] = queue.Queue()
         self._paste_cancel = threading.Event()
 
-    def compose(self) -> ComposeResult:
-        yield Static(self._header_text(), id="display-header")
-        yield Static("Taking the first screenshot...", id="display-status")
-        yield self._drawing()
-        yield Static(HINT, id="display-hint")
+    def first_status(self) -> str:
+        return "Taking the first screenshot..."
 
-    def _drawing(self) -> ScreenImage:
+    def view_widget(self) -> ScreenImage:
         graphics = getattr(self.app, "graphics", Graphics.TEXT)
         if graphics is Graphics.TEXT:
             return ScreenImage(reserved_keys=self.RESERVED_KEYS, id="display-image")
@@ -164,11 +153,6 @@ class DisplayScreen(Screen[None]):
             f"refresh every {self.interval:.1f} s"
         )
 
-    def set_status(self, text: str, *, problem: bool = False) -> None:
-        status = self.query_one("#display-status", Static)
-        status.update(text)
-        status.set_class(problem, "-problem")
-
     # -- screenshots -----------------------------------------------------------------
 
     @work(doing=lambda self: f"taking a screenshot of '{self.guest_name}'", group="capture",
@@ -196,7 +180,7 @@ class DisplayScreen(Screen[None]):
             self.image.show(capture.frame.image)
         self.set_status(f"Live: {capture.seconds:.2f} s a screenshot")
         self.interval = self.policy.next_interval(capture.changed, capture.seconds)
-        self.query_one("#display-header", Static).update(self._header_text())
+        self._refresh_header()
         # The interval runs from one screenshot's start to the next one's.
         self._schedule(max(0.0, self.interval - (time.monotonic() - self._capture_started)))
 
