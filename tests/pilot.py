@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from textual.app import App
 from textual.pilot import Pilot
@@ -66,6 +67,23 @@ def build_app(
     )
     app.animation_level = "none"
     return app
+
+
+class Listed(NamedTuple):
+    app: KvmtuiApp
+    pilot: Pilot[None]
+    screen: GuestsScreen
+
+
+@contextlib.asynccontextmanager
+async def guest_list(
+    *uris: str | None, size: tuple[int, int] = (100, 30), **options: Any
+) -> AsyncIterator[Listed]:
+    """The app built as :func:`build_app` does (``options`` are its), run at ``size``
+    until every host's guests are listed: the app, its pilot and the guest list."""
+    app = build_app(*uris, **options)
+    async with app.run_test(size=size) as pilot:
+        yield Listed(app, pilot, await loaded(pilot))
 
 
 def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -255,6 +273,22 @@ async def select(
     return guest
 
 
+async def press_for(pilot: Pilot[None], key: str, kind: type[S]) -> S:
+    """Press ``key``; the screen of ``kind`` it opens, once it is on top."""
+    app = pilot.app
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, kind), kind.__name__)
+    opened = app.screen
+    assert isinstance(opened, kind)
+    return opened
+
+
+async def press_back(pilot: Pilot[None], key: str, screen: Screen[Any]) -> None:
+    """Press ``key`` (escape, n) and wait until ``screen`` is on top again."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: pilot.app.screen is screen, f"back to {type(screen).__name__}")
+
+
 def row_state(table: GuestTable, name: str, host: str | None = None) -> GuestState | None:
     for guest in table.all_guests():
         if guest.name == name and (host is None or guest.host == host):
@@ -266,12 +300,7 @@ async def open_guest_screen(pilot: Pilot[None], name: str, key: str, kind: type[
     """``key`` on the guest called ``name`` in the list: the screen it opens."""
     screen = await loaded(pilot)
     await select(pilot, screen.table, name)
-    await pilot.press(key)
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, kind), kind.__name__)
-    opened = app.screen
-    assert isinstance(opened, kind)
-    return opened
+    return await press_for(pilot, key, kind)
 
 
 async def open_xml_editor(pilot: Pilot[None], name: str) -> XmlEditorScreen:

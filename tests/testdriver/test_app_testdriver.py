@@ -27,7 +27,17 @@ from kvmtui.tui import cli
 from kvmtui.tui.format import STATE_STYLES, human_kib, memory_text
 from kvmtui.tui.widgets.guest_facts import GuestFacts
 from kvmtui.tui.widgets.host_status import status_text
-from tests.pilot import build_app, loaded, row_state, run_async, select, wait_for
+from tests.pilot import (
+    build_app,
+    guest_list,
+    loaded,
+    press_back,
+    press_for,
+    row_state,
+    run_async,
+    select,
+    wait_for,
+)
 
 MISSING_URI = "test:///nonexistent/missing.xml"
 ALL_GUESTS = 13
@@ -41,9 +51,7 @@ pytestmark = pytest.mark.usefixtures("utc")
 
 @run_async
 async def test_s_starts_a_shut_off_guest(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (_app, pilot, screen):
         await select(pilot, screen.table, "build-runner")
         assert row_state(screen.table, "build-runner") is GuestState.SHUTOFF
         await pilot.press("s")
@@ -58,35 +66,26 @@ async def test_s_starts_a_shut_off_guest(test_node_uri: str) -> None:
 
 @run_async
 async def test_force_off_asks_first_and_cancel_changes_nothing(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         await select(pilot, screen.table, "db-primary")
-        await pilot.press("F")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("n")
-        await wait_for(pilot, lambda: app.screen is screen, "the question to close")
+        await press_for(pilot, "F", ConfirmScreen)
+        await press_back(pilot, "n", screen)
         await app.workers.wait_for_complete()
         conn = app.hosts[0].connection()
         assert conn.lookupByName("db-primary").isActive()
         assert row_state(screen.table, "db-primary") is GuestState.RUNNING
 
-        await pilot.press("F")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen, "the question to close")
+        await press_for(pilot, "F", ConfirmScreen)
+        await press_back(pilot, "escape", screen)
         await app.workers.wait_for_complete()
         assert conn.lookupByName("db-primary").isActive()
 
 
 @run_async
 async def test_force_off_after_confirming(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         await select(pilot, screen.table, "db-primary")
-        await pilot.press("F")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await press_for(pilot, "F", ConfirmScreen)
         await pilot.press("y")
         await wait_for(
             pilot,
@@ -98,9 +97,7 @@ async def test_force_off_after_confirming(test_node_uri: str) -> None:
 
 @run_async
 async def test_reset_asks_first(test_node_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         guest = await select(pilot, screen.table, "monitoring")
         calls: list[str] = []
         real_reset = lifecycle.reset
@@ -111,14 +108,11 @@ async def test_reset_asks_first(test_node_uri: str, monkeypatch: pytest.MonkeyPa
 
         # The test driver's reset leaves no trace in the guest's state: spy on the call.
         monkeypatch.setattr(guests, "RESET", guests.Operation("reset", spy, guests.RESET.done))
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "question")
-        await pilot.press("n")
-        await wait_for(pilot, lambda: app.screen is screen, "question to close")
+        await press_for(pilot, "R", ConfirmScreen)
+        await press_back(pilot, "n", screen)
         await app.workers.wait_for_complete()
         assert calls == []
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "question")
+        await press_for(pilot, "R", ConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: calls, "the reset call")
         assert calls == [guest.uuid]
@@ -126,12 +120,9 @@ async def test_reset_asks_first(test_node_uri: str, monkeypatch: pytest.MonkeyPa
 
 @run_async
 async def test_undefine_needs_the_exact_name(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         await select(pilot, screen.table, "ci-worker-old")
-        await pilot.press("U")
-        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen), "question")
+        await press_for(pilot, "U", TypeToConfirmScreen)
         dialog = app.screen
         await pilot.press(*"CI-WORKER-OLD", "enter")
         await pilot.pause()
@@ -152,12 +143,9 @@ async def test_undefine_needs_the_exact_name(test_node_uri: str) -> None:
 
 @run_async
 async def test_undefine_escape_cancels(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         await select(pilot, screen.table, "mail-relay")
-        await pilot.press("U")
-        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen), "question")
+        await press_for(pilot, "U", TypeToConfirmScreen)
         await pilot.press(*"mail-relay", "escape")
         await wait_for(pilot, lambda: app.screen is screen, "question to close")
         await app.workers.wait_for_complete()
@@ -167,9 +155,7 @@ async def test_undefine_escape_cancels(test_node_uri: str) -> None:
 
 @run_async
 async def test_p_pauses_and_resumes(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (_app, pilot, screen):
         await select(pilot, screen.table, "web-frontend-1")
         await pilot.press("p")
         await wait_for(
@@ -187,9 +173,7 @@ async def test_p_pauses_and_resumes(test_node_uri: str) -> None:
 
 @run_async
 async def test_a_toggles_autostart(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         guest = await select(pilot, screen.table, "db-primary")
         assert not guest.autostart
         await pilot.press("a")
@@ -213,9 +197,7 @@ async def test_a_toggles_autostart(test_node_uri: str) -> None:
 async def test_backend_refusal_is_a_notification(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (_app, pilot, screen):
         seen: list[tuple[str, str]] = []
         monkeypatch.setattr(
             screen, "notify", lambda text, **kw: seen.append((text, kw.get("severity", "")))
@@ -233,9 +215,7 @@ async def test_backend_refusal_is_a_notification(
 
 @run_async
 async def test_filter_narrows_rows(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (_app, pilot, screen):
         assert not screen.filter_bar.display
         await pilot.press("slash")
         assert screen.filter_bar.display
@@ -255,9 +235,7 @@ async def test_filter_narrows_rows(test_node_uri: str) -> None:
 
 @run_async
 async def test_read_only_disables_every_mutating_action(test_node_uri: str) -> None:
-    app = build_app(test_node_uri, readonly=True)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, readonly=True) as (app, pilot, screen):
         await select(pilot, screen.table, "build-runner")
         for action in GuestsScreen.MUTATING:
             assert screen.check_action(action, ()) is None, action
@@ -273,8 +251,7 @@ async def test_read_only_disables_every_mutating_action(test_node_uri: str) -> N
         assert app.screen is screen, "no question is asked"
         assert row_state(screen.table, "build-runner") is GuestState.SHUTOFF
 
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await press_for(pilot, "question_mark", HelpScreen)
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         disabled = {r.description for r in help_screen.rows if r.disabled_because}
@@ -288,9 +265,7 @@ async def test_read_only_disables_every_mutating_action(test_node_uri: str) -> N
 
 @run_async
 async def test_read_only_backend_refuses_before_libvirt(test_node_uri: str) -> None:
-    app = build_app(test_node_uri, readonly=True)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await loaded(pilot)
+    async with guest_list(test_node_uri, readonly=True) as (app, _pilot, _):
         host = app.hosts[0]
         uuid = next(g.uuid for g in host.guests() if g.name == "build-runner")
         calls: list[Callable[[], None]] = [
@@ -311,9 +286,7 @@ async def test_read_only_backend_refuses_before_libvirt(test_node_uri: str) -> N
 
 @run_async
 async def test_unknown_guest_gets_no_actions(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (_app, pilot, screen):
         guest = await select(pilot, screen.table, "db-primary")
         assert screen.check_action("start", ()) is True
         screen.table.update_guest(guest.with_unknown_state())
@@ -328,9 +301,7 @@ async def test_unknown_guest_gets_no_actions(test_node_uri: str) -> None:
 
 @run_async
 async def test_disconnected_host_in_the_status_line(test_node_uri: str) -> None:
-    app = build_app(test_node_uri, MISSING_URI)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, MISSING_URI) as (_app, pilot, screen):
         line = screen.status_bar.line("test:missing")
         assert line is not None
         await wait_for(
@@ -351,9 +322,7 @@ async def test_disconnected_host_in_the_status_line(test_node_uri: str) -> None:
 async def test_ctrl_l_reconnects_disconnected_hosts(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build_app(test_node_uri, MISSING_URI)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await loaded(pilot)
+    async with guest_list(test_node_uri, MISSING_URI) as (app, pilot, _):
         node, missing = app.hosts
         asked: list[str] = []
         monkeypatch.setattr(node, "reconnect_now", lambda: asked.append(node.label))
@@ -374,9 +343,7 @@ async def test_same_node_twice_gets_unique_labels_and_keys(test_node_uri: str) -
 
 @run_async
 async def test_hosts_stop_when_the_app_exits(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, _pilot, _):
         threads = [h._thread for h in app.hosts]
         assert all(t is not None and t.is_alive() for t in threads)
     assert all(t is not None and not t.is_alive() for t in threads)
@@ -387,29 +354,22 @@ async def test_hosts_stop_when_the_app_exits(test_node_uri: str) -> None:
 
 @run_async
 async def test_details_follow_the_guest(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri) as (app, pilot, screen):
         guest = await select(pilot, screen.table, "build-runner")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
+        await press_for(pilot, "enter", DetailsScreen)
         details = app.screen
         assert isinstance(details, DetailsScreen)
         facts = details.query_one(GuestFacts)
         assert facts.guest.uuid == guest.uuid
         lifecycle.start(app.hosts[0], guest.uuid)
         await wait_for(pilot, lambda: facts.guest.state is GuestState.RUNNING, "live update")
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+        await press_back(pilot, "escape", screen)
 
 
 @run_async
 async def test_help_lists_every_binding(test_node_uri: str) -> None:
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+    async with guest_list(test_node_uri) as (app, pilot, screen):
+        await press_for(pilot, "question_mark", HelpScreen)
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         described = {r.description for r in help_screen.rows}
@@ -419,8 +379,7 @@ async def test_help_lists_every_binding(test_node_uri: str) -> None:
         cursor_down = next(r for r in help_screen.rows if r.description == "Cursor down")
         assert "j" in cursor_down.keys.split(", ")
         assert not any(r.disabled_because for r in help_screen.rows if r.description == "Start")
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen, "help to close")
+        await press_back(pilot, "escape", screen)
 
 
 # -- command line --------------------------------------------------------------------
@@ -472,9 +431,7 @@ def test_cli_builds_hosts_from_options(
 async def test_table_repaints_only_the_changed_row_and_keeps_the_cursor(
     test_node_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build_app(test_node_uri, stats=False)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, stats=False) as (_app, pilot, screen):
         table = screen.table
         guest = await select(pilot, table, "monitoring")
         row = table.get_row_index(guest.key)
@@ -525,17 +482,12 @@ async def test_g_and_t_open_the_agent_and_throttle_screens(test_node_uri: str) -
     from kvmtui.screens.agent import AgentScreen
     from kvmtui.screens.throttle import ThrottleScreen
 
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, size=(120, 30)) as (app, pilot, screen):
         guest = await select(pilot, screen.table, "web-frontend-1")
-        await pilot.press("g")
-        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent screen")
+        await press_for(pilot, "g", AgentScreen)
         assert isinstance(app.screen, AgentScreen) and app.screen.guest_uuid == guest.uuid
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
-        await pilot.press("t")
-        await wait_for(pilot, lambda: isinstance(app.screen, ThrottleScreen), "the limits")
+        await press_back(pilot, "escape", screen)
+        await press_for(pilot, "t", ThrottleScreen)
         assert isinstance(app.screen, ThrottleScreen) and app.screen.uuid == guest.uuid
 
 
@@ -544,20 +496,15 @@ async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: 
     """c works on a running guest, is greyed on a stopped one and on read-only hosts."""
     from kvmtui.screens.console import ConsoleScreen
 
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, size=(120, 30)) as (_app, pilot, screen):
         await select(pilot, screen.table, "build-runner")  # shut off
         assert screen.check_action("console", ()) is None
         assert "not running" in (screen.disabled_reason("console") or "")
         await select(pilot, screen.table, "web-frontend-1")
         assert screen.check_action("console", ()) is True
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), "the console")
+        await press_for(pilot, "c", ConsoleScreen)
 
-    ro = build_app(test_node_uri, readonly=True)
-    async with ro.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, readonly=True, size=(120, 30)) as (ro, pilot, screen):
         await select(pilot, screen.table, "web-frontend-1")
         assert screen.check_action("console", ()) is None
         assert "read-only" in (screen.disabled_reason("console") or "")
@@ -570,14 +517,10 @@ async def test_console_key_follows_the_guest_state_and_read_only(test_node_uri: 
 async def test_details_screen_opens_the_agent_too(test_node_uri: str) -> None:
     from kvmtui.screens.agent import AgentScreen
 
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, size=(120, 30)) as (_app, pilot, screen):
         await select(pilot, screen.table, "db-primary")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
-        await pilot.press("g")
-        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent screen")
+        await press_for(pilot, "enter", DetailsScreen)
+        await press_for(pilot, "g", AgentScreen)
 
 
 @run_async
@@ -585,15 +528,10 @@ async def test_k_and_s_open_the_ksm_and_storage_screens(test_node_uri: str) -> N
     from kvmtui.screens.ksm import KsmScreen
     from kvmtui.screens.storage import StorageScreen
 
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
-        await pilot.press("K")
-        await wait_for(pilot, lambda: isinstance(app.screen, KsmScreen), "the KSM screen")
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
-        await pilot.press("S")
-        await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen), "storage")
+    async with guest_list(test_node_uri, size=(120, 30)) as (_app, pilot, screen):
+        await press_for(pilot, "K", KsmScreen)
+        await press_back(pilot, "escape", screen)
+        await press_for(pilot, "S", StorageScreen)
 
 
 @run_async
@@ -602,9 +540,7 @@ async def test_marked_guests_get_the_same_limits_together(test_node_uri: str) ->
     from kvmtui.screens.throttle import ThrottleScreen
     from kvmtui.screens.throttle_many import ThrottleManyScreen
 
-    app = build_app(test_node_uri)
-    async with app.run_test(size=(120, 30)) as pilot:
-        screen = await loaded(pilot)
+    async with guest_list(test_node_uri, size=(120, 30)) as (app, pilot, screen):
         first = await select(pilot, screen.table, "db-primary")
         await pilot.press("x")  # marks and moves down to db-replica
         second = screen.table.selected_guest
@@ -613,16 +549,13 @@ async def test_marked_guests_get_the_same_limits_together(test_node_uri: str) ->
         assert [g.name for g in screen.table.marked_guests()] == ["db-primary", "db-replica"]
         row = screen.table.get_row_index(first.key) + 1 - int(screen.table.scroll_y)
         assert screen.table.render_line(row).text.startswith("*")
-        await pilot.press("t")
-        await wait_for(pilot, lambda: isinstance(app.screen, ThrottleManyScreen), "editor")
+        await press_for(pilot, "t", ThrottleManyScreen)
         assert isinstance(app.screen, ThrottleManyScreen)
         assert [uuid for _, uuid in app.screen.targets] == [first.uuid, second.uuid]
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+        await press_back(pilot, "escape", screen)
 
         # Unmark one: t is the single-guest editor again.
         await select(pilot, screen.table, "db-replica")
         await pilot.press("x")
         assert [g.name for g in screen.table.marked_guests()] == ["db-primary"]
-        await pilot.press("t")
-        await wait_for(pilot, lambda: isinstance(app.screen, ThrottleScreen), "one editor")
+        await press_for(pilot, "t", ThrottleScreen)
