@@ -57,10 +57,13 @@ class GuestGraphs(_Section):
 
     def show(self, history: HostHistory) -> None:
         self.ticks = history.ticks
+        rows = {row.id: row for row in self.query(GraphRow)}
+        if not rows:
+            # Not composed yet, or already torn down (a screen mounted while the app
+            # shuts down): nothing to draw into.
+            return
         for metric, *_ in GUEST_GRAPHS:
-            self.query_one(f"#graph-{metric}", GraphRow).set_series(
-                history.guest(self.uuid, metric)
-            )
+            rows[f"graph-{metric}"].set_series(history.guest(self.uuid, metric))
 
     def series(self, metric: str) -> tuple[float | None, ...]:
         row = self.query_one(f"#graph-{metric}", GraphRow)
