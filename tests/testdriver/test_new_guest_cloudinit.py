@@ -2,7 +2,8 @@
 (tests/data/storage-node.xml): each field is checked as typed with one sentence and
 Forward waits; the admin's ~/.ssh/*.pub keys are offered (HOME is a temporary folder
 holding tests/data/ssh-key.pub); a typed password is kept only hashed; the summary shows
-the seed and its user-data; a source that is not a cloud image skips the page."""
+the seed and its user-data; a source that is not a cloud image skips the page; the create
+job's pre-flight refuses a seed name already taken or a seed pool that does not exist."""
 
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 
-from kvmtui.backend import cloudinit
-from kvmtui.backend.create_spec import SeedBus, VolumeRef, domain_xml
+from kvmtui.backend import cloudinit, create
+from kvmtui.backend.create_spec import (
+    GIB,
+    DiskKind,
+    DiskSpec,
+    NewGuest,
+    SeedBus,
+    SeedSpec,
+    VolumeRef,
+    domain_xml,
+)
 from kvmtui.screens.new_guest import STEPS, NewGuestScreen
+from tests.hosts import started_host
 from tests.pilot import STORAGE_NODE_URI, build_app, open_wizard, run_async, wizard_fill
 from tests.testdriver.test_new_guest_screen import said, step_name
 
@@ -168,3 +179,35 @@ async def test_a_source_other_than_a_cloud_image_skips_the_page(ssh_home: Path) 
         assert STEPS[wizard.step][0] == "summary"
         assert wizard.make_seed is None
 
+
+
+@pytest.mark.parametrize(
+    ("seed_ref", "new_seed", "sentence"),
+    [
+        (VolumeRef("bulk", "archive.raw"), True,
+         "the cloud-init seed: Pool 'bulk' already has a volume named 'archive.raw'."),
+        (VolumeRef("nopool", "web-9-cidata.iso"), True,
+         "there is no storage pool 'nopool' for the cloud-init seed."),
+        (VolumeRef("bulk", "web-9-cidata.iso"), False, "the seed bulk/web-9-cidata.iso does not"),
+        (VolumeRef("bulk", "web-9-cidata.iso"), True, None),
+    ],
+    ids=["taken", "no-pool", "existing-seed-missing", "free"],
+)
+def test_preflight_checks_the_seed_the_job_will_upload(
+    seed_ref: VolumeRef, new_seed: bool, sentence: str | None
+) -> None:
+    """The job uploads the seed (``new_seed``): its pool must exist and its name be free,
+    refused before anything is made; a seed made elsewhere must exist."""
+    spec = NewGuest(
+        name="web-9",
+        disks=(DiskSpec(DiskKind.OVERLAY, VolumeRef("images", "scratch.raw"), pool="bulk",
+                        size_bytes=20 * GIB),),
+        seed=SeedSpec(seed_ref),
+    )  # fmt: skip
+    with started_host(STORAGE_NODE_URI) as host:
+        if sentence is None:
+            assert create.preflight(host, spec, new_seed=new_seed).spec == spec
+            return
+        with pytest.raises(create.CreateRefused) as refused_with:
+            create.preflight(host, spec, new_seed=new_seed)
+    assert sentence in str(refused_with.value)
