@@ -21,6 +21,7 @@ remote host works the same; a later failure removes it with the job's other volu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -552,10 +553,12 @@ class NewGuestScreen(Screen[None]):
         return None
 
     def _default_hostname(self) -> None:
-        """The hostname follows the guest's name until the admin types another."""
+        """The hostname follows the guest's name (characters a host name cannot hold
+        made '-') until the admin types another."""
         field = self.query_one("#ci-hostname", Input)
         if field.value in ("", self._auto_hostname):
-            self._auto_hostname = field.value = self._guest_name().strip()
+            name = re.sub(r"[^A-Za-z0-9.-]+", "-", self._guest_name().strip()).strip(".-")
+            self._auto_hostname = field.value = name[:63].rstrip(".-")
 
     def _source_volume(self) -> Volume | None:
         """The source as a volume of the host's pools, when it is one."""
