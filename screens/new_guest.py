@@ -153,7 +153,9 @@ class NewGuestScreen(Screen[None]):
         self.make_seed: create.SeedMaker | None = None
         self.local_keys: tuple[tuple[str, str], ...] = ()
         self.password_hash: str | None = None  # never the password itself
-        self.seed_files: cloudinit.SeedFiles | None = None
+        self.seed_files: cloudinit.SeedFiles | None = None  # from the page
+        self.static_address: cloudinit.StaticAddress | None = None
+        self.job_files: cloudinit.SeedFiles | None = None  # what the job uploads
         self._auto_hostname = ""
 
     # -- layout --------------------------------------------------------------------------
@@ -530,6 +532,7 @@ class NewGuestScreen(Screen[None]):
                 self.password_hash = cloudinit.hash_password(password.value)
                 password.value = ""
                 password.placeholder = "set (only its hash is kept); type to replace"
+            self.static_address = None
             if self._select("#ci-mode") == "none":
                 self.seed_files = None
             elif self._select("#ci-mode") == "raw":
@@ -537,6 +540,7 @@ class NewGuestScreen(Screen[None]):
                     self.query_one("#ci-raw", TextArea).text, self._value("#ci-hostname")
                 )
             else:
+                self.static_address = self._ci_network()
                 self.seed_files = cloudinit.seed_files(
                     cloudinit.CloudInit.checked(
                         hostname=self._value("#ci-hostname"),
@@ -545,7 +549,7 @@ class NewGuestScreen(Screen[None]):
                         password_hash=self.password_hash,
                         packages=self._value("#ci-packages").replace(",", " ").split(),
                         timezone=self._value("#ci-timezone") or None,
-                        network=self._ci_network(),
+                        network=self.static_address,
                     )
                 )
         except CloudInitError as exc:
@@ -714,12 +718,24 @@ class NewGuestScreen(Screen[None]):
             boot_network=kind == "pxe",
             domain_type=self._select("#fw-accel"),
         )  # fmt: skip
-        self.make_seed = None
+        spec = with_macs(spec)
+        self.make_seed, self.job_files = None, None
         if self._cloudinit_on() and self.seed_files is not None:
             ref = self._seed_ref()
             spec = replace(spec, seed=SeedSpec(ref, SeedBus(self._select("#ci-bus"))))
-            self.make_seed = seed.seed_maker(str(ref.pool), str(ref.name), self.seed_files)
-        return with_macs(spec)
+            self.job_files = files = self._with_nic_mac(self.seed_files, spec)
+            self.make_seed = seed.seed_maker(str(ref.pool), str(ref.name), files)
+        return spec
+
+    def _with_nic_mac(self, files: cloudinit.SeedFiles, spec: NewGuest) -> cloudinit.SeedFiles:
+        """The static address matched by the NIC's MAC (cloud-init 22.4's networkd
+        renderer names a NIC matched by name alone after its key, "nic0", and never
+        configures it: seen here, networkd-wait-online then held the boot 2 minutes)."""
+        mac = spec.networks[0].mac if spec.networks else None
+        if self.static_address is None or mac is None:
+            return files
+        matched = replace(self.static_address, mac=mac)
+        return replace(files, network_config=cloudinit.network_config(matched))
 
     def _summary(self) -> None:
         try:
@@ -739,9 +755,9 @@ class NewGuestScreen(Screen[None]):
         self._problem("ctrl+s creates the guest (a job), then opens its console.")
 
     def _seed_summary(self, spec: NewGuest) -> Text:
-        if spec.seed is None or self.seed_files is None:
+        if spec.seed is None or self.job_files is None:
             return Text("No cloud-init seed.")
-        seed_ref, files = spec.seed.volume, self.seed_files
+        seed_ref, files = spec.seed.volume, self.job_files
         where = "a virtio disk" if spec.seed.bus is SeedBus.VIRTIO else "a SCSI CD-ROM"
         text = Text.assemble(
             "Cloud-init seed ",

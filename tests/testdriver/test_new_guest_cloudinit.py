@@ -70,10 +70,12 @@ RAW_REFUSALS = [
 ]
 
 
-async def to_cloudinit(pilot: Pilot[None], source: str = "images/scratch.raw") -> NewGuestScreen:
-    """The wizard at its Cloud-init step, for the 20 GiB volume scratch.raw as the image."""
+async def to_cloudinit(pilot: Pilot[None], **values: str) -> NewGuestScreen:
+    """The wizard at its Cloud-init step, for the 20 GiB volume scratch.raw as the image
+    (and ``values`` set on the earlier pages)."""
     wizard = await open_wizard(pilot)
-    await wizard_fill(pilot, wizard, source_ref=source, guest_name="web-1", disk_size="20G")
+    await wizard_fill(pilot, wizard, source_ref="images/scratch.raw", guest_name="web-1",
+                      disk_size="20G", **values)  # fmt: skip
     for _step in range(5):  # source, OS, name, disk, network (none)
         await pilot.press("alt+f")
     assert step_name(wizard) == "cloudinit", wizard.problem_text
@@ -126,7 +128,9 @@ async def test_a_password_is_kept_only_hashed_and_the_summary_shows_the_seed(
 ) -> None:
     app = build_app(STORAGE_NODE_URI, stats=False)
     async with app.run_test(size=(100, 34)) as pilot:
-        wizard = await to_cloudinit(pilot)
+        wizard = await to_cloudinit(
+            pilot, net_kind="bridge", net_source="br0", net_mac="52:54:00:00:00:07"
+        )
         wizard.query_one("#ci-key-0", Checkbox).value = False
         await wizard_fill(pilot, wizard, ci_user="admin", ci_password="s3cret pass",
                           ci_bus="scsi", ci_address="192.168.10.5/24")  # fmt: skip
@@ -141,6 +145,10 @@ async def test_a_password_is_kept_only_hashed_and_the_summary_shows_the_seed(
         assert spec.seed.bus is SeedBus.SCSI
         assert wizard.seed_files is not None
         assert wizard.password_hash in wizard.seed_files.user_data
+        # The address goes to the NIC with the spec's MAC (cloud-init's networkd renderer
+        # needs it to find the NIC).
+        assert wizard.job_files is not None and wizard.job_files.network_config is not None
+        assert "macaddress: '52:54:00:00:00:07'" in wizard.job_files.network_config
         shown = str(wizard.query_one("#summary-seed", Static).render())
         assert cloudinit.REDACTED in shown and wizard.password_hash not in shown
         assert "s3cret" not in shown and "192.168.10.5/24" in shown
