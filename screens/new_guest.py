@@ -237,7 +237,7 @@ class NewGuestScreen(Screen[None]):
                         yield Label("SSH keys")
                         yield Vertical(Static("(no ~/.ssh/*.pub)", classes="hint"), id="ci-keys")
                         yield Label("paste keys")
-                        yield TextArea(id="ci-paste", tab_behavior="focus", soft_wrap=False,
+                        yield TextArea(id="ci-paste", tab_behavior="focus", soft_wrap=True,
                                        placeholder="one public key a line")  # fmt: skip
                         yield Label("packages")
                         yield Input(cloudinit.AGENT_PACKAGE, id="ci-packages", compact=True)

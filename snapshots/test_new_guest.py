@@ -55,8 +55,9 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
     space, 20G (the image's size), qcow2, "thin overlay (the image is never written)". network: kind
     none (the host has no network). cloudinit: "from these fields", hostname web-1 (the
     guest's name), seed on a virtio disk, user admin, the password empty, the key
-    id_ed25519.pub (admin@kvmtui-test) checked, the paste area empty, qemu-guest-agent
-    in packages (at 80x24 the rest scrolls below). firmware: BIOS, the accelerator, VNC
+    id_ed25519.pub (admin@kvmtui-test) checked, the paste area empty with its hint,
+    qemu-guest-agent in packages, timezone, address and gateway empty with their
+    hints. firmware: BIOS, the accelerator, VNC
     unchecked, the direct-boot fields empty, and the sentence saying why UEFI is not
     offered. summary: the highlighted domain XML with the seed bulk/web-1-cidata.iso as a
     read-only virtio disk, and ctrl+s Create in the footer. The problem line at the bottom
@@ -72,7 +73,7 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_cloudinit_form_filled(snap_compare, size: tuple[int, int]) -> None:
     """The Cloud-init page filled in: user admin, the password shown only as dots, the
-    local key checked, a pasted key line in the paste area, packages qemu-guest-agent
+    local key checked, a pasted key line wrapped in the paste area, packages qemu-guest-agent
     and htop, timezone Europe/Berlin, address 192.168.10.5/24 and gateway 192.168.10.1;
     the problem line is empty (Forward would go on)."""
 
