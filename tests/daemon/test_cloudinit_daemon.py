@@ -31,7 +31,8 @@ import libvirt
 import pycdlib
 import pytest
 
-from kvmtui.backend import cloudinit, seed, transfer
+from kvmtui.backend import cloudinit, create, seed, transfer
+from kvmtui.backend.create_spec import GIB, DiskKind, DiskSpec, NewGuest, SeedSpec, VolumeRef
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry, JobState
@@ -343,3 +344,32 @@ def test_a_taken_name_is_refused_before_anything_is_sent(
     after = tcp_host.connection("t").storagePoolLookupByName(pool[0]).listVolumes()
     assert sorted(after) == sorted(before)
     seed.delete_seed(tcp_host, pool[0], name)
+
+
+def test_the_wizards_seed_is_removed_when_the_definition_is_refused(
+    tcp_host: Host, pool: tuple[str, Path]
+) -> None:
+    """The create job with the wizard's seed step (``seed.seed_maker``): the overlay and
+    the uploaded seed are made, libvirt refuses the definition (no such machine type), and
+    the job removes both; nothing of the guest is left in the pool."""
+    name = f"kvmtui-test-ci-{uuid.uuid4().hex[:8]}"
+    seed_ref = VolumeRef(pool[0], seed.seed_volume_name(name))
+    spec = NewGuest(
+        name=name,
+        disks=(DiskSpec(DiskKind.OVERLAY, VolumeRef(pool[0], IMAGE), pool=pool[0],
+                        size_bytes=2 * GIB),),
+        seed=SeedSpec(seed_ref),
+        machine="kvmtui-no-such-machine",
+        domain_type=domain_type(),
+    )  # fmt: skip
+    files = cloudinit.raw_seed_files("#cloud-config\n{}\n", "rollback2")
+    registry = JobRegistry(min_interval=0.05)
+    view = create.start_create(
+        registry, tcp_host, spec, make_seed=seed.seed_maker(pool[0], str(seed_ref.name), files)
+    )
+    end = registry.wait(view.id, JOB_DEADLINE_S)
+    assert end is not None and end.state is JobState.FAILED, end and end.outcome
+    assert f"'{seed_ref.name}'" in (end.outcome or "") and "Removed" in (end.outcome or "")
+    libvirt_pool = tcp_host.connection("t").storagePoolLookupByName(pool[0])
+    libvirt_pool.refresh(0)
+    assert [v for v in libvirt_pool.listVolumes() if v.startswith(name)] == []
