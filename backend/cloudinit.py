@@ -182,6 +182,14 @@ def check_password_hash(text: str) -> str:
     return text
 
 
+def check_can_log_in(keys: tuple[str, ...], has_password: bool) -> None:
+    """The user gets at least one way in: a key or a password."""
+    if not keys and not has_password:
+        raise CloudInitError(
+            "Give the user an SSH key or a password; without either nobody can log in."
+        )
+
+
 def hash_password(password: str) -> str:
     """The SHA-512 crypt hash (``$6$SALT$HASH``) of ``password``, with a random salt."""
     if not password:
@@ -318,10 +326,7 @@ class CloudInit:
             if password_hash
             else None
         )
-        if not keys and hashed is None:
-            raise CloudInitError(
-                "Give the user an SSH key or a password; without either nobody can log in."
-            )
+        check_can_log_in(keys, hashed is not None)
         return cls(
             hostname=name,
             user=login,
@@ -411,6 +416,15 @@ def seed_files(spec: CloudInit) -> SeedFiles:
         meta_data=meta_data(spec.instance_id, spec.hostname),
         network_config=network_config(spec.network) if spec.network else None,
     )
+
+
+_ANY_HASH = re.compile(r"\$[0-9a-z]+\$\S+")
+REDACTED = "<password hash, not shown>"
+
+
+def redacted(text: str) -> str:
+    """``text`` (user-data) with any crypt hash (``$6$...``) replaced, for showing."""
+    return _ANY_HASH.sub(REDACTED, text)
 
 
 def check_user_data(text: str) -> str:

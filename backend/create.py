@@ -247,9 +247,10 @@ def _refuse(where: str, sentence: str) -> CreateRefused:
     return CreateRefused(f"{where}: {sentence}")
 
 
-def preflight(host: Host, spec: NewGuest) -> Plan:
+def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
     """Check the spec against the host; raises :class:`CreateRefused` (or ReadOnlyError)
-    with one sentence, having created nothing."""
+    with one sentence, having created nothing. ``new_seed``: the job makes the spec's seed
+    volume (its pool must run and its name be free), else the seed must exist."""
     action = f"create guest '{spec.name}'"
     where = f"Could not {action} on {host.label}"
     host.require_writable(action)
@@ -323,8 +324,10 @@ def preflight(host: Host, spec: NewGuest) -> Plan:
                 f"the new volumes need {_size(need)} in pool '{pool_name}', which has "
                 f"{_size(available)} available; free space or choose another pool.",
             )
-    for ref, what in ((spec.cdrom, "the ISO"), (spec.seed.volume if spec.seed else None,
-                                               "the seed")):  # fmt: skip
+    seed_ref = spec.seed.volume if spec.seed else None
+    if new_seed and seed_ref is not None and seed_ref.pool and seed_ref.name:
+        _seed_room(where, pools.get(seed_ref.pool), seed_ref)
+    for ref, what in ((spec.cdrom, "the ISO"), (None if new_seed else seed_ref, "the seed")):
         if ref is not None:
             find_image(host, ref, what, action)
     if spec.firmware is Firmware.UEFI:
@@ -347,6 +350,18 @@ def preflight(host: Host, spec: NewGuest) -> Plan:
             if path and not os.access(path, os.R_OK):
                 raise _refuse(where, f"the kernel or initrd {path} is missing or unreadable.")
     return Plan(spec, images)
+
+
+def _seed_room(where: str, pool: Pool | None, ref: VolumeRef) -> None:
+    """The seed the job will upload has a running pool and a free name."""
+    if pool is None:
+        raise _refuse(where, f"there is no storage pool '{ref.pool}' for the cloud-init seed.")
+    if not pool.active:
+        raise _refuse(where, f"the storage pool '{pool.name}' is not running; start it first.")
+    try:
+        validate_name(str(ref.name), pool)
+    except errors.KvmtuiError as exc:
+        raise _refuse(where, f"the cloud-init seed: {exc}") from exc
 
 
 def _networks_or_refuse(
@@ -390,7 +405,7 @@ def create(
     action = f"create guest '{spec.name}'"
     passed = checkpoint or (lambda _step: None)
     ctx.phase("checking")
-    plan = preflight(host, spec)
+    plan = preflight(host, spec, new_seed=make_seed is not None)
     new_disks = [i for i, d in enumerate(spec.disks) if d.creates_volume]
     total = len(new_disks) + (1 if make_seed else 0) + 1 + (1 if spec.start else 0)
     done = 0

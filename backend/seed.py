@@ -15,10 +15,12 @@ alone): from the volume's creation on, a failure or cancel of that job deletes i
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pycdlib
 
 from kvmtui.backend.cloudinit import SeedFiles
+from kvmtui.backend.create_spec import VolumeRef
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobView
 from kvmtui.backend.storage import (
@@ -109,6 +111,20 @@ def upload_seed(
         capacity_bytes=len(data),
         allocation_bytes=len(data),
     )
+
+
+def seed_maker(
+    pool_name: str, vol_name: str, files: SeedFiles
+) -> Callable[[JobContext, Host], VolumeRef]:
+    """The creation job's seed step (``create.SeedMaker``): upload ``files`` as the seed
+    volume ``pool_name``/``vol_name`` of the job's host, inside the job (rolled back with
+    its other steps)."""
+
+    def make(ctx: JobContext, host: Host) -> VolumeRef:
+        volume = upload_seed(ctx, host, pool_name, vol_name, files)
+        return VolumeRef(volume.pool, volume.name)
+
+    return make
 
 
 def start_seed_upload(

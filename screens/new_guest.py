@@ -1,17 +1,27 @@
 """The new-guest wizard (``n`` in the guest list, on the selected guest's host).
 
-One step a page: Source, Operating system, Name/vCPUs/memory, Disk, Network, (Cloud-init),
-Firmware, Summary. Each field is checked as it is typed; the step's problem shows under
-it and Forward waits until there is none. The summary shows the domain XML (highlighted,
-read-only) and the equivalent virsh/virt-install lines; Forward there creates the guest
-as a job (backend/create.py) and opens its console when the job is done.
+One step a page: Source, Operating system, Name/vCPUs/memory, Disk, Network, Cloud-init
+(only for a cloud image), Firmware, Summary. Each field is checked as it is typed; the
+step's problem shows under it and Forward waits until there is none. The summary shows
+the domain XML (highlighted, read-only) and the equivalent virsh/virt-install lines;
+Forward there creates the guest as a job (backend/create.py) and opens its console when
+the job is done.
 
 What the host offers (pools, networks, guests, CPUs, memory, UEFI) is read once in a
-worker when the wizard opens; the OS list (osinfo-db, ~0.13 s) too.
+worker when the wizard opens; the OS list (osinfo-db, ~0.13 s) and the admin's
+``~/.ssh/*.pub`` keys too.
+
+The Cloud-init page (backend/cloudinit.py): a form (user, SSH keys, optional password,
+hostname, packages, timezone, optional static address) or raw user-data YAML, or no
+cloud-init. A typed password is hashed when the page is left (openssl, SHA-512 crypt) and
+the field emptied: only the hash is kept, and the summary shows it redacted. The create
+job builds the NoCloud seed and uploads it into the disk's pool (backend/seed.py), so a
+remote host works the same; a later failure removes it with the job's other volumes.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -23,10 +33,20 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, ContentSwitcher, Input, Label, OptionList, Select, Static
+from textual.widgets import (
+    Checkbox,
+    ContentSwitcher,
+    Input,
+    Label,
+    OptionList,
+    Select,
+    Static,
+    TextArea,
+)
 from textual.widgets.option_list import Option
 
-from kvmtui.backend import create, osinfo
+from kvmtui.backend import cloudinit, create, osinfo, seed
+from kvmtui.backend.cloudinit import CloudInitError
 from kvmtui.backend.create_spec import (
     GIB,
     MIB,
@@ -37,6 +57,8 @@ from kvmtui.backend.create_spec import (
     NetworkKind,
     NetworkSpec,
     NewGuest,
+    SeedBus,
+    SeedSpec,
     SpecError,
     VolumeRef,
     check_mac,
@@ -47,7 +69,7 @@ from kvmtui.backend.create_spec import (
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry
-from kvmtui.backend.storage import StorageValueError, Volume, parse_size
+from kvmtui.backend.storage import StorageValueError, Volume, parse_size, validate_name
 from kvmtui.tui import messages
 from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.storage_tables import size_text
@@ -59,15 +81,20 @@ SOURCES = (
     ("Installer ISO (a volume), booted as a CD-ROM", "iso"),
     ("Network boot (PXE)", "pxe"),
 )
-#: The steps in order. HOOK(cloud-init): branch cloudinit13 inserts ("cloudinit",
-#: "Cloud-init") after "network" for a cloud image, with a page whose values give the
-#: create job its ``make_seed`` (backend/cloudinit.py builds and uploads the seed).
+CI_MODES = (
+    ("from these fields", "form"),
+    ("raw user-data (YAML)", "raw"),
+    ("no cloud-init", "none"),
+)
+RAW_TEMPLATE = f"{cloudinit.CLOUD_CONFIG_HEADER}\npackages:\n  - {cloudinit.AGENT_PACKAGE}\n"
+#: The steps in order; "cloudinit" only for a cloud-image source (skipped otherwise).
 STEPS: tuple[tuple[str, str], ...] = (
     ("source", "Source"),
     ("os", "OS"),
     ("name", "Name"),
     ("disk", "Disk"),
     ("network", "Network"),
+    ("cloudinit", "Cloud-init"),
     ("firmware", "Firmware"),
     ("summary", "Summary"),
 )
@@ -79,6 +106,7 @@ class FactsRead(Message, bubble=False):
     facts: create.HostFacts | None
     database: osinfo.OsDatabase | None
     error: str | None = None
+    keys: tuple[tuple[str, str], ...] = ()  # the admin's ~/.ssh/*.pub: (file name, key)
 
 
 @dataclass
@@ -94,6 +122,12 @@ def _ref(text: str) -> VolumeRef | None:
         return VolumeRef(path=typed)
     pool, _, volume = typed.partition("/")
     return VolumeRef(pool, volume) if pool and volume else None
+
+
+def _key_label(key: str) -> str:
+    """A key's comment, or its type when it has none."""
+    parts = key.split(" ", 2)
+    return parts[2] if len(parts) > 2 else parts[0]
 
 
 class NewGuestScreen(Screen[None]):
@@ -115,9 +149,14 @@ class NewGuestScreen(Screen[None]):
         self.os_choice: osinfo.OsInfo = osinfo.GENERIC_LINUX
         self.spec: NewGuest | None = None
         self.job_id: int | None = None
-        # HOOK(cloud-init): the Cloud-init page sets this from its values (backend/cloudinit.py
-        # builds the NoCloud seed and uploads it inside the create job), and the seed's bus.
+        # Set on the summary from the Cloud-init page: the job uploads the seed.
         self.make_seed: create.SeedMaker | None = None
+        self.local_keys: tuple[tuple[str, str], ...] = ()
+        self.password_hash: str | None = None  # never the password itself
+        self.seed_files: cloudinit.SeedFiles | None = None  # from the page
+        self.static_address: cloudinit.StaticAddress | None = None
+        self.job_files: cloudinit.SeedFiles | None = None  # what the job uploads
+        self._auto_hostname = ""
 
     # -- layout --------------------------------------------------------------------------
 
@@ -175,6 +214,48 @@ class NewGuestScreen(Screen[None]):
                 yield Label("MAC")
                 yield Input(placeholder="generated", id="net-mac", compact=True)
                 yield Static("Model: virtio (e1000e for an OS without virtio).", classes="wide")
+            with VerticalScroll(id="cloudinit"):
+                with Grid(classes="form"):
+                    yield Label("cloud-init")
+                    yield Select(CI_MODES, value="form", allow_blank=False, id="ci-mode",
+                                 compact=True)  # fmt: skip
+                with Grid(id="ci-common", classes="form"):
+                    yield Label("hostname")
+                    yield Input(id="ci-hostname", compact=True)
+                    yield Label("seed on")
+                    yield Select(
+                        [("virtio disk", "virtio"), ("SCSI CD-ROM (virtio-scsi)", "scsi")],
+                        value="virtio", allow_blank=False, id="ci-bus", compact=True,
+                    )  # fmt: skip
+                with ContentSwitcher(initial="ci-form", id="ci-switch"):
+                    with Grid(id="ci-form", classes="form"):
+                        yield Label("user")
+                        yield Input(placeholder="e.g. admin", id="ci-user", compact=True)
+                        yield Label("password")
+                        yield Input(placeholder="optional; only its hash is kept",
+                                    password=True, id="ci-password", compact=True)  # fmt: skip
+                        yield Label("SSH keys")
+                        yield Vertical(Static("(no ~/.ssh/*.pub)", classes="hint"), id="ci-keys")
+                        yield Label("paste keys")
+                        yield TextArea(id="ci-paste", tab_behavior="focus", soft_wrap=True,
+                                       placeholder="one public key a line")  # fmt: skip
+                        yield Label("packages")
+                        yield Input(cloudinit.AGENT_PACKAGE, id="ci-packages", compact=True)
+                        yield Label("timezone")
+                        yield Input(placeholder="optional, e.g. Europe/Berlin", id="ci-timezone",
+                                    compact=True)  # fmt: skip
+                        yield Label("address")
+                        yield Input(placeholder="DHCP, or e.g. 192.168.10.5/24",
+                                    id="ci-address", compact=True)  # fmt: skip
+                        yield Label("gateway")
+                        yield Input(placeholder="optional", id="ci-gateway", compact=True)
+                    yield TextArea(RAW_TEMPLATE, id="ci-raw", show_line_numbers=True,
+                                   tab_behavior="focus", soft_wrap=False)  # fmt: skip
+                    yield Static(
+                        "No cloud-init: the image boots as it is, with the users and keys it "
+                        "already has.",
+                        id="ci-none",
+                    )
             with Grid(id="firmware", classes="form"):
                 yield Label("firmware")
                 yield Select([("BIOS", "bios"), ("UEFI", "uefi")], value="bios",
@@ -198,6 +279,7 @@ class NewGuestScreen(Screen[None]):
                 )
             with VerticalScroll(id="summary"):
                 yield Static("", id="summary-xml")
+                yield Static("", id="summary-seed")
                 yield Static("", id="summary-commands")
         yield Static("", id="wizard-problem")
         yield Footer()
@@ -216,7 +298,8 @@ class NewGuestScreen(Screen[None]):
         except KvmtuiError as exc:
             self.post_message(FactsRead(None, None, str(exc)))
             return
-        self.post_message(FactsRead(facts, database))
+        keys = tuple((path.name, key) for path, key in cloudinit.local_public_keys())
+        self.post_message(FactsRead(facts, database, keys=keys))
 
     def on_facts_read(self, message: FactsRead) -> None:
         if message.facts is None:
@@ -243,8 +326,21 @@ class NewGuestScreen(Screen[None]):
             self.query_one("#fw-facts", Static).update(
                 f"{facts.uefi_reason}\nA serial console and a guest-agent channel are always added."
             )
+        self._offer_keys(message.keys)
         self._fill_os("")
         self._check()
+
+    def _offer_keys(self, keys: tuple[tuple[str, str], ...]) -> None:
+        """The admin's public keys as checkboxes, all checked."""
+        self.local_keys = keys
+        if not keys:
+            return
+        box = self.query_one("#ci-keys", Vertical)
+        box.remove_children()
+        box.mount_all(
+            Checkbox(f"{name} ({_key_label(key)})", value=True, id=f"ci-key-{index}", compact=True)
+            for index, (name, key) in enumerate(keys)
+        )
 
     # -- the OS list ------------------------------------------------------------------------
 
@@ -292,8 +388,15 @@ class NewGuestScreen(Screen[None]):
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Checkbox.Changed)
+    @on(TextArea.Changed)
     def _changed(self) -> None:
         self._check()
+
+    @on(Select.Changed, "#ci-mode")
+    def _ci_mode(self) -> None:
+        mode = self._select("#ci-mode") or "form"
+        self.query_one("#ci-switch", ContentSwitcher).current = f"ci-{mode}"
+        self.query_one("#ci-common").display = mode != "none"
 
     def _value(self, selector: str) -> str:
         return self.query_one(selector, Input).value.strip()
@@ -356,6 +459,12 @@ class NewGuestScreen(Screen[None]):
                 except SpecError as exc:
                     return str(exc)
             return None
+        if step == "cloudinit":
+            try:
+                self._cloudinit_checks()
+            except (CloudInitError, StorageValueError) as exc:
+                return str(exc)
+            return None
         if step == "firmware":
             if self._select("#fw-kind") == "uefi" and self.facts and not self.facts.uefi:
                 return self.facts.uefi_reason
@@ -367,6 +476,93 @@ class NewGuestScreen(Screen[None]):
                 return "An initrd or command line needs a kernel."
             return None
         return None
+
+    # -- the Cloud-init page -------------------------------------------------------------
+
+    def _cloudinit_on(self) -> bool:
+        return self._select("#source-kind") == "image" and self._select("#ci-mode") != "none"
+
+    def _ci_keys(self) -> list[str]:
+        chosen = [
+            key for index, (_name, key) in enumerate(self.local_keys)
+            if self.query_one(f"#ci-key-{index}", Checkbox).value
+        ]  # fmt: skip
+        return chosen + self.query_one("#ci-paste", TextArea).text.splitlines()
+
+    def _ci_network(self) -> cloudinit.StaticAddress | None:
+        address = self._value("#ci-address")
+        if not address:
+            if self._value("#ci-gateway"):
+                raise CloudInitError("A gateway needs a static address; type it above.")
+            return None
+        return cloudinit.StaticAddress.checked(address, self._value("#ci-gateway") or None)
+
+    def _seed_ref(self) -> VolumeRef:
+        return VolumeRef(self._select("#disk-pool"), seed.seed_volume_name(self._guest_name()))
+
+    def _guest_name(self) -> str:
+        return self.query_one("#guest-name", Input).value
+
+    def _cloudinit_checks(self) -> None:
+        """Each field of the page, checked as typed (the first refusal raised)."""
+        if self._select("#ci-mode") == "none":
+            return
+        cloudinit.check_hostname(self._value("#ci-hostname"))
+        ref = self._seed_ref()
+        pool = self.facts.pool(str(ref.pool)) if self.facts else None
+        validate_name(str(ref.name), pool)
+        if self._select("#ci-mode") == "raw":
+            cloudinit.check_user_data(self.query_one("#ci-raw", TextArea).text)
+            return
+        cloudinit.check_user(self._value("#ci-user"))
+        keys = cloudinit.check_ssh_keys(self._ci_keys())
+        cloudinit.check_packages(self._value("#ci-packages").replace(",", " ").split())
+        if self._value("#ci-timezone"):
+            cloudinit.check_timezone(self._value("#ci-timezone"))
+        self._ci_network()
+        has_password = bool(self._value("#ci-password")) or self.password_hash is not None
+        cloudinit.check_can_log_in(keys, has_password)
+
+    def _leave_cloudinit(self) -> str | None:
+        """Leaving the page forward: hash a typed password (and forget it), make the seed's
+        files. A problem sentence, or None."""
+        try:
+            password = self.query_one("#ci-password", Input)
+            if password.value:
+                self.password_hash = cloudinit.hash_password(password.value)
+                password.value = ""
+                password.placeholder = "set (only its hash is kept); type to replace"
+            self.static_address = None
+            if self._select("#ci-mode") == "none":
+                self.seed_files = None
+            elif self._select("#ci-mode") == "raw":
+                self.seed_files = cloudinit.raw_seed_files(
+                    self.query_one("#ci-raw", TextArea).text, self._value("#ci-hostname")
+                )
+            else:
+                self.static_address = self._ci_network()
+                self.seed_files = cloudinit.seed_files(
+                    cloudinit.CloudInit.checked(
+                        hostname=self._value("#ci-hostname"),
+                        user=self._value("#ci-user"),
+                        ssh_keys=self._ci_keys(),
+                        password_hash=self.password_hash,
+                        packages=self._value("#ci-packages").replace(",", " ").split(),
+                        timezone=self._value("#ci-timezone") or None,
+                        network=self.static_address,
+                    )
+                )
+        except CloudInitError as exc:
+            return str(exc)
+        return None
+
+    def _default_hostname(self) -> None:
+        """The hostname follows the guest's name (characters a host name cannot hold
+        made '-') until the admin types another."""
+        field = self.query_one("#ci-hostname", Input)
+        if field.value in ("", self._auto_hostname):
+            name = re.sub(r"[^A-Za-z0-9.-]+", "-", self._guest_name().strip()).strip(".-")
+            self._auto_hostname = field.value = name[:63].rstrip(".-")
 
     def _source_volume(self) -> Volume | None:
         """The source as a volume of the host's pools, when it is one."""
@@ -414,15 +610,23 @@ class NewGuestScreen(Screen[None]):
 
     # -- moving between steps ---------------------------------------------------------------
 
+    def _active(self, index: int) -> bool:
+        """The step is shown: Cloud-init only for a cloud-image source."""
+        return STEPS[index][0] != "cloudinit" or self._select("#source-kind") == "image"
+
     def _show_step(self) -> None:
         name, _title = STEPS[self.step]
-        self.query_one(ContentSwitcher).current = name
+        self.query_one("#wizard-pages", ContentSwitcher).current = name
         steps = Text()
-        for index, (_name, title) in enumerate(STEPS):
-            if index:
+        shown = [index for index in range(len(STEPS)) if self._active(index)]
+        for number, index in enumerate(shown, start=1):
+            if number > 1:
                 steps.append(" > ")
-            steps.append(f"{index + 1} {title}", style="bold" if index == self.step else "")
+            title = STEPS[index][1]
+            steps.append(f"{number} {title}", style="bold" if index == self.step else "")
         self.query_one("#wizard-steps", Static).update(steps)
+        if name == "cloudinit":
+            self._default_hostname()
         if name == "summary":
             self._summary()
         else:
@@ -442,7 +646,12 @@ class NewGuestScreen(Screen[None]):
             return
         if self._check() is not None:
             return
+        if STEPS[self.step][0] == "cloudinit" and (problem := self._leave_cloudinit()):
+            self._problem(problem)
+            return
         self.step += 1
+        while not self._active(self.step):
+            self.step += 1
         self._show_step()
 
     def action_create(self) -> None:
@@ -460,6 +669,8 @@ class NewGuestScreen(Screen[None]):
     def action_back(self) -> None:
         if self.step > 0 and self.job_id is None:
             self.step -= 1
+            while not self._active(self.step):
+                self.step -= 1
             self._show_step()
 
     def action_cancel(self) -> None:
@@ -507,7 +718,24 @@ class NewGuestScreen(Screen[None]):
             boot_network=kind == "pxe",
             domain_type=self._select("#fw-accel"),
         )  # fmt: skip
-        return with_macs(spec)
+        spec = with_macs(spec)
+        self.make_seed, self.job_files = None, None
+        if self._cloudinit_on() and self.seed_files is not None:
+            ref = self._seed_ref()
+            spec = replace(spec, seed=SeedSpec(ref, SeedBus(self._select("#ci-bus"))))
+            self.job_files = files = self._with_nic_mac(self.seed_files, spec)
+            self.make_seed = seed.seed_maker(str(ref.pool), str(ref.name), files)
+        return spec
+
+    def _with_nic_mac(self, files: cloudinit.SeedFiles, spec: NewGuest) -> cloudinit.SeedFiles:
+        """The static address matched by the NIC's MAC (cloud-init 22.4's networkd
+        renderer names a NIC matched by name alone after its key, "nic0", and never
+        configures it: seen here, networkd-wait-online then held the boot 2 minutes)."""
+        mac = spec.networks[0].mac if spec.networks else None
+        if self.static_address is None or mac is None:
+            return files
+        matched = replace(self.static_address, mac=mac)
+        return replace(files, network_config=cloudinit.network_config(matched))
 
     def _summary(self) -> None:
         try:
@@ -519,11 +747,28 @@ class NewGuestScreen(Screen[None]):
         self.query_one("#summary-xml", Static).update(
             Syntax(xml.rstrip(), "xml", theme="ansi_dark", background_color="default")
         )
+        self.query_one("#summary-seed", Static).update(self._seed_summary(spec))
         self.query_one("#summary-commands", Static).update(
             "The same with virsh and virt-install:\n"
             + command_lines(spec, self.host.uri, self._image_paths(spec))
         )
         self._problem("ctrl+s creates the guest (a job), then opens its console.")
+
+    def _seed_summary(self, spec: NewGuest) -> Text:
+        if spec.seed is None or self.job_files is None:
+            return Text("No cloud-init seed.")
+        seed_ref, files = spec.seed.volume, self.job_files
+        where = "a virtio disk" if spec.seed.bus is SeedBus.VIRTIO else "a SCSI CD-ROM"
+        text = Text.assemble(
+            "Cloud-init seed ",
+            (seed_ref.text, "bold"),
+            f" (NoCloud ISO, label {seed.SEED_LABEL}) on {where}, built and uploaded by the "
+            "job. Its user-data:\n",
+        )
+        text.append(cloudinit.redacted(files.user_data).rstrip())
+        if files.network_config is not None:
+            text.append("\nnetwork-config:\n" + files.network_config.rstrip())
+        return text
 
     def _image_paths(self, spec: NewGuest) -> dict[int, str]:
         """Each image's path on the host, from the pools read (for the virsh lines)."""

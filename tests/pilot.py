@@ -327,12 +327,15 @@ async def open_wizard(pilot: Pilot[None]) -> NewGuestScreen:
 
 
 async def wizard_fill(pilot: Pilot[None], screen: NewGuestScreen, **values: str) -> None:
-    """Set the wizard's fields by id (``source_ref="pool/vol"`` sets ``#source-ref``), as
-    typing or choosing would (each change is checked as it is typed)."""
-    from textual.widgets import Input, Select
+    """Set the wizard's fields by id (``source_ref="pool/vol"`` sets ``#source-ref``; a
+    TextArea gets the text), as typing or choosing would (each change is checked as it is typed)."""
+    from textual.widgets import Input, Select, TextArea
 
     for key, value in values.items():
         widget = screen.query_one(f"#{key.replace('_', '-')}")
+        if isinstance(widget, TextArea):
+            widget.text = value
+            continue
         assert isinstance(widget, Input | Select), widget
         widget.value = value
     await pilot.pause()  # the Changed messages: each value is checked as typed
