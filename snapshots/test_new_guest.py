@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from kvmtui.screens.new_guest import STEPS, NewGuestScreen
-from tests.pilot import STORAGE_NODE_URI, build_app, no_blink, open_wizard, wizard_fill
+from tests.pilot import build_app, no_blink, open_wizard, stable_uri, wizard_fill
 
 SIZES = [(80, 24), (120, 40)]
 KEY = Path(__file__).parents[1] / "tests" / "data" / "ssh-key.pub"
@@ -66,7 +66,7 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await to_step(pilot, step)
 
-    app = build_app(STORAGE_NODE_URI, stats=False)
+    app = build_app(stable_uri("storage-node.xml"), stats=False)
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
@@ -84,7 +84,7 @@ def test_cloudinit_form_filled(snap_compare, size: tuple[int, int]) -> None:
             ci_address="192.168.10.5/24", ci_gateway="192.168.10.1",
         )  # fmt: skip
 
-    app = build_app(STORAGE_NODE_URI, stats=False)
+    app = build_app(stable_uri("storage-node.xml"), stats=False)
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
@@ -100,5 +100,5 @@ def test_cloudinit_raw_yaml_refused(snap_compare, size: tuple[int, int]) -> None
                           ci_raw="#cloud-config\npackages:\n  - [htop\n")  # fmt: skip
         assert "not valid YAML" in wizard.problem_text
 
-    app = build_app(STORAGE_NODE_URI, stats=False)
+    app = build_app(stable_uri("storage-node.xml"), stats=False)
     assert snap_compare(app, terminal_size=size, run_before=run_before)

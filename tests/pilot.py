@@ -36,6 +36,27 @@ DATA = Path(__file__).parent / "data"
 #: libvirt's test:/// driver on a node file of 4 CPUs, 16 GiB, two pools (images, bulk)
 #: and four guests: app-1 and app-2 running, build and archive shut off.
 STORAGE_NODE_URI = f"test://{DATA / 'storage-node.xml'}"
+
+
+def stable_uri(node_file: str) -> str:
+    """A test:/// URI for NODE_FILE in tests/data whose length does not depend on where
+    the checkout lives: a link /tmp/kvmtui-data-HASH to this checkout's data folder. For
+    screens that print the URI (the wizard's virt-install line), whose wrapping would
+    otherwise change with the clone's path."""
+    import hashlib
+    import os
+    import tempfile
+
+    digest = hashlib.sha1(str(DATA.resolve()).encode()).hexdigest()[:10]
+    link = Path(tempfile.gettempdir()) / f"kvmtui-data-{digest}"
+    if not link.is_symlink() or link.resolve() != DATA.resolve():
+        spare = link.with_name(f"{link.name}.{os.getpid()}")
+        spare.unlink(missing_ok=True)
+        spare.symlink_to(DATA.resolve(), target_is_directory=True)
+        spare.replace(link)
+    return f"test://{link / node_file}"
+
+
 #: The clock of a built app, so times on screen never change: 2023-11-14 22:13:20 UTC.
 FIXED_EPOCH = 1_700_000_000.0
 #: A host that fails to connect is retried only after the test is over.
