@@ -93,6 +93,7 @@ class DetailsScreen(GuestToolsScreen):
         self.domain_layout: DomainLayout | None = None
         self.seed: GuestSeed | None = None
         self.seed_user: str | None = None
+        self.seed_read = False  # the seed was looked for (found or not)
 
     def sections(self) -> list[Widget]:
         """The blocks of the screen, top to bottom; add new aspects of a guest here."""
@@ -208,6 +209,7 @@ class DetailsScreen(GuestToolsScreen):
         if message.uuid != self.guest.uuid:
             return
         self.seed, self.seed_user = message.seed, message.user
+        self.seed_read = True
         self.refresh_bindings()
         self._read_addresses()
 
@@ -215,7 +217,8 @@ class DetailsScreen(GuestToolsScreen):
         if self.host is not None and not self.gone and self.guest.state.active:
             self.load_addresses(self.host, self.guest.uuid, self.seed_user)
         elif not self.guest.state.active:
-            self.post_message(AddressesLoaded(self.guest.uuid, None))
+            stopped = GuestAddresses((), None, self.seed_user, ("the guest is not running",))
+            self.post_message(AddressesLoaded(self.guest.uuid, stopped))
 
     @work(doing="reading the guest's addresses", group="details-addresses", exclusive=True)
     def load_addresses(self, host: Host, uuid: str, user: str | None) -> None:

@@ -7,8 +7,8 @@ disk beside its own disk, its agent up. One guest for the module.
   link-local IPv6 are left out, and the ssh line carries the seed's user.
 - Detaching the seed is refused on a read-only connection, changing nothing; then done:
   gone from the saved definition (and from the running guest, or said "until restart"),
-  the volume kept; then, the guest shut off and the seed attached again, detached with
-  the volume deleted.
+  the volume kept. Then, the guest shut off and the seed attached again, x in its details
+  asks twice and detaches it with its volume deleted.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from kvmtui.backend.domain.seed import add_seed_disk
 from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.seed_detach import detach_seed, read_guest_seed
+from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.details import DetailsScreen
+from kvmtui.tui.widgets.guest_addresses import GuestAddressesSection
 from tests.conftest import TEST_GUEST_PREFIX
 from tests.harness.guests import (
     AgentTimeout,
@@ -39,6 +42,8 @@ from tests.harness.guests import (
 )
 from tests.harness.image import GuestImage
 from tests.hosts import started_host
+from tests.pilot import build_app, loaded, run_async, select
+from tests.pilot import wait_for as wait_until
 from tests.pools import dir_pool
 from tests.waiting import wait_for
 
@@ -139,9 +144,43 @@ def test_detach_is_refused_read_only_then_done_and_the_volume_deleted_only_when_
             detach_seed(host, dom.UUIDString())
 
     print(sentence)  # in the report of a -rP run: which way the live detach went
-    dom.destroy()
-    attach_seed_to_definition(conn, dom, pool)
-    sentence = detach_seed(host, dom.UUIDString(), delete_volume=True)
-    assert f"its volume {pool}/{volume} is deleted" in sentence, sentence
-    assert volume not in saved_xml(dom) and not (target / volume).exists()
-    assert not dom.isActive()
+
+
+@run_async
+async def test_x_in_the_details_asks_then_detaches_and_deletes_the_volume(
+    daemon_uri: str, seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path]
+) -> None:
+    """The guest shut off, its seed attached again: x in its details asks to detach, then
+    whether to delete the volume; both answered yes, the seed and its volume are gone."""
+    conn, dom, pool, target = seeded
+    volume = seed.seed_volume_name(dom.name())
+    if dom.isActive():
+        dom.destroy()
+    if volume not in saved_xml(dom):
+        attach_seed_to_definition(conn, dom, pool)
+    app = build_app(daemon_uri, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        await select(pilot, screen.table, dom.name())
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailsScreen), "details")
+        details = app.screen
+        assert isinstance(details, DetailsScreen)
+        await wait_until(pilot, lambda: details.seed is not None, "the seed read")
+        section = details.query_one(GuestAddressesSection)
+        await wait_until(pilot, lambda: section.addresses is not None, "the addresses read")
+        assert section.display and "not running" in str(section.render_guest(details.guest))
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Detach the cloud-init seed" in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("y")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmScreen)
+            and "Also delete the seed volume" in app.screen.question,
+            "the volume question",
+        )
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not (target / volume).exists(), "the volume deleted")
+        await wait_until(pilot, lambda: details.seed is None, "the seed gone from the details")
+    assert volume not in saved_xml(dom)
