@@ -102,7 +102,7 @@ def host(daemon_uri: str) -> Iterator[Host]:
 def test_addresses_come_from_the_agent_with_the_seeds_user_in_the_ssh_line(
     host: Host, seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path]
 ) -> None:
-    _conn, dom, pool, _target = seeded
+    _conn, dom, _pool, _target = seeded
     found = read_guest_seed(host, dom.UUIDString())
     assert found is not None and found.volume == seed.seed_volume_name(dom.name())
     user = read_user(host, found)
@@ -125,7 +125,7 @@ def test_detach_is_refused_read_only_then_done_and_the_volume_deleted_only_when_
     host: Host,
     seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path],
 ) -> None:
-    conn, dom, pool, target = seeded
+    _conn, dom, _pool, target = seeded
     volume = seed.seed_volume_name(dom.name())
     before = saved_xml(dom)
     with started_host(daemon_uri, readonly=True) as readonly, pytest.raises(ReadOnlyError):
