@@ -286,8 +286,8 @@ def test_a_failure_at_each_step_leaves_nothing(
         kwargs["checkpoint"] = _cut_at("seed")
     elif step == "define-refused":  # libvirt itself refuses the definition
         spec = replace(spec, machine="kvmtui-no-such-machine")
-    elif step == "start-failed":  # defined, then QEMU cannot start: no such bridge
-        spec = replace(spec, networks=(NetworkSpec(NetworkKind.BRIDGE, "kvtnobridge0"),))
+    elif step == "start-failed":  # defined, then the start fails: no macvtap on loopback
+        spec = replace(spec, networks=(NetworkSpec(NetworkKind.DIRECT, "lo"),))
     state, outcome = run(JobRegistry(), host, spec, **kwargs)
     assert state == JobState.FAILED, outcome
     assert "Removed" in outcome, outcome
