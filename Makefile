@@ -80,6 +80,7 @@ bench: deps venv daemon
 	$(VPY) bench/startup_bench.py
 	$(VPY) bench/display_bench.py
 	$(VPY) bench/clone_bench.py
+	$(VPY) bench/create_bench.py
 	$(VPY) bench/many_hosts_bench.py
 
 # Soak benchmark (not part of test): the app for 10 minutes on the demo guests with random

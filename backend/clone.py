@@ -152,22 +152,6 @@ class CloneRequest:
 # -- names ------------------------------------------------------------------------------
 
 
-def validate_name(name: str, taken: frozenset[str] | set[str] = frozenset()) -> str:
-    """A guest name libvirt accepts (not empty, no '/', no control characters) and no
-    other guest on the host has. Raises CloneValueError with the sentence."""
-    if not name.strip():
-        raise CloneValueError("Type a name for the new guest.")
-    if name != name.strip():
-        raise CloneValueError("A guest name should not begin or end with a space.")
-    if "/" in name:
-        raise CloneValueError(f"'{name}' contains '/', which libvirt refuses in guest names.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise CloneValueError("A guest name must not contain control characters.")
-    if name in taken:
-        raise CloneValueError(f"The host already has a guest named '{name}'; choose another.")
-    return name
-
-
 def volume_base_name(guest: str) -> str:
     """The guest's name as the start of a volume name (letters, digits, . _ + -)."""
     cleaned = _VOLUME_CHARS.sub("-", guest).strip("-._+")

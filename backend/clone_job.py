@@ -32,11 +32,11 @@ from kvmtui.backend.clone import (
     point_disk,
     pool_over,
     read_source,
-    validate_name,
     volume_base_name,
 )
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.domain.notes import LinkedClone
+from kvmtui.backend.guest_name import GuestNameError, check_guest_name
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobView
 from kvmtui.backend.storage import call_libvirt
@@ -71,8 +71,8 @@ def check(host: Host, source: CloneSource, request: CloneRequest) -> str:
             "shut it down."
         )
     try:
-        name = validate_name(request.name, source.taken)
-    except CloneValueError as exc:
+        name = check_guest_name(request.name, source.taken)
+    except GuestNameError as exc:
         raise CloneValueError(f"{prefix}: {exc}") from exc
     pools = {p.name: p for p in source.pools}
     wanted = {request.pool} if request.pool else {d.pool for d in source.copies}

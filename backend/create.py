@@ -4,7 +4,8 @@
 networks and whether they run, guest names, CPUs and memory, UEFI and KVM support).
 :func:`preflight` refuses a spec, with one sentence, before anything is created: a
 read-only connection, a bad or taken name, a missing or unreadable image, a pool too
-small, UEFI without OVMF, a network that is not running. :func:`start_create` runs the
+small, UEFI without OVMF, a network that is not running, a bridge or macvtap interface
+the host does not have, PXE on a network that cannot boot it. :func:`start_create` runs the
 creation as a job (backend/jobs.py) in steps with progress: the new volumes, the
 cloud-init seed (made by the caller's hook, inside the job), the definition, the start.
 Whatever the job made is removed if a later step fails or the job is cancelled.
@@ -31,10 +32,10 @@ from kvmtui.backend.create_spec import (
     SeedSpec,
     SpecError,
     VolumeRef,
-    check_name,
     check_spec,
     domain_xml,
 )
+from kvmtui.backend.guest_name import GuestNameError, check_guest_name
 from kvmtui.backend.host import Host
 from kvmtui.backend.hoststats import node_info
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobView
@@ -165,11 +166,15 @@ def _networks(conn: libvirt.virConnect) -> tuple[NetworkInfo, ...]:
     return tuple(sorted(found, key=lambda n: n.name))
 
 
+def _guest_names(conn: libvirt.virConnect) -> frozenset[str]:
+    return frozenset(dom.name() for dom in conn.listAllDomains(0))
+
+
 def read_facts(host: Host, domain_type: str = "kvm") -> HostFacts:
     action = "read what a new guest can use"
     conn = host.connection(action)
     try:
-        names = frozenset(dom.name() for dom in conn.listAllDomains(0))
+        names = _guest_names(conn)
         node = node_info(conn)
         networks = _networks(conn)
         kvm = _kvm(conn)
@@ -260,11 +265,11 @@ def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
         raise _refuse(where, str(exc)) from exc
     conn = host.connection(action)
     try:
-        conn.lookupByName(spec.name)
-        raise _refuse(where, "a guest of that name exists there; choose another name.")
+        check_guest_name(spec.name, _guest_names(conn), host.label)
+    except GuestNameError as exc:
+        raise _refuse(where, str(exc)) from exc
     except libvirt.libvirtError as exc:
-        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-            raise errors.from_libvirt(exc, host=host.label, action=action) from exc
+        raise errors.from_libvirt(exc, host=host.label, action=action) from exc
     pools = {pool.name: pool for pool in list_pools(host)}
     images: dict[int, Image] = {}
     needs: dict[str, int] = {}
@@ -336,6 +341,10 @@ def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
             raise _refuse(where, reason or "the host has no UEFI firmware.")
     networks = {n.name: n for n in _networks_or_refuse(host, conn, action)}
     for nic in spec.networks:
+        if nic.kind in (NetworkKind.BRIDGE, NetworkKind.DIRECT):
+            problem = host_interface_problem(conn, nic.kind, str(nic.source))
+            if problem:
+                raise _refuse(where, problem)
         if nic.kind is not NetworkKind.NETWORK:
             continue
         known = networks.get(str(nic.source))
@@ -345,6 +354,10 @@ def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
             raise _refuse(
                 where, f"the network '{nic.source}' is not active; start it (virsh net-start)."
             )
+    if spec.boot_network:
+        problem = _pxe_problem(host, conn, spec, action)
+        if problem:
+            raise _refuse(where, problem)
     if spec.direct_boot is not None and _local(host):
         for path in (spec.direct_boot.kernel, spec.direct_boot.initrd):
             if path and not os.access(path, os.R_OK):
@@ -362,6 +375,98 @@ def _seed_room(where: str, pool: Pool | None, ref: VolumeRef) -> None:
         validate_name(str(ref.name), pool)
     except errors.KvmtuiError as exc:
         raise _refuse(where, f"the cloud-init seed: {exc}") from exc
+
+
+def host_interfaces(conn: libvirt.virConnect) -> dict[str, str | None] | None:
+    """The host's network interfaces by name, with their type (bridge, ethernet...) where
+    libvirt's interface driver says it; from the node devices of class net when the host's
+    libvirtd has no interface driver; None when neither answers (nothing to check against).
+    Both are libvirt calls, so a remote host answers for itself."""
+    try:
+        found: dict[str, str | None] = {}
+        for iface in conn.listAllInterfaces(0):
+            try:
+                kind = ET.fromstring(iface.XMLDesc(0)).get("type")
+            except (libvirt.libvirtError, ET.ParseError):
+                kind = None
+            found[iface.name()] = kind
+        return found
+    except libvirt.libvirtError:
+        pass
+    try:
+        devices = conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)
+        names = (ET.fromstring(d.XMLDesc(0)).findtext("capability/interface") for d in devices)
+        return {name: None for name in names if name}
+    except (libvirt.libvirtError, ET.ParseError):
+        return None
+
+
+def host_interface_problem(conn: libvirt.virConnect, kind: NetworkKind, name: str) -> str | None:
+    """Why a bridge or direct (macvtap) NIC on host interface ``name`` cannot work, or None."""
+    interfaces = host_interfaces(conn)
+    if interfaces is None:
+        return None  # the host cannot list its interfaces: libvirt's start will say
+    what = "bridge" if kind is NetworkKind.BRIDGE else "interface"
+    if name not in interfaces:
+        known = ", ".join(sorted(interfaces)) or "none"
+        return (
+            f"the host has no {what} '{name}' (its interfaces: {known}); "
+            + ("create the bridge first, or choose a libvirt network." if what == "bridge"
+               else "choose one of them.")
+        )  # fmt: skip
+    if kind is NetworkKind.BRIDGE and interfaces[name] not in (None, "bridge"):
+        return (
+            f"the host's interface '{name}' is not a bridge ({interfaces[name]}); attach the "
+            "guest to a bridge, or use a direct (macvtap) NIC on it."
+        )
+    return None
+
+
+#: Network forward modes whose DHCP is not libvirt's (the host's LAN answers PXE, if any).
+_OUTSIDE_DHCP = frozenset({"bridge", "passthrough", "private", "vepa", "hostdev"})
+
+
+def network_boot_problem(network_xml: str) -> str | None:
+    """Why a guest on this libvirt network cannot boot by PXE, or None. libvirt's own DHCP
+    boots a guest only when it hands out a boot file (``<dhcp><bootp file=.../>``, with
+    ``<tftp>`` when it serves that file itself); a network whose DHCP is the LAN's (a
+    bridge or macvtap forward) is left to the LAN."""
+    root = ET.fromstring(network_xml)
+    name = root.findtext("name") or "?"
+    forward = root.find("forward")
+    if forward is not None and forward.get("mode") in _OUTSIDE_DHCP:
+        return None
+    if not root.findall("ip/dhcp"):
+        return (
+            f"the network '{name}' has no DHCP, so a guest on it cannot boot by PXE; "
+            "choose a network with DHCP and a boot file, or another source."
+        )
+    bootp = root.find("ip/dhcp/bootp[@file]")
+    if bootp is None:
+        return (
+            f"the network '{name}' hands out no boot file (no <bootp file=...> in its DHCP), "
+            "so a guest on it cannot boot by PXE; add one (and <tftp>) or choose another source."
+        )
+    if bootp.get("server") is None and root.find("ip/tftp") is None:
+        return (
+            f"the network '{name}' names a boot file but serves it from nowhere (no <tftp> "
+            "and no bootp server), so a guest on it cannot boot by PXE."
+        )
+    return None
+
+
+def _pxe_problem(host: Host, conn: libvirt.virConnect, spec: NewGuest, action: str) -> str | None:
+    nics = [n for n in spec.networks if n.kind is not NetworkKind.NONE]
+    if not nics:
+        return "network boot (PXE) needs a NIC; choose a network."
+    first = nics[0]  # the NIC firmware boots from
+    if first.kind is not NetworkKind.NETWORK:
+        return None  # a bridge or macvtap: the LAN's DHCP and boot server, if any
+    try:
+        xml = conn.networkLookupByName(str(first.source)).XMLDesc(0)
+    except libvirt.libvirtError as exc:
+        raise errors.from_libvirt(exc, host=host.label, action=action) from exc
+    return network_boot_problem(xml)
 
 
 def _networks_or_refuse(
@@ -522,9 +627,7 @@ def _undefine(dom: libvirt.virDomain) -> None:
 def name_problem(name: str, facts: HostFacts | None) -> str | None:
     """Why ``name`` cannot be the new guest's (as typed), or None."""
     try:
-        check_name(name)
-    except SpecError as exc:
+        check_guest_name(name, facts.guest_names if facts else (), facts.host if facts else None)
+    except GuestNameError as exc:
         return str(exc)
-    if facts is not None and name in facts.guest_names:
-        return f"A guest named '{name}' exists on {facts.host}."
     return None

@@ -27,14 +27,11 @@ from enum import StrEnum
 
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.domain.devices import AGENT_CHANNEL_NAME, Device
+from kvmtui.backend.guest_name import GuestNameError, check_guest_name
 from kvmtui.backend.osinfo import GENERIC_LINUX, OsInfo
 
 MIB = 1024**2
 GIB = 1024**3
-#: libvirt's own limit of a domain name is none beyond these; kvmtui also keeps names
-#: printable and without surrounding blanks (they are typed in virsh lines).
-NAME_MAX = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAC = re.compile(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}")
 #: The prefix libvirt and QEMU use for generated MACs (Red Hat's OUI for KVM).
 MAC_PREFIX = "52:54:00"
@@ -166,22 +163,6 @@ class NewGuest:
 # -- checks that need no host ---------------------------------------------------------------
 
 
-def check_name(name: str) -> str:
-    """libvirt's rules for a domain name (not empty, no '/', no control characters),
-    kept printable; raises SpecError with the sentence."""
-    if not name.strip():
-        raise SpecError("A guest needs a name.")
-    if name != name.strip():
-        raise SpecError("A guest's name must not begin or end with a blank.")
-    if "/" in name:
-        raise SpecError("A guest's name must not contain '/' (libvirt refuses it).")
-    if _CONTROL.search(name):
-        raise SpecError("A guest's name must not contain control characters or line breaks.")
-    if len(name) > NAME_MAX:
-        raise SpecError(f"A guest's name must be at most {NAME_MAX} characters.")
-    return name
-
-
 def check_mac(mac: str) -> str:
     typed = mac.strip().lower().replace("-", ":")
     if not _MAC.fullmatch(typed):
@@ -200,7 +181,10 @@ def generate_mac(rng: random.Random | None = None) -> str:
 
 def check_spec(spec: NewGuest) -> None:
     """Everything that can be checked without the host; raises SpecError."""
-    check_name(spec.name)
+    try:
+        check_guest_name(spec.name)
+    except GuestNameError as exc:
+        raise SpecError(str(exc)) from exc
     if spec.vcpus < 1:
         raise SpecError("A guest needs at least 1 vCPU.")
     if spec.memory_mib < 16:

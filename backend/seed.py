@@ -10,14 +10,20 @@ seed by its volume label on any block device (a virtio disk or a SCSI CD-ROM).
 :func:`upload_seed` is a step of a job (the creation job, or :func:`start_seed_upload`
 alone): from the volume's creation on, a failure or cancel of that job deletes it, and
 :func:`delete_seed` removes it later (a rollback after a later step failed).
+:func:`read_seed_volume` reads a seed back (the details' ``ssh USER@IP`` line takes the
+user from its ``user-data``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
 
+import libvirt
 import pycdlib
+import pycdlib.pycdlibexception
+import yaml
 
 from kvmtui.backend.cloudinit import SeedFiles
 from kvmtui.backend.create_spec import VolumeRef
@@ -148,3 +154,73 @@ def delete_seed(host: Host, pool_name: str, vol_name: str) -> None:
     """Delete the seed volume (gone already is fine): a rollback, or after first boot."""
     host.require_writable(f"delete the cloud-init seed '{vol_name}' in pool '{pool_name}'")
     delete_volume_retrying(host, pool_name, vol_name)
+
+
+#: A seed larger than this is not one kvmtui made (its seeds are about 70 KiB).
+SEED_READ_MAX = 4 * 1024 * 1024
+
+
+def read_seed_volume(host: Host, pool_name: str, vol_name: str) -> dict[str, str]:
+    """The files of the seed volume (``user-data``, ``meta-data``...), read back over a
+    libvirt stream (remote hosts too). libvirt refuses streams on read-only connections,
+    so this is refused there first."""
+    action = f"read the cloud-init seed '{vol_name}' in pool '{pool_name}'"
+    host.require_writable(action)
+    pool = lookup_pool(host, pool_name, action)
+    vol = call_libvirt(host, action, pool.storageVolLookupByName, vol_name)
+    _kind, capacity, _allocation = call_libvirt(host, action, vol.info)
+    if int(capacity) > SEED_READ_MAX:
+        raise StorageValueError(
+            f"Could not {action} on {host.label}: it is {capacity} bytes, not a seed kvmtui made."
+        )
+    conn = host.connection(action)
+    stream = call_libvirt(host, action, conn.newStream, 0)
+    chunks: list[bytes] = []
+    try:
+        call_libvirt(host, action, vol.download, stream, 0, 0, 0)
+        call_libvirt(host, action, stream.recvAll, lambda _s, data, out: out.append(data), chunks)
+        call_libvirt(host, action, stream.finish)
+    except BaseException:
+        with contextlib.suppress(libvirt.libvirtError):
+            stream.abort()
+        raise
+    return iso_files(b"".join(chunks))
+
+
+def iso_files(data: bytes) -> dict[str, str]:
+    """The seed ISO's files by their Rock Ridge (or Joliet) names."""
+    iso = pycdlib.PyCdlib()
+    found: dict[str, str] = {}
+    try:
+        iso.open_fp(io.BytesIO(data))
+        for name in _ISO_NAMES:
+            out = io.BytesIO()
+            for where in ({"rr_path": f"/{name}"}, {"joliet_path": f"/{name}"}):
+                with contextlib.suppress(pycdlib.pycdlibexception.PyCdlibException):
+                    iso.get_file_from_iso_fp(out, **where)
+                    found[name] = out.getvalue().decode("utf-8", "replace")
+                    break
+    except pycdlib.pycdlibexception.PyCdlibException as exc:
+        raise StorageValueError(f"The seed is not an ISO 9660 image kvmtui reads: {exc}.") from exc
+    finally:
+        with contextlib.suppress(pycdlib.pycdlibexception.PyCdlibException):
+            iso.close()
+    return found
+
+
+def seed_user(user_data: str) -> str | None:
+    """The first user the seed's cloud-config creates (``users:`` entries with a name, or
+    ``user:``), None when it names none (cloud-init's distribution default)."""
+    try:
+        config = yaml.safe_load(user_data)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    for entry in config.get("users") or ():
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            return str(entry["name"])
+    user = config.get("user")
+    if isinstance(user, dict):
+        user = user.get("name")
+    return user if isinstance(user, str) else None

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static
 from kvmtui.backend import clone
 from kvmtui.backend.clone import CloneRequest, CloneSource, Mode
 from kvmtui.backend.errors import KvmtuiError
+from kvmtui.backend.guest_name import check_guest_name
 from kvmtui.backend.host import Host
 from kvmtui.tui.widgets.storage_tables import size_text
 from kvmtui.tui.workers import work
@@ -148,8 +149,7 @@ class CloneFormScreen(ModalScreen[CloneRequest | None]):
         if self.source is None:
             return None
         try:
-            name = clone.validate_name(self.query_one("#clone-name", Input).value,
-                                       self.source.taken)  # fmt: skip
+            name = check_guest_name(self.query_one("#clone-name", Input).value, self.source.taken)
         except KvmtuiError as exc:
             self._say_error(str(exc))
             return None

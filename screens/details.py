@@ -1,18 +1,23 @@
 """The details of one guest, kept current by the same messages as the guest list:
-its facts, its statistics history as graphs, and its disks and NICs with their rates.
-b sets how often its balloon driver reports memory in use (never set by monitoring)."""
+its facts, its statistics history as graphs, its disks and NICs with their rates, and
+its IP addresses with a ready ssh line (read again every few seconds while it runs).
+b sets how often its balloon driver reports memory in use (never set by monitoring);
+x detaches its cloud-init seed (shown only for a guest that has one)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from kvmtui.backend.addresses import GuestAddresses, read_addresses, read_user
 from kvmtui.backend.balloon import set_stats_period
 from kvmtui.backend.domain.layout import DomainLayout, read_layout
 from kvmtui.backend.errors import KvmtuiError
@@ -20,15 +25,36 @@ from kvmtui.backend.history import HostHistory
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import Guest, GuestState
 from kvmtui.backend.poller import StatsUpdated
+from kvmtui.backend.seed_detach import GuestSeed, detach_seed, read_guest_seed
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.balloon import BalloonPeriodScreen
+from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.guest_tools import TOOL_ACTIONS, TOOL_BINDINGS, GuestToolsScreen
 from kvmtui.tui import messages
 from kvmtui.tui.polling import Pollers
 from kvmtui.tui.widgets.footer import Footer
+from kvmtui.tui.widgets.guest_addresses import GuestAddressesSection
 from kvmtui.tui.widgets.guest_facts import GuestFacts, GuestSection, PendingChanges
 from kvmtui.tui.widgets.guest_stats import GuestDevices, GuestGraphs
 from kvmtui.tui.workers import work
+
+#: How often the addresses are read again while the details of a running guest are shown.
+ADDRESSES_EVERY_S = 10.0
+
+
+@dataclass
+class SeedLoaded(Message, bubble=False):
+    """The guest's cloud-init seed (None: it has none) and the user it creates."""
+
+    uuid: str
+    seed: GuestSeed | None
+    user: str | None
+
+
+@dataclass
+class AddressesLoaded(Message, bubble=False):
+    uuid: str
+    addresses: GuestAddresses | None
 
 
 class DetailsScreen(GuestToolsScreen):
@@ -46,6 +72,13 @@ class DetailsScreen(GuestToolsScreen):
             "Memory stats",
             tooltip="How often the balloon driver reports memory in use (0 stops).",
         ),
+        Binding(
+            "x",
+            "detach_seed",
+            "Detach seed",
+            tooltip="Remove the cloud-init seed disk once the guest has booted "
+            "(asks first, then whether to delete its volume).",
+        ),
         *TOOL_BINDINGS,
     ]
 
@@ -58,6 +91,9 @@ class DetailsScreen(GuestToolsScreen):
         self.host = host
         self.gone = False
         self.domain_layout: DomainLayout | None = None
+        self.seed: GuestSeed | None = None
+        self.seed_user: str | None = None
+        self.seed_read = False  # the seed was looked for (found or not)
 
     def sections(self) -> list[Widget]:
         """The blocks of the screen, top to bottom; add new aspects of a guest here."""
@@ -65,6 +101,7 @@ class DetailsScreen(GuestToolsScreen):
         if self.pollers is not None:
             blocks.append(GuestGraphs(self.guest.uuid, self.guest.max_memory_kib or None))
         blocks.append(GuestDevices())
+        blocks.append(GuestAddressesSection(self.guest))
         return blocks
 
     def compose(self) -> ComposeResult:
@@ -78,6 +115,8 @@ class DetailsScreen(GuestToolsScreen):
             self.pollers.pin(self.guest.host, self.guest.uuid)
         if self.host is not None:
             self.load_layout(self.host, self.guest.uuid)
+            self.load_seed(self.host, self.guest.uuid)
+            self.set_interval(ADDRESSES_EVERY_S, self._read_addresses)
         else:
             self.query_one(GuestDevices).set_layout(None)
         if self.pollers is not None:
@@ -156,6 +195,92 @@ class DetailsScreen(GuestToolsScreen):
     def action_back(self) -> None:
         self.dismiss(None)
 
+    # -- addresses and the cloud-init seed ----------------------------------------------
+
+    @work(doing="reading the guest's cloud-init seed", group="details-seed", exclusive=True)
+    def load_seed(self, host: Host, uuid: str) -> None:
+        try:
+            seed = read_guest_seed(host, uuid)
+        except KvmtuiError:
+            seed = None
+        self.post_message(SeedLoaded(uuid, seed, read_user(host, seed)))
+
+    def on_seed_loaded(self, message: SeedLoaded) -> None:
+        if message.uuid != self.guest.uuid:
+            return
+        self.seed, self.seed_user = message.seed, message.user
+        self.seed_read = True
+        self.refresh_bindings()
+        self._read_addresses()
+
+    def _read_addresses(self) -> None:
+        if self.host is not None and not self.gone and self.guest.state.active:
+            self.load_addresses(self.host, self.guest.uuid, self.seed_user)
+        elif not self.guest.state.active:
+            stopped = GuestAddresses((), None, self.seed_user, ("the guest is not running",))
+            self.post_message(AddressesLoaded(self.guest.uuid, stopped))
+
+    @work(doing="reading the guest's addresses", group="details-addresses", exclusive=True)
+    def load_addresses(self, host: Host, uuid: str, user: str | None) -> None:
+        try:
+            found = read_addresses(host, uuid, user)
+        except KvmtuiError as exc:
+            found = GuestAddresses((), None, user, (str(exc),))
+        self.post_message(AddressesLoaded(uuid, found))
+
+    def on_addresses_loaded(self, message: AddressesLoaded) -> None:
+        if message.uuid == self.guest.uuid:
+            section = self.query_one(GuestAddressesSection)
+            section.set_addresses(message.addresses, self.seed is not None)
+
+    def detach_seed_reason(self) -> str | None:
+        if self.host is None or self.gone:
+            return "the guest is gone"
+        if self.seed is None:
+            return "the guest has no cloud-init seed attached"
+        if self.host.readonly:
+            return "read-only connection"
+        return None
+
+    def action_detach_seed(self) -> None:
+        reason = self.detach_seed_reason()
+        host, seed, guest = self.host, self.seed, self.guest
+        if reason is not None or host is None or seed is None:
+            self.notify(f"Cannot detach the cloud-init seed: {reason}.")
+            return
+        where = "its definition and, where its bus allows, the running guest"
+        question = (
+            f"Detach the cloud-init seed {seed.text} from '{guest.name}'? It is removed from "
+            f"{where if guest.state.active else 'its definition'}; cloud-init has read it "
+            "on the first boot and will not need it again."
+        )
+
+        def delete_asked(delete: bool | None) -> None:
+            self.run_detach(host, guest, bool(delete))
+
+        def detach_asked(yes: bool | None) -> None:
+            if yes:
+                self.app.push_screen(
+                    ConfirmScreen(
+                        f"Also delete the seed volume {seed.pool}/{seed.volume}? It holds the "
+                        "user-data (SSH keys, password hash). y deletes it; n keeps it.",
+                        "Delete volume",
+                    ),
+                    delete_asked,
+                )
+
+        self.app.push_screen(ConfirmScreen(question, "Detach"), detach_asked)
+
+    @work(doing="detaching the cloud-init seed", group="details-seed")
+    def run_detach(self, host: Host, guest: Guest, delete_volume: bool) -> None:
+        try:
+            sentence = detach_seed(host, guest.uuid, delete_volume=delete_volume)
+        except KvmtuiError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        self.post_message(messages.ActionSucceeded(sentence))
+        self.load_seed(host, guest.uuid)
+
     # -- the guest's console, agent and limits ----------------------------------------
 
     def tool_target(self) -> tuple[Host, Guest] | None:
@@ -168,6 +293,10 @@ class DetailsScreen(GuestToolsScreen):
             return None if self.tool_reason(action) else True
         if action == "stats_period":
             return None if self.stats_period_reason() else True
+        if action == "detach_seed":
+            if self.seed is None:
+                return False  # shown only for a guest with a seed
+            return None if self.detach_seed_reason() else True
         return True
 
     # -- the balloon's statistics period ----------------------------------------------

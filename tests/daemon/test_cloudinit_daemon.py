@@ -32,10 +32,12 @@ import pycdlib
 import pytest
 
 from kvmtui.backend import cloudinit, create, seed, transfer
+from kvmtui.backend.addresses import read_addresses, read_user
 from kvmtui.backend.create_spec import GIB, DiskKind, DiskSpec, NewGuest, SeedSpec, VolumeRef
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry, JobState
+from kvmtui.backend.seed_detach import read_guest_seed
 from kvmtui.screens.new_guest import STEPS
 from tests.harness.cloudimage import CloudImage
 from tests.harness.guests import (
@@ -274,6 +276,21 @@ def test_ssh_with_the_seeded_key_runs_in_the_guest(cloud_guest: CloudGuest) -> N
         pytest.fail(f"{exc}: {last}", pytrace=False)
     assert result.stdout.strip() == cloud_guest.hostname
     print(f"ssh answered {time.monotonic() - cloud_guest.started:.1f} s after start")
+
+
+def test_the_details_ssh_line_is_the_one_that_works(
+    tcp_host: Host, cloud_guest: CloudGuest
+) -> None:
+    """What the details show (backend/addresses.py) over the remote connection: the
+    agent's address of the guest and ``ssh USER@ADDRESS`` with the user read back from
+    the seed — the line the ssh test above ran."""
+    uuid_ = cloud_guest.dom.UUIDString()
+    user = read_user(tcp_host, read_guest_seed(tcp_host, uuid_))
+    assert user == USER
+    found = read_addresses(tcp_host, uuid_, user)
+    assert found.source == "agent", found.notes
+    assert [a.address for a in found.addresses if a.family == 4] == [GUEST_ADDRESS]
+    assert found.ssh_line == f"ssh {USER}@{GUEST_ADDRESS}"
 
 
 def read_volume(host: Host, pool: str, name: str) -> bytes:

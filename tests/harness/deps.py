@@ -35,6 +35,9 @@ REQUIRED_PACKAGES: tuple[str, ...] = (
     "openssh-client",
     # kvmtui itself: cloud-init passwords are hashed by `openssl passwd -6`.
     "openssl",
+    # bench/create_bench.py only: virt-install --import is its baseline. kvmtui itself
+    # never runs virt-install (the wizard shows the equivalent line to keep).
+    "virtinst",
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")

@@ -23,7 +23,6 @@ from kvmtui.backend.create_spec import (
     SpecError,
     VolumeRef,
     check_mac,
-    check_name,
     check_spec,
     command_lines,
     domain_xml,
@@ -113,26 +112,6 @@ def test_an_os_without_virtio_gets_sata_disks() -> None:
     spec = cloud_spec(os=WINDOWS, firmware=Firmware.UEFI, seed=None)
     domain = Domain.from_xml(domain_xml(spec))
     assert {d.bus for d in domain.disks} == {"sata"}
-
-
-@pytest.mark.parametrize(
-    ("name", "sentence"),
-    [
-        ("", "needs a name"),
-        (" web", "begin or end with a blank"),
-        ("a/b", "must not contain '/'"),
-        ("a\nb", "control characters"),
-        ("x" * 201, "at most 200"),
-    ],
-)
-def test_names_libvirt_refuses_are_refused_with_a_sentence(name: str, sentence: str) -> None:
-    with pytest.raises(SpecError, match=sentence):
-        check_name(name)
-
-
-def test_names_libvirt_takes_are_taken() -> None:
-    for name in ("web-1", "db.primary", "x", "Ünïcode guest", "a:b+c"):
-        assert check_name(name) == name
 
 
 @pytest.mark.parametrize(
