@@ -264,9 +264,14 @@ class SetMemory(Change):
         if self.current_kib <= 0 or (self.maximum_kib is not None and self.maximum_kib <= 0):
             return "memory must be more than 0"
         if side is Side.LIVE and self.current_kib > (cfg.memory_max_live_kib or 0):
+            way = (
+                "plug a DIMM (+size) first"
+                if cfg.memory_hotplug is None
+                else "raise the maximum (saved) and restart"
+            )
             return (
                 f"{kib_text(self.current_kib)} is more than the running guest's maximum of "
-                f"{kib_text(cfg.memory_max_live_kib)}; raise the maximum (saved) and restart"
+                f"{kib_text(cfg.memory_max_live_kib)}; {way}"
             )
         most = self.maximum_kib or cfg.memory_max_kib or 0
         if side is Side.SAVED and self.current_kib > most:
