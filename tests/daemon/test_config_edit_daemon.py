@@ -134,7 +134,7 @@ def pool(pool_dir: Path) -> str:
 
 @pytest.fixture(scope="module")
 def network(daemon_uri: str) -> Iterator[str]:
-    """An isolated libvirt network (bridge kvmtui-tnet0, no forward, no addresses)."""
+    """An isolated libvirt network (a host bridge kvmtui-tnet0 with no uplink)."""
     with isolated_network(daemon_uri) as name:
         yield name
 
