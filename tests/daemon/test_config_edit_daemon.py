@@ -466,17 +466,18 @@ def test_a_cdrom_drive_added_with_its_controller_then_removed_and_disk_options(
     try:
         uuid_ = dom.UUIDString()
         assert "scsi" not in read_config(host, uuid_).controllers
-        added = apply_changes(host, uuid_, [AddCdrom("scsi")], Scope.CONFIG)
+        added = apply_changes(host, uuid_, [AddCdrom("scsi"), AddCdrom("sata")], Scope.CONFIG)
         assert added.ok and added.mismatches == (), added.text
         assert "a virtio-scsi controller" in added.applied[0]
         saved = Domain.from_xml(dom.XMLDesc(SAVED))
-        drive = saved.disk("sda")
+        drive, sata = saved.disk("sda"), saved.disk("sdb")
         assert drive is not None and drive.device == "cdrom" and drive.bus == "scsi"
+        assert sata is not None and sata.device == "cdrom" and sata.bus == "sata"
         assert "model='virtio-scsi'" in dom.XMLDesc(SAVED)
 
-        removed = apply_changes(host, uuid_, [RemoveCdrom("sda")], Scope.CONFIG)
+        removed = apply_changes(host, uuid_, [RemoveCdrom("sda"), RemoveCdrom("sdb")], Scope.CONFIG)
         assert removed.ok and removed.mismatches == (), removed.text
-        assert Domain.from_xml(dom.XMLDesc(SAVED)).disk("sda") is None
+        assert [d.target for d in Domain.from_xml(dom.XMLDesc(SAVED)).disks] == ["vda"]
 
         before = dom.XMLDesc(SAVED)
         with pytest.raises(ConfigRefused, match=SHARED_QCOW2):
