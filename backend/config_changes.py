@@ -20,7 +20,8 @@ from typing import ClassVar, TypeVar
 import libvirt
 
 from kvmtui.backend import errors, storage
-from kvmtui.backend.config_state import DiskView, GuestConfig, NicView
+from kvmtui.backend.agent import GuestAgent
+from kvmtui.backend.config_state import CACHE_MODES, DiskView, GuestConfig, NicView
 from kvmtui.backend.domain import Device, Domain
 from kvmtui.backend.domain.build import (
     BUS_PREFIX,
@@ -223,6 +224,26 @@ def _bring_online(dom: libvirt.virDomain, count: int) -> bool:
             time.sleep(0.2)
 
 
+def _online_memory(agent: GuestAgent) -> bool:
+    """A hot-plugged DIMM's memory blocks arrive offline in guests without a udev rule
+    (the tiny guest's kernel leaves them so, measured): bring them online through the
+    guest agent once the guest has seen them."""
+    deadline = time.monotonic() + ONLINE_WITHIN_S
+    while True:
+        try:
+            blocks = agent.command("online memory in", "guest-get-memory-blocks") or []
+            offline = [b["phys-index"] for b in blocks if not b.get("online")]
+            if offline:
+                wanted = [{"phys-index": index, "online": True} for index in offline]
+                agent.command("online memory in", "guest-set-memory-blocks", {"mem-blks": wanted})
+                return True
+        except errors.KvmtuiError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
 @dataclass(frozen=True)
 class SetMemory(Change):
     """Memory: ``current_kib`` (the balloon's target live, current memory at boot) and,
@@ -243,9 +264,14 @@ class SetMemory(Change):
         if self.current_kib <= 0 or (self.maximum_kib is not None and self.maximum_kib <= 0):
             return "memory must be more than 0"
         if side is Side.LIVE and self.current_kib > (cfg.memory_max_live_kib or 0):
+            way = (
+                "plug a DIMM (+size) first"
+                if cfg.memory_hotplug is None
+                else "raise the maximum (saved) and restart"
+            )
             return (
                 f"{kib_text(self.current_kib)} is more than the running guest's maximum of "
-                f"{kib_text(cfg.memory_max_live_kib)}; raise the maximum (saved) and restart"
+                f"{kib_text(cfg.memory_max_live_kib)}; {way}"
             )
         most = self.maximum_kib or cfg.memory_max_kib or 0
         if side is Side.SAVED and self.current_kib > most:
@@ -331,6 +357,64 @@ def _redefine(ctx: Ctx, edit: Callable[[Domain], None], what: str) -> Done:
     edit(domain)
     ctx.define(domain.to_xml())
     return Done(what, lambda: ctx.define(old))
+
+
+@dataclass(frozen=True)
+class AddDimm(Change):
+    """Memory hot-plug: a DIMM (``<memory model='dimm'>``) of ``size_kib`` on NUMA node 0,
+    live up to ``<maxMemory>`` and in the saved definition. ``*_before`` are filled when
+    planned, for the read-back."""
+
+    size_kib: int
+    live_before: int | None = None
+    saved_before: int | None = None
+    label: ClassVar[str] = "memory DIMM"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        now = cfg.memory_max_live_kib or cfg.memory_max_kib or 0
+        most = kib_text(cfg.memory_hotplug_kib)
+        return f"{kib_text(now)} of at most {most}", (
+            f"{kib_text(now + self.size_kib)} (+{kib_text(self.size_kib)} DIMM) of at most {most}"
+        )
+
+    def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
+        return [replace(self, live_before=cfg.memory_max_live_kib, saved_before=cfg.memory_max_kib)]
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.size_kib <= 0:
+            return "a DIMM needs a size more than 0"
+        if cfg.memory_hotplug is not None:
+            return f"{cfg.memory_hotplug}; the maximum changes in the saved definition only"
+        now = (cfg.memory_max_live_kib if side is Side.LIVE else cfg.memory_max_kib) or 0
+        if now + self.size_kib > (cfg.memory_hotplug_kib or 0):
+            return (
+                f"{kib_text(now)} and {kib_text(self.size_kib)} more is over the guest's "
+                f"<maxMemory> of {kib_text(cfg.memory_hotplug_kib)}"
+            )
+        if side is Side.LIVE and cfg.dimms_live >= (cfg.memory_slots or 0):
+            return f"all {cfg.memory_slots} memory slots of the running guest are taken"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        xml = (
+            "<memory model='dimm'><target>"
+            f"<size unit='KiB'>{self.size_kib}</size><node>0</node></target></memory>"
+        )
+        done = _attach(ctx, side, xml, f"a {kib_text(self.size_kib)} DIMM")
+        if side is Side.LIVE:
+            online = _online_memory(GuestAgent(ctx.host, ctx.before.uuid, limit_s=5.0))
+            done.what += (
+                ", online in the guest"
+                if online
+                else ", not brought online (the guest agent did not)"
+            )
+        return done
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        before = self.live_before if side is Side.LIVE else self.saved_before
+        got = after.memory_max_live_kib if side is Side.LIVE else after.memory_max_kib
+        wanted = (before or 0) + self.size_kib
+        return None if got == wanted else f"memory reads back as {kib_text(got)} ({side.text})"
 
 
 # -- boot -----------------------------------------------------------------------------
@@ -569,8 +653,45 @@ def _gone(ctx: Ctx, what: str) -> errors.OperationError:
     )
 
 
+class _Device(Change):
+    """A change that adds or removes one disk or NIC: ``what`` names it ("disk vdb"),
+    ``view`` finds it in a configuration."""
+
+    @property
+    def what(self) -> str:
+        raise NotImplementedError
+
+    def view(self, cfg: GuestConfig) -> DiskView | NicView | None:
+        raise NotImplementedError
+
+
+class _Attached(_Device):
+    """Attaching: read back, the device is on the side."""
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        return None if _on(self.view(after), side) else f"{self.what} is not there ({side.text})"
+
+
+class _Detached(_Device):
+    """Detaching: the device must be on the side; its element is sent back on undo."""
+
+    def element(self, domain: Domain) -> Device | None:
+        raise NotImplementedError
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        return _missing(self.view(cfg), side, self.what)
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        return _detach(ctx, side, self.element(ctx.domain(side)), self.what)
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        if _on(self.view(after), side):
+            return f"{self.what} is still there ({side.text}): the guest has not let go"
+        return None
+
+
 @dataclass(frozen=True)
-class AttachDisk(Change):
+class AttachDisk(_Attached):
     kind: SourceKind
     source: str  # a volume name (NEW, VOLUME) or a host path (PATH)
     pool: str | None = None
@@ -629,34 +750,36 @@ class AttachDisk(Change):
         )
         return disk.xml()
 
+    @property
+    def what(self) -> str:
+        return f"disk {self.target}"
+
+    def view(self, cfg: GuestConfig) -> DiskView | None:
+        return cfg.disk(self.target or "")
+
     def apply(self, ctx: Ctx, side: Side) -> Done:
         what = f"{self.target} ({self.source_text})"
         return _attach(ctx, side, self.element_xml(ctx), what)
 
-    def check_back(self, after: GuestConfig, side: Side) -> str | None:
-        there = _on(after.disk(self.target or ""), side)
-        return None if there else f"disk {self.target} is not there ({side.text})"
-
 
 @dataclass(frozen=True)
-class DetachDisk(Change):
+class DetachDisk(_Detached):
     target: str
     label: ClassVar[str] = "disk"
 
+    @property
+    def what(self) -> str:
+        return f"disk {self.target}"
+
+    def view(self, cfg: GuestConfig) -> DiskView | None:
+        return cfg.disk(self.target)
+
+    def element(self, domain: Domain) -> Device | None:
+        return domain.disk(self.target)
+
     def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
         disk = cfg.disk(self.target)
-        return f"{self.target}: {disk.source if disk else '?'}", "(detached)"
-
-    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
-        return _missing(cfg.disk(self.target), side, f"disk {self.target}")
-
-    def apply(self, ctx: Ctx, side: Side) -> Done:
-        return _detach(ctx, side, ctx.domain(side).disk(self.target), self.target)
-
-    def check_back(self, after: GuestConfig, side: Side) -> str | None:
-        if _on(after.disk(self.target), side):
-            return f"disk {self.target} is still there ({side.text}): the guest has not let go"
-        return None
+        return f"{self.target}: {(disk.source or '(empty)') if disk else '?'}", "(detached)"
 
 
 @dataclass(frozen=True)
@@ -714,11 +837,166 @@ class ChangeMedia(Change):
         return None
 
 
+@dataclass(frozen=True)
+class SetDiskOptions(Change):
+    """A disk's cache mode (one of CACHE_MODES), shareable and read-only; None keeps one.
+    Saved only: libvirt cannot change them in a running guest."""
+
+    target: str
+    cache: str | None = None
+    shareable: bool | None = None
+    readonly: bool | None = None
+    label: ClassVar[str] = "disk options"
+    sides: ClassVar[frozenset[Side]] = SAVED_ONLY
+
+    def wanted(self, disk: DiskView) -> DiskView:
+        return replace(
+            disk,
+            cache=disk.cache if self.cache is None else self.cache,
+            shareable=disk.shareable if self.shareable is None else self.shareable,
+            readonly=disk.readonly if self.readonly is None else self.readonly,
+        )
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        disk = cfg.disk(self.target)
+        if disk is None:
+            return f"{self.target}: ?", "?"
+        later = "; after a restart (libvirt cannot change these live)" if cfg.active else ""
+        new = self.wanted(disk).options_text
+        return f"{self.target}: {disk.options_text}", f"{self.target}: {new}{later}"
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        disk = cfg.disk(self.target)
+        missing = _missing(disk, side, f"disk {self.target}")
+        if missing or disk is None:
+            return missing
+        if self.cache is not None and self.cache not in CACHE_MODES:
+            return f"'{self.cache}' is not a cache mode ({', '.join(CACHE_MODES)})"
+        if disk.cdrom and self.readonly is False:
+            return "a CD-ROM drive is always read-only"
+        new = self.wanted(disk)
+        if new.shareable and not new.readonly and disk.format == "qcow2":
+            return SHARED_QCOW2
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        what = f"disk {self.target} options (saved)"
+        return _redefine(ctx, self._edit, what)
+
+    def _edit(self, domain: Domain) -> None:
+        disk = domain.disk(self.target)
+        if disk is None:
+            raise ValueError(f"the saved definition has no disk {self.target}")
+        if self.cache is not None:
+            disk.cache = None if self.cache == "default" else self.cache
+        if self.shareable is not None:
+            disk.shareable = self.shareable
+        if self.readonly is not None:
+            disk.readonly = self.readonly
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        disk = after.disk(self.target)
+        if disk is None:
+            return f"disk {self.target} is gone"
+        wanted = self.wanted(disk)
+        if self.cache == "default":
+            wanted = replace(wanted, cache=None)
+        if disk.options_text != wanted.options_text:
+            return f"disk {self.target} reads back as {disk.options_text}"
+        return None
+
+
+#: Why a writable shareable qcow2 disk is refused before libvirt: libvirt 9.0 refuses it
+#: whatever the cache mode (none or writeback alike: "shared access for disk 'vda' requires
+#: use of supported storage format", measured).
+SHARED_QCOW2 = (
+    "libvirt shares a writable disk only in raw format, whatever the cache mode; make it "
+    "raw or read-only"
+)
+
+#: The buses a new CD-ROM drive can go on.
+CDROM_BUSES = ("scsi", "sata")
+
+
+@dataclass(frozen=True)
+class AddCdrom(Change):
+    """A new CD-ROM drive on SCSI (with a virtio-scsi controller added when the guest
+    has no SCSI controller) or SATA, empty or holding ``media`` (a host path). Saved only:
+    these buses take no new drive while the guest runs."""
+
+    bus: str = "scsi"
+    media: str | None = None
+    target: str | None = None  # picked free when planned
+    label: ClassVar[str] = "new CD-ROM drive"
+    sides: ClassVar[frozenset[Side]] = SAVED_ONLY
+
+    def controller_needed(self, cfg: GuestConfig) -> bool:
+        return self.bus == "scsi" and "scsi" not in cfg.controllers
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        target = self.target or f"{BUS_PREFIX.get(self.bus, '?')}?"
+        extra = "; + virtio-scsi controller" if self.controller_needed(cfg) else ""
+        later = "; after a restart" if cfg.active else ""
+        return "-", f"{target} ({self.bus}): {self.media or '(empty)'}{extra}{later}"
+
+    def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
+        target = free_target(self.bus, taken) if self.bus in CDROM_BUSES else "?"
+        taken.add(target)
+        return [replace(self, target=target)]
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        if self.bus not in CDROM_BUSES:
+            return f"a new CD-ROM drive goes on {' or '.join(CDROM_BUSES)}, not '{self.bus}'"
+        if self.media is not None and not self.media.startswith("/"):
+            return f"'{self.media}' is not an absolute host path"
+        return None
+
+    def apply(self, ctx: Ctx, side: Side) -> Done:
+        extra = " and a virtio-scsi controller" if self.controller_needed(ctx.before) else ""
+        return _redefine(ctx, self._edit, f"added CD-ROM drive {self.target}{extra} (saved)")
+
+    def _edit(self, domain: Domain) -> None:
+        types = {d.element.get("type") for d in domain.devices if d.element.tag == "controller"}
+        if self.bus == "scsi" and "scsi" not in types:
+            domain.add_device("<controller type='scsi' model='virtio-scsi'/>")
+        drive = new_disk(
+            source=self.media, target=self.target or "", bus=self.bus, device="cdrom"
+        )
+        domain.add_device(drive.element)
+
+    def check_back(self, after: GuestConfig, side: Side) -> str | None:
+        drive = after.disk(self.target or "")
+        there = drive is not None and drive.cdrom and drive.saved
+        return None if there else f"CD-ROM drive {self.target} is not there ({side.text})"
+
+
+@dataclass(frozen=True)
+class RemoveCdrom(DetachDisk):
+    """Remove a CD-ROM drive from the saved definition (gone after a restart)."""
+
+    label: ClassVar[str] = "remove CD-ROM drive"
+    sides: ClassVar[frozenset[Side]] = SAVED_ONLY
+
+    @property
+    def what(self) -> str:
+        return f"CD-ROM drive {self.target}"
+
+    def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
+        old, new = super().old_new(cfg)
+        return old, f"{new[:-1]}, after a restart)" if cfg.active else new
+
+    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
+        drive = cfg.disk(self.target)
+        if drive is not None and not drive.cdrom:
+            return f"{self.target} is not a CD-ROM drive; detach it as a disk"
+        return super().refuse(cfg, side)
+
+
 # -- NICs -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class AttachNic(Change):
+class AttachNic(_Attached):
     kind: str  # network, bridge, direct
     source: str
     model: str = "virtio"
@@ -744,33 +1022,36 @@ class AttachNic(Change):
             return f"the guest already has a NIC {self.mac}"
         return None
 
+    @property
+    def what(self) -> str:
+        return f"NIC {self.mac}"
+
+    def view(self, cfg: GuestConfig) -> NicView | None:
+        return cfg.nic(self.mac or "")
+
     def apply(self, ctx: Ctx, side: Side) -> Done:
         nic = new_interface(self.kind, self.source, model=self.model, mac=self.mac or "")
-        return _attach(ctx, side, nic.xml(), f"NIC {self.mac}")
-
-    def check_back(self, after: GuestConfig, side: Side) -> str | None:
-        there = _on(after.nic(self.mac or ""), side)
-        return None if there else f"NIC {self.mac} is not there ({side.text})"
+        return _attach(ctx, side, nic.xml(), self.what)
 
 
 @dataclass(frozen=True)
-class DetachNic(Change):
+class DetachNic(_Detached):
     mac: str
     label: ClassVar[str] = "NIC"
+
+    @property
+    def what(self) -> str:
+        return f"NIC {self.mac}"
+
+    def view(self, cfg: GuestConfig) -> NicView | None:
+        return cfg.nic(self.mac)
+
+    def element(self, domain: Domain) -> Device | None:
+        return domain.interface(self.mac)
 
     def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
         nic = cfg.nic(self.mac)
         return f"{self.mac}: {nic.kind if nic else '?'} {nic.source if nic else ''}", "(detached)"
-
-    def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
-        return _missing(cfg.nic(self.mac), side, f"NIC {self.mac}")
-
-    def apply(self, ctx: Ctx, side: Side) -> Done:
-        return _detach(ctx, side, ctx.domain(side).interface(self.mac), f"NIC {self.mac}")
-
-    def check_back(self, after: GuestConfig, side: Side) -> str | None:
-        there = _on(after.nic(self.mac), side)
-        return f"NIC {self.mac} is still there ({side.text})" if there else None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ Built in a worker from the domain model; the parsed documents stay in the backen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import libvirt
 
@@ -17,6 +19,9 @@ from kvmtui.backend.domain.layout import parse_for
 from kvmtui.backend.host import Host
 
 READ = "read the configuration of"
+
+#: QEMU's disk cache modes (``<driver cache=...>``); "default" leaves it to the hypervisor.
+CACHE_MODES = ("none", "writethrough", "writeback", "directsync", "unsafe", "default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,17 @@ class DiskView:
     live: bool  # in the running guest
     saved: bool  # in the saved definition
     boot_order: int | None
+    cache: str | None = None  # the saved definition's (None: the hypervisor's default)
+    shareable: bool = False  # the saved definition's
+
+    @property
+    def options_text(self) -> str:
+        """Read-only, shareable and cache mode in words: "read-only, cache none"."""
+        words = ["read-only"] if self.readonly else []
+        if self.shareable:
+            words.append("shareable")
+        words.append(f"cache {self.cache or 'default'}")
+        return ", ".join(words)
 
     @property
     def cdrom(self) -> bool:
@@ -87,6 +103,20 @@ class GuestConfig:
     nics: tuple[NicView, ...]
     pools: tuple[str, ...] = ()  # running storage pools
     networks: tuple[str, ...] = ()  # libvirt networks
+    memory_hotplug_kib: int | None = None  # <maxMemory>: the most DIMMs can bring it to
+    memory_slots: int | None = None  # <maxMemory slots=...>
+    numa_cells: int = 0
+    dimms_live: int = 0  # DIMMs in the running guest (each takes a slot)
+    controllers: tuple[str, ...] = ()  # the saved definition's controller types (scsi...)
+
+    @property
+    def memory_hotplug(self) -> str | None:
+        """Why memory cannot be hot-plugged into this guest, or None when it can."""
+        if not self.memory_hotplug_kib or not self.memory_slots:
+            return "memory hot-plug is not configured (no <maxMemory slots=...>)"
+        if self.numa_cells < 1:
+            return "memory hot-plug needs a NUMA cell (<cpu><numa>), and the guest has none"
+        return None
 
     def disk(self, target: str) -> DiskView | None:
         return next((d for d in self.disks if d.target == target), None)
@@ -116,55 +146,62 @@ class GuestConfig:
         return self.cpu_mode or "(hypervisor default)"
 
 
-def _disk_views(live: Domain | None, saved: Domain | None) -> tuple[DiskView, ...]:
-    def by_target(domain: Domain | None) -> dict[str, Disk]:
-        return {d.target: d for d in domain.disks if d.target} if domain is not None else {}
+V = TypeVar("V")
 
-    live_disks, saved_disks = by_target(live), by_target(saved)
-    views = []
-    for target in dict.fromkeys([*live_disks, *saved_disks]):
-        disk = live_disks.get(target) or saved_disks[target]
-        kept = saved_disks.get(target)
-        views.append(
-            DiskView(
-                target=target,
-                device=disk.device or "disk",
-                bus=disk.bus,
-                source=disk.source_text,
-                saved_source=kept.source_text if kept is not None else None,
-                format=disk.format,
-                readonly=disk.readonly,
-                live=target in live_disks,
-                saved=target in saved_disks,
-                boot_order=(kept or disk).boot_order,
-            )
+
+def _sides(
+    live: Domain | None, saved: Domain | None, of: Callable[[Domain], dict[str, V]]
+) -> Iterator[tuple[str, V, V | None, V | None]]:
+    """Each device by its key, running ones first: (key, the one shown (running if
+    there), the running one, the saved one)."""
+    live_ones = of(live) if live is not None else {}
+    saved_ones = of(saved) if saved is not None else {}
+    for key in dict.fromkeys([*live_ones, *saved_ones]):
+        running, kept = live_ones.get(key), saved_ones.get(key)
+        shown = running if running is not None else kept
+        assert shown is not None
+        yield key, shown, running, kept
+
+
+def _disk_views(live: Domain | None, saved: Domain | None) -> tuple[DiskView, ...]:
+    def by_target(domain: Domain) -> dict[str, Disk]:
+        return {d.target: d for d in domain.disks if d.target}
+
+    return tuple(
+        DiskView(
+            target=target,
+            device=disk.device or "disk",
+            bus=disk.bus,
+            source=disk.source_text,
+            saved_source=kept.source_text if kept is not None else None,
+            format=disk.format,
+            readonly=(kept or disk).readonly,
+            live=running is not None,
+            saved=kept is not None,
+            boot_order=(kept or disk).boot_order,
+            cache=(kept or disk).cache,
+            shareable=(kept or disk).shareable,
         )
-    return tuple(views)
+        for target, disk, running, kept in _sides(live, saved, by_target)
+    )
 
 
 def _nic_views(live: Domain | None, saved: Domain | None) -> tuple[NicView, ...]:
-    def by_mac(domain: Domain | None) -> dict[str, Interface]:
-        if domain is None:
-            return {}
+    def by_mac(domain: Domain) -> dict[str, Interface]:
         return {n.mac.lower(): n for n in domain.interfaces if n.mac}
 
-    live_nics, saved_nics = by_mac(live), by_mac(saved)
-    views = []
-    for mac in dict.fromkeys([*live_nics, *saved_nics]):
-        nic = live_nics.get(mac) or saved_nics[mac]
-        kept = saved_nics.get(mac)
-        views.append(
-            NicView(
-                mac=mac,
-                kind=nic.type or "?",
-                source=nic.source,
-                model=nic.model,
-                link_live=live_nics[mac].link_up if mac in live_nics else None,
-                link_saved=kept.link_up if kept is not None else None,
-                boot_order=(kept or nic).boot_order,
-            )
+    return tuple(
+        NicView(
+            mac=mac,
+            kind=nic.type or "?",
+            source=nic.source,
+            model=nic.model,
+            link_live=running.link_up if running is not None else None,
+            link_saved=kept.link_up if kept is not None else None,
+            boot_order=(kept or nic).boot_order,
         )
-    return tuple(views)
+        for mac, nic, running, kept in _sides(live, saved, by_mac)
+    )
 
 
 def config_of(
@@ -207,6 +244,13 @@ def config_of(
         nics=_nic_views(live, saved),
         pools=pools,
         networks=networks,
+        memory_hotplug_kib=main.max_memory_kib,
+        memory_slots=main.max_memory_slots,
+        numa_cells=main.numa_cells,
+        dimms_live=len(live.dimms) if live is not None else 0,
+        controllers=tuple(
+            d.element.get("type") or "" for d in main.devices if d.element.tag == "controller"
+        ),
     )
 
 

@@ -21,16 +21,21 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from kvmtui.backend import storage
 from kvmtui.backend.config_changes import (
+    CDROM_BUSES,
+    AddCdrom,
+    AddDimm,
     AttachDisk,
     AttachNic,
     Change,
     ChangeMedia,
     DetachDisk,
     DetachNic,
+    RemoveCdrom,
     Rename,
     SetAutostart,
     SetBoot,
     SetCpuMode,
+    SetDiskOptions,
     SetLink,
     SetMemory,
     SetText,
@@ -38,7 +43,7 @@ from kvmtui.backend.config_changes import (
     kib_text,
 )
 from kvmtui.backend.config_edit import ConfigRefused, Outcome, apply_changes, plan_changes
-from kvmtui.backend.config_state import GuestConfig, read_config
+from kvmtui.backend.config_state import CACHE_MODES, GuestConfig, read_config
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope
@@ -55,7 +60,9 @@ from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.workers import work
 
 _SCOPES = (Scope.BOTH, Scope.LIVE, Scope.CONFIG)
-_CHANGING = frozenset({"change", "attach_disk", "attach_nic", "detach", "eject", "link"})
+_CHANGING = frozenset(
+    {"change", "attach_disk", "attach_nic", "add_cdrom", "detach", "eject", "link"}
+)
 
 
 @dataclass
@@ -112,6 +119,8 @@ def rows_of(config: GuestConfig) -> list[tuple[str, str, str, str]]:
                 (disk.saved_source or "(empty)") if disk.saved else "",
             )
         )
+        if not disk.cdrom and disk.saved:
+            rows.append((f"opts:{disk.target}", f"{disk.target} options", "", disk.options_text))
     rows.append(("#nics", "NICs", "", ""))
     for nic in config.nics:
         where = ", ".join(p for p in (f"{nic.kind} {nic.source or ''}".strip(), nic.model) if p)
@@ -154,6 +163,7 @@ class ConfigEditorScreen(Screen[None]):
         Binding("enter", "change", "Change", tooltip="Change the selected setting."),
         Binding("a", "attach_disk", "Attach disk", tooltip="A new thin volume, a volume, a path."),
         Binding("n", "attach_nic", "Attach NIC", tooltip="On a network, a bridge or a device."),
+        Binding("c", "add_cdrom", "Add CD-ROM", show=False, tooltip="A new drive (saved)."),
         Binding("d", "detach", "Detach", tooltip="Detach the selected disk or NIC (asks first)."),
         Binding("x", "eject", "Eject", show=False, tooltip="Empty the selected CD-ROM drive."),
         Binding("l", "link", "Link up/down", show=False, tooltip="The selected NIC's link."),
@@ -397,11 +407,16 @@ class ConfigEditorScreen(Screen[None]):
             )
         elif key == "memory":
             now = config.memory_live_kib or config.memory_saved_kib
+            plug = (
+                f"+128M plugs a DIMM, live up to {kib_text(config.memory_hotplug_kib)}."
+                if config.memory_hotplug is None
+                else f"The maximum changes in the saved definition only: {config.memory_hotplug}."
+            )
             self._ask(
-                "Memory (now, or now/max; M or G):",
+                "Memory (now, or now/max, or +DIMM; M or G):",
                 f"{_typed(now)}/{_typed(config.memory_max_kib)}",
                 _memory,
-                "Live: the balloon; the maximum changes in the saved definition.",
+                f"Live: the balloon. {plug}",
             )
         elif key == "cpu":
             self._ask(
@@ -434,6 +449,15 @@ class ConfigEditorScreen(Screen[None]):
                 "",
                 lambda text: _media(target, text),
             )
+        elif key.startswith("opts:"):
+            target = key.removeprefix("opts:")
+            disk = config.disk(target)
+            self._ask(
+                f"Options of disk {target} (saved; read-only, shareable, cache MODE):",
+                disk.options_text if disk else "",
+                lambda text: _disk_options(target, text),
+                f"Cache modes: {', '.join(CACHE_MODES)}. Libvirt changes these at the next boot.",
+            )
         elif key.startswith("nic:"):
             self.action_link()
         elif key.startswith("disk:"):
@@ -459,17 +483,35 @@ class ConfigEditorScreen(Screen[None]):
 
         self.app.push_screen(AttachNicScreen(self.config), chosen)
 
+    def action_add_cdrom(self) -> None:
+        if self.config is None or self.disabled_reason("add_cdrom"):
+            return
+        self._ask(
+            f"New CD-ROM drive: bus ({' or '.join(CDROM_BUSES)}), then an ISO path if any:",
+            "scsi",
+            _new_cdrom,
+            "Saved definition: the guest sees it after a restart. SCSI without a controller "
+            "gets a virtio-scsi one.",
+        )
+
     def action_detach(self) -> None:
         config, key = self.config, self.selected_key or ""
         if config is None or self.disabled_reason("detach"):
             return
-        if key.startswith("disk:"):
+        if self._cdrom(key):
+            target = key.removeprefix("disk:")
+            question = (
+                f"Remove CD-ROM drive {target} from '{config.name}'? It goes from the saved "
+                "definition (after a restart); x ejects its disc instead."
+            )
+            change: Change = RemoveCdrom(target)
+        elif key.startswith("disk:"):
             target = key.removeprefix("disk:")
             question = (
                 f"Detach disk {target} from '{config.name}'? If the guest still uses it, "
                 "writes it has not flushed are lost. Its volume or file is kept."
             )
-            change: Change = DetachDisk(target)
+            change = DetachDisk(target)
         else:
             mac = key.removeprefix("nic:")
             question = f"Detach NIC {mac} from '{config.name}'? The guest loses that link."
@@ -570,7 +612,9 @@ def _vcpus(text: str) -> SetVcpus:
         raise ValueError(f"'{text}' is not a number of vCPUs like 2 or 2/4") from None
 
 
-def _memory(text: str) -> SetMemory:
+def _memory(text: str) -> SetMemory | AddDimm:
+    if text.startswith("+"):
+        return AddDimm(_memory_kib(text[1:]))
     now, _, most = text.partition("/")
     if not now.strip():
         raise ValueError("type an amount like 512M or 1G/2G")
@@ -601,3 +645,26 @@ def _media(target: str, text: str) -> ChangeMedia:
     if slash and pool and volume and "/" not in volume:
         return ChangeMedia(target, volume, pool=pool)
     return ChangeMedia(target, text)
+
+
+def _disk_options(target: str, text: str) -> SetDiskOptions:
+    """``read-only, shareable, cache none`` (as the row shows them): a word left out is
+    off; no cache word keeps the cache mode."""
+    readonly = shareable = False
+    cache: str | None = None
+    for word in (w.strip().lower() for w in text.split(",") if w.strip()):
+        if word in ("read-only", "readonly"):
+            readonly = True
+        elif word == "shareable":
+            shareable = True
+        elif word.startswith("cache "):
+            cache = word.removeprefix("cache ").strip()
+        else:
+            raise ValueError(f"'{word}' is not read-only, shareable or cache MODE")
+    return SetDiskOptions(target, cache=cache, shareable=shareable, readonly=readonly)
+
+
+def _new_cdrom(text: str) -> AddCdrom:
+    """``scsi``, ``sata /isos/x.iso``."""
+    bus, _, media = text.partition(" ")
+    return AddCdrom(bus=bus or "scsi", media=media.strip() or None)

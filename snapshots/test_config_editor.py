@@ -65,3 +65,32 @@ def test_config_editor_preview(snap_compare, size) -> None:
         await pilot.pause()
 
     assert snap_compare(build_app(URI, stats=False), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_config_editor_saved_device_changes_preview(snap_compare, size) -> None:
+    """db-replica (shut off): vda's options row was changed to "cache writeback", a new
+    SCSI CD-ROM drive with /isos/tools.iso was added (c), and its SATA CD-ROM sda marked
+    for removal (d). The preview lists "disk options" (now "vda: cache default", after
+    "vda: cache writeback"), "new CD-ROM drive" (after "sdb (scsi): /isos/tools.iso; +
+    virtio-scsi controller") and "remove CD-ROM drive" (now "sda: (empty)", after
+    "(detached)"), each going to "saved"."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        editor = await open_config_editor(pilot, "db-replica")
+        keys = [row.key.value for row in editor.table.ordered_rows]
+        editor.table.move_cursor(row=keys.index("opts:vda"))
+        await pilot.press("enter")
+        await answer(pilot, "cache writeback")
+        await pilot.press("c")
+        await answer(pilot, "scsi /isos/tools.iso")
+        editor.table.move_cursor(row=keys.index("disk:sda"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: pilot.app.screen is not editor, "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(editor.pending) == 3, "three pending changes")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen), "preview")
+        await pilot.pause()
+
+    assert snap_compare(build_app(URI, stats=False), terminal_size=size, run_before=run_before)

@@ -94,6 +94,8 @@ class Domain(XmlNode):
     description = Prop("description", STR)
     memory_kib = Memory("memory")  # the maximum at boot
     current_memory_kib = Memory("currentMemory")  # what the balloon leaves it at boot
+    max_memory_kib = Memory("maxMemory")  # memory hot-plug: the most DIMMs can bring it to
+    max_memory_slots = Prop("maxMemory/@slots", INT)
     vcpus_max = Prop("vcpu", INT)
     vcpus_current_attr = Prop("vcpu/@current", INT)  # absent: as many as vcpus_max
     cpu_mode = Prop("cpu/@mode", STR)  # host-passthrough, host-model, custom, maximum
@@ -183,6 +185,16 @@ class Domain(XmlNode):
         """The devices of one known kind (``Disk``...), in document order."""
         tag = next(tag for tag, known in DEVICE_CLASSES.items() if known is cls)
         return self.children(f"devices/{tag}", cls)
+
+    @property
+    def numa_cells(self) -> int:
+        """How many NUMA cells ``<cpu><numa>`` defines (memory hot-plug needs one)."""
+        return len(self.element.findall("cpu/numa/cell"))
+
+    @property
+    def dimms(self) -> tuple[Device, ...]:
+        """The hot-pluggable memory devices (``<memory model='dimm'>``)."""
+        return tuple(d for d in self.devices if d.element.tag == "memory")
 
     @property
     def disks(self) -> tuple[Disk, ...]:

@@ -23,14 +23,20 @@ import pytest
 
 from kvmtui.backend.agent import GuestAgent
 from kvmtui.backend.config_changes import (
+    SHARED_QCOW2,
+    AddCdrom,
+    AddDimm,
     AttachDisk,
     AttachNic,
     ChangeMedia,
     DetachDisk,
+    DetachNic,
+    RemoveCdrom,
     Rename,
     SetAutostart,
     SetBoot,
     SetCpuMode,
+    SetDiskOptions,
     SetLink,
     SetMemory,
     SetText,
@@ -47,6 +53,7 @@ from tests.conftest import TEST_GUEST_PREFIX
 from tests.harness.guests import define_guest, destroy_and_undefine, wait_for_agent
 from tests.harness.image import GuestImage
 from tests.hosts import started_host
+from tests.networks import isolated_network
 from tests.pools import dir_pool
 
 pytestmark = [pytest.mark.daemon, pytest.mark.guest]
@@ -57,10 +64,26 @@ LABEL = "KVMTUI_CONFIG"
 DEADLINE_S = 30.0
 
 
-def _define(conn: libvirt.virConnect, image: GuestImage, *, start: bool) -> libvirt.virDomain:
+HOTPLUG_MIB = 512  # <maxMemory> of the booted guest: room for DIMMs over its 256 MiB
+
+
+def _define(
+    conn: libvirt.virConnect, image: GuestImage, *, start: bool, hotplug: bool = False
+) -> libvirt.virDomain:
     name = f"{TEST_GUEST_PREFIX}cfg-{uuid.uuid4().hex[:6]}"
     dom = define_guest(conn, name, image, vcpus=2, start=False)
-    domain = Domain.from_xml(dom.XMLDesc(SAVED))
+    xml = dom.XMLDesc(SAVED)
+    if hotplug:  # memory hot-plug: <maxMemory slots> and one NUMA cell holding the memory
+        xml = xml.replace(
+            "<memory unit='KiB'>",
+            f"<maxMemory slots='2' unit='MiB'>{HOTPLUG_MIB}</maxMemory><memory unit='KiB'>",
+            1,
+        ).replace(
+            "</os>",
+            "</os><cpu><numa><cell id='0' cpus='0-1' memory='256' unit='MiB'/></numa></cpu>",
+            1,
+        )
+    domain = Domain.from_xml(xml)
     domain.set_vcpus(1, 2)
     domain.add_device("<controller type='scsi' model='virtio-scsi'/>")
     domain.add_device(
@@ -82,7 +105,7 @@ def conn(daemon_uri: str) -> Iterator[libvirt.virConnect]:
 
 @pytest.fixture(scope="module")
 def guest(conn: libvirt.virConnect, guest_image: GuestImage) -> Iterator[libvirt.virDomain]:
-    dom = _define(conn, guest_image, start=True)
+    dom = _define(conn, guest_image, start=True, hotplug=True)
     try:
         wait_for_agent(dom, 60)
         yield dom
@@ -107,6 +130,13 @@ def pool_dir(daemon_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module")
 def pool(pool_dir: Path) -> str:
     return pool_dir.name
+
+
+@pytest.fixture(scope="module")
+def network(daemon_uri: str) -> Iterator[str]:
+    """An isolated libvirt network (a host bridge kvmtui-tnet0 with no uplink)."""
+    with isolated_network(daemon_uri) as name:
+        yield name
 
 
 def _agent(host: Host, dom: libvirt.virDomain) -> GuestAgent:
@@ -278,6 +308,55 @@ def test_nic_link_down_then_up_sets_the_guests_carrier(
     _until(carrier, lambda c: c == "1", "carrier after link up")
 
 
+def _net_devices(host: Host, dom: libvirt.virDomain) -> set[str]:
+    return set(_sh(host, dom, "ls /sys/class/net").split())
+
+
+def test_a_nic_attached_live_on_an_isolated_network_shows_in_the_guest_then_goes(
+    host: Host, guest: libvirt.virDomain, network: str
+) -> None:
+    uuid_ = guest.UUIDString()
+    assert "eth0" in _net_devices(host, guest) and "eth1" not in _net_devices(host, guest)
+    outcome = apply_changes(host, uuid_, [AttachNic("network", network)], Scope.LIVE)
+    assert outcome.ok and outcome.mismatches == (), outcome.text
+    assert outcome.after is not None
+    new = [nic for nic in outcome.after.nics if nic.source == network]
+    assert len(new) == 1 and new[0].live and not new[0].saved and new[0].model == "virtio"
+    mac = new[0].mac
+    _until(lambda: _net_devices(host, guest), lambda d: "eth1" in d, "eth1 in the guest")  # type: ignore[operator]
+    assert _sh(host, guest, "cat /sys/class/net/eth1/address").strip() == mac
+
+    detached = apply_changes(host, uuid_, [DetachNic(mac)], Scope.LIVE)
+    assert detached.ok, detached.text
+    _until(lambda: _net_devices(host, guest), lambda d: "eth1" not in d, "eth1 gone")  # type: ignore[operator]
+    _until(
+        lambda: Domain.from_xml(guest.XMLDesc(0)).interface(mac),
+        lambda nic: nic is None,
+        "the NIC gone from the running definition",
+    )
+
+
+def test_a_dimm_plugged_live_shows_in_the_guests_memory(
+    host: Host, guest: libvirt.virDomain
+) -> None:
+    uuid_ = guest.UUIDString()
+    before = read_config(host, uuid_)
+    assert before.memory_hotplug is None and before.memory_hotplug_kib == HOTPLUG_MIB * 1024
+    total_before = _mem_total_kib(host, guest)
+    outcome = apply_changes(host, uuid_, [AddDimm(128 * 1024)], Scope.LIVE)
+    assert outcome.ok and outcome.mismatches == (), outcome.text
+    assert outcome.after is not None and outcome.after.dimms_live == 1
+    assert outcome.after.memory_max_live_kib == (before.memory_max_live_kib or 0) + 128 * 1024
+    _until(
+        lambda: _mem_total_kib(host, guest),
+        lambda kib: kib >= total_before + 120 * 1024,  # type: ignore[operator]
+        "MemTotal after the DIMM",
+    )
+    # Over <maxMemory>: refused before libvirt, in one sentence.
+    with pytest.raises(ConfigRefused, match=r"over the guest's <maxMemory> of 512 MiB"):
+        apply_changes(host, uuid_, [AddDimm(256 * 1024)], Scope.LIVE)
+
+
 def _title(dom: libvirt.virDomain, flags: int) -> str | None:
     try:
         return str(dom.metadata(libvirt.VIR_DOMAIN_METADATA_TITLE, None, flags))
@@ -349,6 +428,7 @@ def test_saved_only_edits_of_a_shut_off_guest_are_read_back(
             SetBoot((CDROM, "vda", mac), menu=True),
             SetText("description", "edited by the test"),
             SetAutostart(True),
+            SetDiskOptions("vda", cache="writeback"),
             Rename(new_name),
         ]
         with pytest.raises(ConfigRefused, match="only its saved configuration"):
@@ -366,9 +446,49 @@ def test_saved_only_edits_of_a_shut_off_guest_are_read_back(
             "edited by the test", True, new_name
         )  # fmt: skip
         assert conn.lookupByUUIDString(uuid_).name() == new_name
+        vda = Domain.from_xml(dom.XMLDesc(SAVED)).disk("vda")
+        assert vda is not None and vda.cache == "writeback"
+        assert after.disk("vda").options_text == "cache writeback"  # type: ignore[union-attr]
     finally:
         with contextlib.suppress(libvirt.libvirtError):
             dom.setAutostart(0)
+        destroy_and_undefine(dom)
+
+
+def test_a_cdrom_drive_added_with_its_controller_then_removed_and_disk_options(
+    host: Host, conn: libvirt.virConnect, guest_image: GuestImage
+) -> None:
+    """A guest without a SCSI controller (never started): the new drive brings a
+    virtio-scsi one in the same definition; removed again; a writable shareable qcow2 is
+    refused before libvirt, a read-only one is kept."""
+    name = f"{TEST_GUEST_PREFIX}cfg-{uuid.uuid4().hex[:6]}"
+    dom = define_guest(conn, name, guest_image, start=False)
+    try:
+        uuid_ = dom.UUIDString()
+        assert "scsi" not in read_config(host, uuid_).controllers
+        added = apply_changes(host, uuid_, [AddCdrom("scsi"), AddCdrom("sata")], Scope.CONFIG)
+        assert added.ok and added.mismatches == (), added.text
+        assert "a virtio-scsi controller" in added.applied[0]
+        saved = Domain.from_xml(dom.XMLDesc(SAVED))
+        drive, sata = saved.disk("sda"), saved.disk("sdb")
+        assert drive is not None and drive.device == "cdrom" and drive.bus == "scsi"
+        assert sata is not None and sata.device == "cdrom" and sata.bus == "sata"
+        assert "model='virtio-scsi'" in dom.XMLDesc(SAVED)
+
+        removed = apply_changes(host, uuid_, [RemoveCdrom("sda"), RemoveCdrom("sdb")], Scope.CONFIG)
+        assert removed.ok and removed.mismatches == (), removed.text
+        assert [d.target for d in Domain.from_xml(dom.XMLDesc(SAVED)).disks] == ["vda"]
+
+        before = dom.XMLDesc(SAVED)
+        with pytest.raises(ConfigRefused, match=SHARED_QCOW2):
+            apply_changes(host, uuid_, [SetDiskOptions("vda", shareable=True)], Scope.CONFIG)
+        assert dom.XMLDesc(SAVED) == before
+        shared = SetDiskOptions("vda", cache="none", shareable=True, readonly=True)
+        kept = apply_changes(host, uuid_, [shared], Scope.CONFIG)
+        assert kept.ok and kept.mismatches == (), kept.text
+        assert kept.after is not None
+        assert kept.after.disk("vda").options_text == "read-only, shareable, cache none"  # type: ignore[union-attr]
+    finally:
         destroy_and_undefine(dom)
 
 
@@ -377,11 +497,14 @@ def test_saved_only_changes_appear_after_a_restart(
 ) -> None:
     uuid_ = guest.UUIDString()
     attach = AttachDisk(SourceKind.NEW, "config-saved.qcow2", pool=pool, size="32M")
-    outcome = apply_changes(host, uuid_, [SetVcpus(2), attach], Scope.CONFIG)
+    changes = [SetVcpus(2), attach, AddCdrom("scsi")]
+    outcome = apply_changes(host, uuid_, changes, Scope.CONFIG)
     assert outcome.ok and outcome.mismatches == (), outcome.text
     assert outcome.after is not None
     saved_disk = outcome.after.disk("vdb")
     assert saved_disk is not None and saved_disk.saved and not saved_disk.live
+    drive = outcome.after.disk("sdb")  # the next free SCSI target after the drive sda
+    assert drive is not None and drive.cdrom and drive.saved and not drive.live
     assert guest.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_CONFIG) == 2
     assert "vdb" not in _block_devices(host, guest)
 
@@ -392,3 +515,10 @@ def test_saved_only_changes_appear_after_a_restart(
     assert guest.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE) == 2
     _until(lambda: _online(host, guest), lambda n: n == 2, "vCPUs online after the restart")
     _until(lambda: _block_devices(host, guest), lambda d: "vdb" in d, "vdb after the restart")  # type: ignore[operator]
+    _sh(host, guest, "for m in $(cat /etc/modules.cdrom); do insmod /lib/modules/$m.ko; done")
+    _until(
+        lambda: _block_devices(host, guest),
+        lambda d: {"sr0", "sr1"} <= d,  # type: ignore[operator]
+        "both CD-ROM drives after the restart",
+    )
+

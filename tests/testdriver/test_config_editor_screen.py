@@ -7,7 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import node_uri
-from kvmtui.backend.config_changes import ChangeMedia, DetachDisk
+from kvmtui.backend.config_changes import (
+    AddCdrom,
+    ChangeMedia,
+    DetachDisk,
+    RemoveCdrom,
+    SetDiskOptions,
+)
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.config_editor import ConfigEditorScreen
 from kvmtui.screens.config_forms import PreviewScreen
@@ -126,3 +132,55 @@ async def test_a_guest_stopped_elsewhere_is_read_again() -> None:
             pilot, lambda: editor.config is not None and not editor.config.active, "re-read"
         )
         assert editor.scope is Scope.CONFIG
+
+
+@run_async
+async def test_disk_options_a_new_cdrom_drive_and_removing_one_are_saved_changes() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_config_editor(pilot, "db-replica")  # shut off, a SATA CD-ROM
+        row = editor.table.get_row_at(_row(editor, "opts:vda"))
+        assert "cache default" in str(row[2])
+        editor.table.move_cursor(row=_row(editor, "opts:vda"))
+        await pilot.press("enter")
+        await answer(pilot, "cache writeback, fast")
+        status = str(editor.query_one("#config-status").render())
+        assert "'fast' is not read-only, shareable or cache MODE. Nothing added." in status
+        assert editor.pending == []
+        await pilot.press("enter")
+        await answer(pilot, "cache writeback")
+        await pilot.press("c")
+        await answer(pilot, "ide")  # refused: a new drive goes on SCSI or SATA
+        status = str(editor.query_one("#config-status").render())
+        assert "goes on scsi or sata, not 'ide'. Nothing was changed." in status
+        await pilot.press("c")
+        await answer(pilot, "scsi /isos/tools.iso")
+        editor.table.move_cursor(row=_row(editor, "disk:sda"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Remove CD-ROM drive sda" in app.screen.question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(editor.pending) == 3, "three pending changes")
+        assert editor.pending == [
+            SetDiskOptions("vda", cache="writeback", shareable=False, readonly=False),
+            AddCdrom("scsi", "/isos/tools.iso"),
+            RemoveCdrom("sda"),
+        ]
+        pending = str(editor.query_one("#config-pending").render())
+        assert "disk options: vda: cache default -> vda: cache writeback" in pending
+        new = "new CD-ROM drive: - -> sd? (scsi): /isos/tools.iso; + virtio-scsi controller"
+        assert new in pending
+
+
+@run_async
+async def test_a_dimm_where_memory_hot_plug_is_not_configured_is_refused_with_why() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_config_editor(pilot, GUEST)
+        editor.table.move_cursor(row=_row(editor, "memory"))
+        await pilot.press("enter")
+        await answer(pilot, "+128M")
+        status = str(editor.query_one("#config-status").render())
+        assert "memory hot-plug is not configured" in status
+        assert "the maximum changes in the saved definition only" in status
+        assert editor.pending == []

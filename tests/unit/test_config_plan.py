@@ -9,13 +9,17 @@ import random
 import pytest
 
 from kvmtui.backend.config_changes import (
+    AddCdrom,
+    AddDimm,
     AttachDisk,
     AttachNic,
     ChangeMedia,
     CreateVolume,
+    RemoveCdrom,
     Rename,
     SetAutostart,
     SetBoot,
+    SetDiskOptions,
     SetMemory,
     SetVcpus,
     Side,
@@ -26,6 +30,7 @@ from kvmtui.backend.config_state import GuestConfig, config_of
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.domain.build import free_target, new_disk, new_interface, new_mac
 from kvmtui.backend.throttle import Scope
+from kvmtui.screens.config_editor import _disk_options
 
 XML = """<domain type='qemu'>
   <name>web</name>
@@ -167,3 +172,97 @@ def test_what_the_cdrom_question_reads() -> None:
     assert _media("sda", "isos/a.iso") == ChangeMedia("sda", "a.iso", pool="isos")
     with pytest.raises(ConfigRefused, match="not an absolute host path or a pool/volume"):
         plan_changes(config(), [_media("sda", "a.iso")], Scope.LIVE)
+
+
+HOTPLUG_XML = XML.replace(
+    "<memory unit='MiB'>512</memory>",
+    "<maxMemory slots='2' unit='MiB'>1024</maxMemory><memory unit='MiB'>512</memory>",
+).replace(
+    "<os>", "<cpu><numa><cell id='0' cpus='0-1' memory='512' unit='MiB'/></numa></cpu><os>"
+)
+
+
+def test_a_dimm_goes_live_only_where_memory_hot_plug_is_configured() -> None:
+    hotplug = Domain.from_xml(HOTPLUG_XML)
+    cfg = config_of("h", "u", hotplug, Domain.from_xml(HOTPLUG_XML), autostart=False)
+    assert cfg.memory_hotplug is None and (cfg.memory_hotplug_kib, cfg.memory_slots) == (
+        1024 * 1024, 2
+    )  # fmt: skip
+    steps = plan_changes(cfg, [AddDimm(256 * 1024)], Scope.BOTH)
+    assert [s.side for s in steps] == [Side.LIVE, Side.SAVED]
+    assert steps[0].change.old_new(cfg) == (
+        "512 MiB of at most 1 GiB", "768 MiB (+256 MiB DIMM) of at most 1 GiB"
+    )  # fmt: skip
+    with pytest.raises(ConfigRefused, match=r"over the guest's <maxMemory> of 1 GiB\. Nothing"):
+        plan_changes(cfg, [AddDimm(768 * 1024)], Scope.LIVE)
+    # No <maxMemory>: the maximum stays saved-only, and the refusal says why.
+    unconfigured = r"memory hot-plug is not configured .*saved definition only"
+    with pytest.raises(ConfigRefused, match=unconfigured):
+        plan_changes(config(), [AddDimm(128 * 1024)], Scope.LIVE)
+    cell = "<cell id='0' cpus='0-1' memory='512' unit='MiB'/>"
+    no_numa = Domain.from_xml(HOTPLUG_XML.replace(cell, ""))
+    cfg = config_of("h", "u", no_numa, no_numa, autostart=False)
+    assert cfg.memory_hotplug is not None and "needs a NUMA cell" in cfg.memory_hotplug
+
+
+def test_disk_options_are_saved_only_and_refused_in_one_sentence() -> None:
+    cfg = config()
+    disk = cfg.disk("vda")
+    assert disk is not None and disk.options_text == "cache default"
+    change = SetDiskOptions("vda", cache="writeback", shareable=False, readonly=True)
+    assert sides(cfg, [change], Scope.BOTH) == [("disk options", Side.SAVED)]
+    old, new = change.old_new(cfg)
+    assert old == "vda: cache default"
+    assert new == (
+        "vda: read-only, cache writeback; after a restart (libvirt cannot change these live)"
+    )
+    with pytest.raises(ConfigRefused, match="this changes only in the saved configuration"):
+        plan_changes(cfg, [change], Scope.LIVE)
+    refusals = {
+        SetDiskOptions("vda", cache="fast"): "'fast' is not a cache mode",
+        SetDiskOptions("sda", readonly=False): "a CD-ROM drive is always read-only",
+        SetDiskOptions("vdz", cache="none"): "the guest has no disk vdz",
+    }
+    for refused, why in refusals.items():
+        with pytest.raises(ConfigRefused, match=why):
+            plan_changes(cfg, [refused], Scope.CONFIG)
+    qcow2 = config_of(
+        "h", "u", None, Domain.from_xml(XML.replace("<source file='/d/a.qcow2'/>",
+        "<driver name='qemu' type='qcow2'/><source file='/d/a.qcow2'/>")), autostart=False,
+    )  # fmt: skip
+    with pytest.raises(ConfigRefused, match="libvirt shares a writable disk only in raw format"):
+        plan_changes(qcow2, [SetDiskOptions("vda", shareable=True)], Scope.CONFIG)
+    plan_changes(qcow2, [SetDiskOptions("vda", shareable=True, readonly=True)], Scope.CONFIG)
+
+
+def test_the_disk_options_question_reads_the_rows_words() -> None:
+    assert _disk_options("vdb", "read-only, shareable, cache none") == SetDiskOptions(
+        "vdb", cache="none", shareable=True, readonly=True
+    )
+    assert _disk_options("vdb", "") == SetDiskOptions("vdb", shareable=False, readonly=False)
+    with pytest.raises(ValueError, match="'fast' is not read-only"):
+        _disk_options("vdb", "fast")
+
+
+def test_a_new_cdrom_drive_gets_a_free_target_and_a_controller_when_scsi_has_none() -> None:
+    cfg = config()
+    steps = plan_changes(cfg, [AddCdrom("scsi"), AddCdrom("sata", "/isos/a.iso")], Scope.BOTH)
+    assert [(s.change.target, s.side) for s in steps] == [  # type: ignore[attr-defined]
+        ("sdb", Side.SAVED), ("sdc", Side.SAVED)
+    ]  # fmt: skip
+    assert steps[1].change.old_new(cfg) == ("-", "sdc (sata): /isos/a.iso; after a restart")
+    bare = Domain.from_xml(XML.replace("<disk type='file' device='cdrom'>", "<!--").replace(
+        "<readonly/></disk>", "-->"))  # fmt: skip
+    bare_cfg = config_of("h", "u", None, bare, autostart=False)
+    assert "scsi" not in bare_cfg.controllers
+    new = plan_changes(bare_cfg, [AddCdrom("scsi")], Scope.CONFIG)[0].change
+    assert new.old_new(bare_cfg)[1] == "sda (scsi): (empty); + virtio-scsi controller"
+    edited = Domain.from_xml(bare.to_xml())
+    new._edit(edited)  # type: ignore[attr-defined]
+    assert 'model="virtio-scsi"' in edited.to_xml().replace("'", '"')
+    assert edited.disk("sda") is not None and edited.disk("sda").device == "cdrom"  # type: ignore[union-attr]
+    with pytest.raises(ConfigRefused, match="goes on scsi or sata, not 'ide'"):
+        plan_changes(cfg, [AddCdrom("ide")], Scope.CONFIG)
+    with pytest.raises(ConfigRefused, match="vda is not a CD-ROM drive; detach it as a disk"):
+        plan_changes(cfg, [RemoveCdrom("vda")], Scope.CONFIG)
+    assert sides(cfg, [RemoveCdrom("sda")], Scope.BOTH) == [("remove CD-ROM drive", Side.SAVED)]
