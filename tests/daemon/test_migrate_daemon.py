@@ -173,7 +173,12 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
         await pilot.press("p")
         await wait_for(pilot, lambda: "answered" in output(agent), "the agent's answer", 30)
         screen.action_migrate()  # m of the list, below the open panel
-        await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), "the dialog")
+        # Composed, not only pushed (no key press waited for it).
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, MigrateDialog) and app.screen.is_mounted,
+            "the dialog",
+        )
         dialog = app.screen
         assert isinstance(dialog, MigrateDialog)
         from textual.widgets import Checkbox
