@@ -402,11 +402,44 @@ def test_preflight_lists_every_problem_in_one_sentence_each(
     dom = guest_factory(start=False)
     conn = libvirt.openReadOnly(daemon2_uri)
     try:
-        problems = preflight(source, dom.UUIDString(), Destination(DEST, daemon2_uri, True, conn),
-                             MigrationOptions(live=True))  # fmt: skip
+        found = preflight(source, dom.UUIDString(), Destination(DEST, daemon2_uri, True, conn),
+                          MigrationOptions(live=True))  # fmt: skip
     finally:
         conn.close()
+    problems = found.problems
+    assert found.warnings == []  # its disk is in the shared pool there: checked, not warned
     assert problems[0] == (f"The connection to {DEST} is read-only: migrating to it needs a "
                            "read-write connection.")  # fmt: skip
     assert any(p.startswith("The guest is not running") for p in problems)
     assert all(p.count(". ") <= 1 for p in problems)
+
+
+def test_preflight_warns_of_a_disk_no_destination_pool_covers(
+    source: Host, daemon2_uri: str, host2: libvirt.virConnect, daemon_uri: str,
+    guest_image: GuestImage,
+) -> None:  # fmt: skip
+    """A disk in a directory no pool on the destination covers: libvirt cannot look
+    there, so the pre-flight warns (shared storage at the same path is needed) instead of
+    refusing or passing in silence."""
+    from kvmtui.backend.migrate import preflight
+
+    name = f"{TEST_GUEST_PREFIX}{uuid.uuid4().hex[:8]}"
+    elsewhere = f"/var/lib/kvmtui-no-pool/{name}.qcow2"  # never created: defining needs no file
+    xml = guest_xml(name, guest_image, domain_type="qemu", memory_mib=128, vcpus=1,
+                    disk=Path(elsewhere))  # fmt: skip
+    conn, dest = libvirt.open(daemon_uri), libvirt.open(daemon2_uri)
+    dom = conn.defineXML(xml)
+    try:
+        found = preflight(source, dom.UUIDString(), Destination(DEST, daemon2_uri, False, dest),
+                          OFFLINE)  # fmt: skip
+        assert found.problems == []
+        assert found.warnings == [
+            f"Disk vda ({elsewhere}) cannot be checked on {DEST} (no storage pool there covers "
+            "/var/lib/kvmtui-no-pool): it must be shared storage at the same path, or choose "
+            "copy storage."
+        ]
+        assert _gone(host2, name)
+    finally:
+        dom.undefine()
+        conn.close()
+        dest.close()
