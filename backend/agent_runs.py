@@ -102,6 +102,20 @@ class AgentRuns:
         ).start()
         return run
 
+    def hand_over(self, uuid: str, other: AgentRuns) -> None:
+        """The guest moved to another host (a migration): its last run goes to that host's
+        store, unless the guest already has one there."""
+        if other is self:
+            return
+        with self._lock:
+            run = self._runs.pop(uuid, None)
+        if run is None:
+            return
+        with other._lock:
+            if uuid not in other._runs:
+                other._runs[uuid] = run
+                other._evict()
+
     def _evict(self) -> None:
         finished = [uuid for uuid, run in self._runs.items() if not run.running]
         while len(self._runs) > self.max_guests and finished:

@@ -1,13 +1,19 @@
-"""Ring buffers of recent figures per guest and per host, small enough for 10,000 guests.
+"""Recent figures per guest and per host, small enough for 10,000 guests.
 
-Every guest shares its host's timeline: tick ``t`` is row ``t % capacity`` of each
-guest's one ``array('f')`` (float32, all metrics of a row side by side). Unknown is
-stored as NaN and read back as None. A guest's buffer is allocated on its first known
-value, so shut-off guests cost only a dictionary entry.
+Every guest shares its host's timeline of tick numbers. A guest keeps its readings, not
+a row per tick: each reading is the guest's metrics side by side (``array('f')``,
+float32) and the span of ticks it covers, from the tick after the reading before (its
+rates average over every tick since then) to the tick it was read. A tick no reading
+covers is a gap, and unknown is stored as NaN; both read back as None. Readings that
+end before the kept ticks are dropped as new ones come, and a guest's readings are
+allocated on its first known value, so shut-off guests cost only a dictionary entry.
 
-Memory: ``capacity * len(GUEST_METRICS) * 4`` bytes per guest with figures, 4.8 KB at
-the defaults (48 MB for 10,000 busy guests). float32 keeps 7 significant digits, plenty
-for a graph and a min/max readout.
+Memory: about ``len(GUEST_METRICS) * 4 + 8`` bytes per reading. A guest read every
+tick (shown in the list) keeps ``capacity`` readings, 6.4 KB at the defaults; an
+off-screen guest on a big host is read once a round of slices (20 ticks, the poller's
+``SLICE_ROUND``) and keeps about ten, some 0.6 KB with its arrays. Before, every guest
+held a ring of ``capacity`` rows (4.8 KB): 46 MiB at 10,000 busy guests instead of
+about 6. float32 keeps 7 significant digits, plenty for a graph and a min/max readout.
 
 A :class:`HostHistory` is written by its poller thread and read by the UI thread; each
 public method holds the lock and reads return fresh tuples.
@@ -18,6 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -79,14 +86,21 @@ class Series:
         return max(known) if known else None
 
 
-class _Rows:
-    """A ring of rows of ``width`` float32 values, indexed by the host's tick number."""
+class _Readings:
+    """The readings of one guest (or of the host) that reach into the kept ticks:
+    reading ``k`` covers ticks ``firsts[k]`` to ``lasts[k]`` and holds ``width`` values
+    at ``data[k * width:]``. Both tick arrays are increasing, spans never overlap."""
 
-    __slots__ = ("data", "last_tick")
+    __slots__ = ("data", "firsts", "lasts")
 
-    def __init__(self, capacity: int, width: int) -> None:
-        self.data = array("f", [_NAN]) * (capacity * width)
-        self.last_tick = -1
+    def __init__(self) -> None:
+        self.firsts = array("i")
+        self.lasts = array("i")
+        self.data = array("f")
+
+    @property
+    def last_tick(self) -> int:
+        return self.lasts[-1] if self.lasts else -1
 
 
 class HostHistory:
@@ -99,8 +113,8 @@ class HostHistory:
         self._lock = threading.Lock()
         self._tick = -1
         self._walls = array("d", [_NAN]) * capacity
-        self._host = _Rows(capacity, len(HOST_METRICS))
-        self._guests: dict[str, _Rows] = {}
+        self._host = _Readings()
+        self._guests: dict[str, _Readings] = {}
 
     # -- writing (the poller thread) --------------------------------------------------
 
@@ -141,24 +155,22 @@ class HostHistory:
                     rates.net_tx_bps,
                 )
                 present.add(rates.uuid)
-                rows = self._guests.get(rates.uuid)
-                if rows is None:
+                readings = self._guests.get(rates.uuid)
+                if readings is None:
                     if all(v is None for v in values):
                         continue  # nothing known yet: allocate nothing
-                    rows = self._guests[rates.uuid] = _Rows(self.capacity, width)
-                    rows.last_tick = tick - 1  # born all NaN: no gap to clear
+                    # Born now: it may fill back to a reading made while values were unknown.
+                    readings = self._guests[rates.uuid] = _Readings()
                 fill_from = known_since(rates.uuid) if known_since is not None else None
-                if fill_from is not None and rows.last_tick == tick - 1 and fill_from < tick:
-                    rows.last_tick = min(rows.last_tick, fill_from)  # born now: fill back too
-                self._write(rows, tick, width, values, fill_from)
+                self._write(readings, tick, width, values, fill_from)
             sums = totals.values() if totals is not None else _guest_sums(guests)
             self._write(self._host, tick, len(HOST_METRICS), _host_values(host, sums))
             if tick % self.capacity == self.capacity - 1:
                 # Once a lap: forget guests gone for a whole lap (undefined elsewhere).
                 gone = [
                     uuid
-                    for uuid, rows in self._guests.items()
-                    if uuid not in present and tick - rows.last_tick >= self.capacity
+                    for uuid, readings in self._guests.items()
+                    if uuid not in present and tick - readings.last_tick >= self.capacity
                 ]
                 for uuid in gone:
                     del self._guests[uuid]
@@ -166,42 +178,26 @@ class HostHistory:
 
     def _write(
         self,
-        rows: _Rows,
+        readings: _Readings,
         tick: int,
         width: int,
         values: Iterable[float | int | None],
         fill_from: int | None = None,
     ) -> None:
-        data = rows.data
-        cap = self.capacity
-        row = array("f", [_NAN if v is None else v for v in values])
-        start = (tick % cap) * width
-        data[start : start + width] = row
-        first_missed = max(rows.last_tick + 1, tick - cap + 1)
-        if first_missed < tick:
-            # Ticks this guest missed since its last write: the values of this reading
-            # where they average over those ticks too, else gaps (not old data). Each
-            # part is one or two runs of the ring (it may wrap), written at C speed: a
-            # sliced guest misses 19 ticks of 20.
-            averaged_from = fill_from + 1 if fill_from is not None else tick
-            split = min(max(averaged_from, first_missed), tick)
-            if split > first_missed:
-                self._fill(data, first_missed, split, _nan_row(width), width)
-            if tick > split:
-                self._fill(data, split, tick, row, width)
-        rows.last_tick = tick
-
-    def _fill(
-        self, data: array[float], first: int, end: int, row: array[float], width: int
-    ) -> None:
-        """Ticks ``first`` to ``end`` (excluded, fewer than ``capacity``) get ``row``."""
-        cap = self.capacity
-        count = end - first
-        at = first % cap
-        head = min(count, cap - at)
-        data[at * width : (at + head) * width] = row * head
-        if count > head:
-            data[: (count - head) * width] = row * (count - head)
+        """Add the reading of ``tick``. It covers the ticks since ``fill_from`` (its rates
+        average over them) that no earlier reading covers; the others it missed stay gaps
+        (not old data). Readings that end before the kept ticks are dropped."""
+        lasts = readings.lasts
+        first = fill_from + 1 if fill_from is not None else tick
+        if lasts:
+            first = max(first, lasts[-1] + 1)
+        readings.firsts.append(min(first, tick))
+        lasts.append(tick)
+        readings.data.extend(array("f", [_NAN if v is None else v for v in values]))
+        oldest = tick - self.capacity + 1
+        if lasts[0] < oldest:
+            gone = bisect_left(lasts, oldest)
+            del readings.firsts[:gone], lasts[:gone], readings.data[: gone * width]
 
     def forget(self, uuid: str) -> None:
         with self._lock:
@@ -230,11 +226,11 @@ class HostHistory:
         """One guest's metric over the kept ticks (all None if nothing known)."""
         index = _GUEST_INDEX[metric]
         with self._lock:
-            rows = self._guests.get(uuid)
+            readings = self._guests.get(uuid)
             ticks = self._kept_ticks()
-            if rows is None:
+            if readings is None:
                 return Series((None,) * len(ticks))
-            return Series(self._read(rows, ticks, len(GUEST_METRICS), index))
+            return Series(_read(readings, ticks, len(GUEST_METRICS), index))
 
     def guest_tail(self, uuid: str, metric: str, count: int) -> tuple[float | None, ...]:
         """The last ``count`` values of one guest's metric (a list row's sparkline)."""
@@ -242,44 +238,51 @@ class HostHistory:
         with self._lock:
             kept = self._kept_ticks()
             ticks = kept[-count:] if count > 0 else kept[:0]
-            rows = self._guests.get(uuid)
-            if rows is None:
+            readings = self._guests.get(uuid)
+            if readings is None:
                 return (None,) * len(ticks)
-            return self._read(rows, ticks, len(GUEST_METRICS), index)
+            return _read(readings, ticks, len(GUEST_METRICS), index)
 
     def host(self, metric: str) -> Series:
         index = _HOST_INDEX[metric]
         with self._lock:
-            return Series(self._read(self._host, self._kept_ticks(), len(HOST_METRICS), index))
+            return Series(_read(self._host, self._kept_ticks(), len(HOST_METRICS), index))
 
     def _kept_ticks(self) -> range:
         return range(max(0, self._tick - self.capacity + 1), self._tick + 1)
 
-    def _read(self, rows: _Rows, ticks: range, width: int, index: int) -> tuple[float | None, ...]:
-        """``ticks`` (consecutive, fewer than ``capacity``) of one metric: one or two
-        strided slices of the ring (it may wrap), at C speed; ticks after the row's
-        last write are unknown."""
-        cap, data = self.capacity, rows.data
-        known = max(0, min(ticks.stop, rows.last_tick + 1) - ticks.start)
-        values: list[float] = []
-        if known:
-            at = ticks.start % cap
-            head = min(known, cap - at)
-            values = data[at * width + index : (at + head) * width : width].tolist()
-            if known > head:
-                values += data[index : (known - head) * width : width].tolist()
-        out = [None if v != v else v for v in values]  # NaN is the only value != itself
-        return (*out, *(None,) * (len(ticks) - known))
-
     def nbytes(self) -> int:
-        """Bytes held by the buffers (not counting dictionary overhead)."""
+        """Bytes held by the arrays' items (not counting object and dictionary overhead)."""
         with self._lock:
-            arrays = [self._walls, self._host.data, *(r.data for r in self._guests.values())]
+            held = [self._host, *self._guests.values()]
+            arrays = [self._walls, *(a for r in held for a in (r.firsts, r.lasts, r.data))]
             return sum(a.itemsize * len(a) for a in arrays)
 
 
-def _nan_row(width: int) -> array[float]:
-    return array("f", [_NAN]) * width
+def _read(readings: _Readings, ticks: range, width: int, index: int) -> tuple[float | None, ...]:
+    """``ticks`` (consecutive, within the kept ones) of one metric: each reading's value
+    over the part of its span among them; None in gaps, where unknown, and after the
+    last reading."""
+    start, stop = ticks.start, ticks.stop
+    firsts, lasts, data = readings.firsts, readings.lasts, readings.data
+    begin = bisect_left(lasts, start)
+    count = len(lasts) - begin
+    if count and lasts[-1] < stop and lasts[-1] - firsts[begin] + 1 == count:
+        # A reading a tick, no gap (a guest shown in the list): one strided slice.
+        values = data[begin * width + index :: width].tolist()
+        head, tail = firsts[begin] - start, stop - 1 - lasts[-1]
+        known = [None if v != v else v for v in values]  # NaN is the only value != itself
+        return (*(None,) * head, *known, *(None,) * tail)
+    out: list[float | None] = [None] * len(ticks)
+    for k in range(begin, len(lasts)):
+        first = firsts[k]
+        if first >= stop:
+            break
+        value = data[k * width + index]
+        if value == value:  # NaN is the only value != itself
+            lo, hi = max(first, start), min(lasts[k] + 1, stop)
+            out[lo - start : hi - start] = [value] * (hi - lo)
+    return tuple(out)
 
 
 _Sums = tuple[int, float | None, float | None, float | None, float | None]

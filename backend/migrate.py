@@ -25,7 +25,7 @@ from kvmtui.backend import uri as uris
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobContext, JobRegistry, JobView
-from kvmtui.backend.migrate_check import Destination, check, disks_of, pool_over
+from kvmtui.backend.migrate_check import Destination, Preflight, check, disks_of, pool_over
 from kvmtui.backend.migrate_figures import FigureLog, MigrationFigures
 from kvmtui.backend.migrate_options import CopyStorage, MigrationOptions, flags_of, params_of
 from kvmtui.backend.storage import volume_xml
@@ -59,8 +59,9 @@ def typed_destination(uri: str, *, readonly: bool) -> Iterator[Destination]:
             conn.close()
 
 
-def preflight(host: Host, uuid: str, dest: Destination, options: MigrationOptions) -> list[str]:
-    """The pre-flight's sentences ([] when the migration can go ahead)."""
+def preflight(host: Host, uuid: str, dest: Destination, options: MigrationOptions) -> Preflight:
+    """The pre-flight's sentences: refusals (none when the migration can go ahead) and
+    warnings."""
     dom = host.domain(uuid, "check the migration of")
     try:
         return check(host.label, host.readonly, dom, dest, options)
@@ -160,7 +161,7 @@ def _run(ctx: JobContext, mig: Migration, dest: Destination) -> str:
             f"{dest.label} is read-only. Connect to it read-write to migrate there.",
             host=dest.label, guest=mig.name, action=action,
         )  # fmt: skip
-    problems = preflight(host, mig.uuid, dest, options)
+    problems = preflight(host, mig.uuid, dest, options).problems  # warnings: seen in the dialog
     if problems:
         raise MigrationRefused(" ".join(problems), host=host.label, guest=mig.name)
     ctx.check_cancel()

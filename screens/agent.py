@@ -139,6 +139,11 @@ RUN_TICK_S = 0.25
 
 READ_ONLY_REASON = "the connection is read-only (libvirt allows the agent only read-write)"
 
+#: After its guest leaves this host, how long the panel waits for another host to list it
+#: running (a migration's destination reports it about when the source lets it go).
+FOLLOW_WAIT_S = 15.0
+_RUNNING = frozenset({GuestState.RUNNING, GuestState.BLOCKED})
+
 FROZEN_WARNING = (
     "FROZEN: the guest's filesystems are frozen. Writes inside the guest block until "
     "you thaw them (u); most agent commands are refused meanwhile."
@@ -192,6 +197,11 @@ class AgentScreen(Screen[None]):
         self.runs = runs_of(host)
         self._run_shown = False  # the output box shows the guest's run (not another answer)
         self._run_timer: Timer | None = None
+        self._name: str = self.agent.guest_name
+        #: The host the guest migrated from (the panel followed it), or None.
+        self.moved_from: str | None = None
+        #: Waiting for the guest, undefined here, to show up running on another host.
+        self._gone_timer: Timer | None = None
 
     @property
     def guest_key(self) -> str:
@@ -199,7 +209,10 @@ class AgentScreen(Screen[None]):
 
     @property
     def guest_name(self) -> str:
-        return self.agent.guest_name
+        cached = self.host.guest(self.guest_uuid)
+        if cached is not None:
+            self._name = cached.name  # kept: once the guest leaves, the host forgets it
+        return self._name
 
     # -- layout -------------------------------------------------------------------------
 
@@ -330,6 +343,12 @@ class AgentScreen(Screen[None]):
         else:
             text.append("Agent state unknown", style="bold yellow")
             text.append(": libvirt does not report it; commands are tried anyway.")
+        if self.moved_from is not None:
+            text.append(
+                f"\nFollowed the guest from {self.moved_from} to {self.host.label} "
+                "(it migrated); the answers below were kept.",
+                style="cyan",
+            )
         if self.panel is not None and state not in (AgentState.CONNECTED, None):
             text.append("\nThe values below were read while the agent was connected.", "dim")
         if self.host.readonly:
@@ -343,7 +362,12 @@ class AgentScreen(Screen[None]):
     # -- live updates (forwarded by the app) ----------------------------------------------
 
     def on_guest_updated(self, message: messages.GuestUpdated) -> None:
-        self._follow(message.guest)
+        guest = message.guest
+        if guest.uuid == self.guest_uuid and guest.host != self.host.label:
+            if guest.state in _RUNNING and self._left_here():
+                self._follow_elsewhere()  # it arrived after leaving (a migration)
+            return
+        self._follow(guest)
 
     def on_guests_loaded(self, message: messages.GuestsLoaded) -> None:
         """After a reconnect the host reloads every guest, agent state included."""
@@ -365,16 +389,71 @@ class AgentScreen(Screen[None]):
             state = AgentState.CONNECTED if guest.agent_connected else AgentState.DISCONNECTED
         if state is self.state:
             return
+        if state is AgentState.NOT_RUNNING and self._follow_elsewhere():
+            return  # stopped here, running elsewhere: migrated without leaving its definition
         self._set_state(state)
         if state is AgentState.CONNECTED and not self.host.readonly:
             self.load_panel()
 
     def on_guest_removed(self, message: messages.GuestRemoved) -> None:
-        if message.key == self.guest_key:
-            self._set_state(AgentState.NOT_RUNNING)
-            self.query_one("#agent-state", Static).update(
-                Text("The guest is no longer defined on this host.", style="bold red")
+        if message.key != self.guest_key or self._follow_elsewhere():
+            return
+        self._set_state(AgentState.NOT_RUNNING)
+        self.query_one("#agent-state", Static).update(
+            Text(
+                f"The guest is no longer defined on {self.host.label}; looking for it on "
+                "the other hosts (a migration)…",
+                style="bold yellow",
             )
+        )
+        if self._gone_timer is None:
+            self._gone_timer = self.set_timer(FOLLOW_WAIT_S, self._gone)
+
+    def _left_here(self) -> bool:
+        """The guest is no longer defined or no longer running on the panel's host."""
+        here = self.host.guest(self.guest_uuid)
+        return here is None or not here.state.active
+
+    def _follow_elsewhere(self) -> bool:
+        """Switch to another host that lists the guest running (it migrated there);
+        whether one did."""
+        hosts: Sequence[Host] = getattr(self.app, "hosts", ())
+        for host in hosts:
+            guest = host.guest(self.guest_uuid) if host is not self.host else None
+            if guest is not None and guest.state in _RUNNING:
+                self._switch_to(host)
+                return True
+        return False
+
+    def _switch_to(self, dest: Host) -> None:
+        """The panel now asks the guest's agent on ``dest``; what it shows is kept, the
+        guest's program run goes along."""
+        if self._gone_timer is not None:
+            self._gone_timer.stop()
+            self._gone_timer = None
+        name, source = self.guest_name, self.host
+        self.runs.hand_over(self.guest_uuid, runs_of(dest))
+        self.host, self.runs, self.moved_from = dest, runs_of(dest), source.label
+        self.agent = GuestAgent(dest, self.guest_uuid, limit_s=self.agent.limit_s)
+        self._name = name
+        self.query_one("#agent-heading", Static).update(self._heading())
+        self.notify(
+            f"'{name}' moved from {source.label} to {dest.label}: the agent panel follows it."
+        )
+        self._set_state(None)
+        self.load()
+
+    def _gone(self) -> None:
+        """No other host listed the guest running in time: it is gone."""
+        self._gone_timer = None
+        if self.host.guest(self.guest_uuid) is not None or self._follow_elsewhere():
+            return
+        text = (
+            f"The guest '{self._name}' is gone: it is no longer defined on {self.host.label} "
+            "and no other host lists it running."
+        )
+        self.query_one("#agent-state", Static).update(Text(text, style="bold red"))
+        self.notify(text, severity="warning")
 
     # -- what may be done ---------------------------------------------------------------
 

@@ -4,7 +4,10 @@ The destination is any other connected host of the list, or a URI typed in. Each
 option has its one-line explanation under it. The pre-flight runs in a worker when the
 dialog opens and again after every change (debounced), and its sentences are shown;
 ``ctrl+s`` runs it once more and, when it finds nothing, hands the request back to the
-guest list, which starts the migration as a job and opens its progress view.
+guest list, which starts the migration as a job and opens its progress view. What the
+pre-flight could not check (a disk no storage pool on the destination covers) is a
+warning: ctrl+s starts only once the warnings shown are the ones found, so the admin has
+seen them before confirming.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class MigrationRequest:
 class PreflightDone(Message, bubble=False):
     generation: int
     problems: list[str]
+    warnings: list[str]
     go: bool
 
 
@@ -82,6 +86,8 @@ class MigrateDialog(ModalScreen[MigrationRequest | None]):
         self.others = list(others)
         self.generation = 0
         self.problems: list[str] | None = None
+        #: The warnings on show with "ready" (ctrl+s goes ahead only past these).
+        self.warnings_shown: tuple[str, ...] | None = None
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -167,10 +173,11 @@ class MigrateDialog(ModalScreen[MigrationRequest | None]):
             self._timer.stop()
         self._timer = self.set_timer(DEBOUNCE_S, lambda: self._check(go=False))
 
-    def _show(self, text: str, problem: bool) -> None:
+    def _show(self, text: str, problem: bool, warning: bool = False) -> None:
         shown = self.query_one("#preflight", Static)
         shown.update(text)
         shown.set_class(problem, "problem")
+        shown.set_class(warning and not problem, "warning")
 
     def _check(self, *, go: bool) -> None:
         self.generation += 1
@@ -191,28 +198,39 @@ class MigrateDialog(ModalScreen[MigrationRequest | None]):
     def _run_check(
         self, generation: int, dest: Host | None, uri: str, options: MigrationOptions, go: bool
     ) -> None:
+        warnings: list[str] = []
         try:
             if dest is not None:
-                problems = migrate.preflight(
+                found = migrate.preflight(
                     self.host, self.guest.uuid, migrate.destination_of(dest), options
                 )
             else:
                 with migrate.typed_destination(uri, readonly=self.host.readonly) as typed:
-                    problems = migrate.preflight(self.host, self.guest.uuid, typed, options)
+                    found = migrate.preflight(self.host, self.guest.uuid, typed, options)
+            problems, warnings = found.problems, found.warnings
         except KvmtuiError as exc:
             problems = [str(exc)]
-        self.post_message(PreflightDone(generation, problems, go))
+        self.post_message(PreflightDone(generation, problems, warnings, go))
 
     def on_preflight_done(self, message: PreflightDone) -> None:
         if message.generation != self.generation:
             return  # a later change asked again
         self.problems = message.problems
         if message.problems:
+            self.warnings_shown = None
             lines = "\n".join(f"✗ {p}" for p in message.problems)
             self._show(f"Pre-flight found problems; nothing was sent:\n{lines}", True)
             return
-        self._show("Pre-flight: ✓ ready; ctrl+s migrates.", False)
-        if message.go:
+        warnings = tuple(message.warnings)
+        seen = warnings == self.warnings_shown
+        if warnings:
+            lines = "\n".join(f"⚠ {w}" for w in warnings)
+            self._show(f"Pre-flight: ready, but not everything could be checked:\n{lines}\n"
+                       "ctrl+s migrates anyway.", False, warning=True)  # fmt: skip
+        else:
+            self._show("Pre-flight: ✓ ready; ctrl+s migrates.", False)
+        self.warnings_shown = warnings or None
+        if message.go and (seen or not warnings):
             dest, uri = self.destination()
             self.dismiss(MigrationRequest(dest, uri, self.options()))
 

@@ -52,9 +52,10 @@ def test_migrate_dialog_at_80x24(snap_compare) -> None:
     """"Migrate 'web-frontend-1' from test:node": Destination test:storage-node (the one
     other connected host), an empty URI field, then the options, each with its dim
     explanation: Live, Persistent and Undefine on the source ticked, the rest not (the
-    list scrolls). At the bottom the pre-flight's answer in red: both test nodes report
-    the same host UUID, so "test:storage-node is the same host as test:node"; the footer
-    offers ^s Migrate and esc Cancel."""
+    list scrolls). At the bottom the pre-flight's answer: "Pre-flight: ✓ ready; ctrl+s
+    migrates." (the test nodes report no host UUID, so they are not taken for one host,
+    and web-frontend-1 has no disk to look for there); the footer offers ^s Migrate and
+    esc Cancel."""
 
     assert snap_compare(build(), terminal_size=(80, 24), run_before=open_dialog)
 

@@ -20,11 +20,13 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from kvmtui.backend.agent_info import AgentState
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry, JobState
 from kvmtui.backend.migrate import start_migration
 from kvmtui.backend.migrate_check import Destination
 from kvmtui.backend.migrate_options import CopyStorage, MigrationOptions
+from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.console import ConsoleScreen, console_key
 from kvmtui.screens.migrate import MigrateDialog
 from kvmtui.screens.migrate_progress import MigrationScreen
@@ -47,6 +49,7 @@ from tests.harness.image import GuestImage
 from tests.harness.paths import DISKS_DIR
 from tests.harness.serial import SerialConsole
 from tests.pilot import build_app, loaded, row_state, run_async, select, wait_for
+from tests.testdriver.test_agent_screen import output, state_line
 from tests.waiting import wait_for as wait_until
 
 pytestmark = pytest.mark.daemon
@@ -141,7 +144,8 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
 ) -> None:
     """m, the destination, ctrl+s: the counter on the serial console goes on at the other
     host, uptime goes on, the row leaves the source and appears under the destination
-    through libvirt's events, and the console that was open reopens there."""
+    through libvirt's events, the console that was open reopens there, and the open agent
+    panel follows the guest there with its answer kept."""
     dom = guest_factory()
     name = dom.name()
     wait_for_agent(dom, 60)
@@ -160,8 +164,21 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
         await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), "the console")
         await pilot.press(LEAVE_KEY)
         await wait_for(pilot, lambda: app.screen is screen, "the list again")
-        await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), "the dialog")
+        # Its agent panel open with an answer shown: it follows the guest too.
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent panel")
+        agent = app.screen
+        assert isinstance(agent, AgentScreen)
+        await wait_for(pilot, lambda: agent.state is AgentState.CONNECTED, "the agent", 30)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "answered" in output(agent), "the agent's answer", 30)
+        screen.action_migrate()  # m of the list, below the open panel
+        # Composed, not only pushed (no key press waited for it).
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, MigrateDialog) and app.screen.is_mounted,
+            "the dialog",
+        )
         dialog = app.screen
         assert isinstance(dialog, MigrateDialog)
         from textual.widgets import Checkbox
@@ -186,6 +203,17 @@ async def test_live_migration_moves_a_running_guest_without_a_restart(
             "the console on the destination",
         )
         assert not app.is_screen_installed(console_key(app.hosts[0], dom.UUIDString()))
+        # The agent panel below asks the destination now; the answer it showed is kept.
+        await wait_for(pilot, lambda: agent.host is dest_host, "the agent panel to follow")
+        assert "answered" in output(agent)
+        await pilot.press(LEAVE_KEY)
+        await pilot.press("escape")  # the progress view
+        await wait_for(pilot, lambda: app.screen is agent, "the agent panel on top")
+        await wait_for(pilot, lambda: agent.state is AgentState.CONNECTED, "the agent there", 30)
+        assert f"Followed the guest from {SOURCE} to {DEST}" in state_line(agent)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: agent.busy is None, "the agent there to answer", 30)
+        assert "answered" in output(agent), output(agent)
 
     moved = host2.lookupByName(name)
     assert moved.isActive()
@@ -374,11 +402,44 @@ def test_preflight_lists_every_problem_in_one_sentence_each(
     dom = guest_factory(start=False)
     conn = libvirt.openReadOnly(daemon2_uri)
     try:
-        problems = preflight(source, dom.UUIDString(), Destination(DEST, daemon2_uri, True, conn),
-                             MigrationOptions(live=True))  # fmt: skip
+        found = preflight(source, dom.UUIDString(), Destination(DEST, daemon2_uri, True, conn),
+                          MigrationOptions(live=True))  # fmt: skip
     finally:
         conn.close()
+    problems = found.problems
+    assert found.warnings == []  # its disk is in the shared pool there: checked, not warned
     assert problems[0] == (f"The connection to {DEST} is read-only: migrating to it needs a "
                            "read-write connection.")  # fmt: skip
     assert any(p.startswith("The guest is not running") for p in problems)
     assert all(p.count(". ") <= 1 for p in problems)
+
+
+def test_preflight_warns_of_a_disk_no_destination_pool_covers(
+    source: Host, daemon2_uri: str, host2: libvirt.virConnect, daemon_uri: str,
+    guest_image: GuestImage,
+) -> None:  # fmt: skip
+    """A disk in a directory no pool on the destination covers: libvirt cannot look
+    there, so the pre-flight warns (shared storage at the same path is needed) instead of
+    refusing or passing in silence."""
+    from kvmtui.backend.migrate import preflight
+
+    name = f"{TEST_GUEST_PREFIX}{uuid.uuid4().hex[:8]}"
+    elsewhere = f"/var/lib/kvmtui-no-pool/{name}.qcow2"  # never created: defining needs no file
+    xml = guest_xml(name, guest_image, domain_type="qemu", memory_mib=128, vcpus=1,
+                    disk=Path(elsewhere))  # fmt: skip
+    conn, dest = libvirt.open(daemon_uri), libvirt.open(daemon2_uri)
+    dom = conn.defineXML(xml)
+    try:
+        found = preflight(source, dom.UUIDString(), Destination(DEST, daemon2_uri, False, dest),
+                          OFFLINE)  # fmt: skip
+        assert found.problems == []
+        assert found.warnings == [
+            f"Disk vda ({elsewhere}) cannot be checked on {DEST} (no storage pool there covers "
+            "/var/lib/kvmtui-no-pool): it must be shared storage at the same path, or choose "
+            "copy storage."
+        ]
+        assert _gone(host2, name)
+    finally:
+        dom.undefine()
+        conn.close()
+        dest.close()

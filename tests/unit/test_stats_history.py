@@ -106,6 +106,33 @@ def test_memory_per_guest_is_small() -> None:
     assert 10_000 * per_guest < 60 * 2**20
 
 
+def test_a_guest_read_once_a_round_keeps_its_readings_not_a_row_per_tick() -> None:
+    """Off-screen guests of a big host are read once a round of 20 ticks (the poller's
+    slices), each reading averaging over the ticks since the one before: they hold their
+    ten readings, not 200 rows, and read back the same per-tick series."""
+    shown, sliced, alone = HostHistory(), HostHistory(), HostHistory()
+    for t in range(3 * DEFAULT_CAPACITY):
+        both = [rates(f"g{i}", cpu=float(t % 7)) for i in range(20)]
+        shown.append(float(t), both)
+        alone.append(float(t), [])  # the host's own readings and the walls
+        written = [g for g in both if int(g.uuid[1:]) == t % 20]
+        since = {g.uuid: t - 20 for g in written if t >= 20}
+        sliced.append(float(t), both, written=written, since=since)
+    ring = 4 * len(GUEST_METRICS) * DEFAULT_CAPACITY  # what a row per tick held
+    assert (sliced.nbytes() - alone.nbytes()) / 20 < ring / 8
+    assert (shown.nbytes() - alone.nbytes()) / 20 <= ring * 1.4  # + 8 bytes of span
+    series = sliced.guest("g3", "cpu_pct").values
+    assert len(series) == DEFAULT_CAPACITY
+    # Each tick reads the value of the reading that covers it (every 20th tick's); the
+    # ticks after its last reading are not known yet.
+    last = 3 * DEFAULT_CAPACITY - 1
+    for offset, value in enumerate(series):
+        tick = last - DEFAULT_CAPACITY + 1 + offset
+        read_at = tick + (3 - tick) % 20
+        assert value == (float(read_at % 7) if read_at <= last else None), (tick, read_at)
+    assert series.count(None) == 16  # read at tick 583 last, of 599
+
+
 def test_rejects_a_history_too_short_to_draw() -> None:
     with pytest.raises(ValueError):
         HostHistory(capacity=1)
@@ -203,3 +230,7 @@ def test_missed_ticks_are_filled_as_averages_or_gaps_across_the_ring(
         last_read = tick
     kept = range(max(0, tick - capacity + 1), tick + 1)
     assert history.guest("u1", "cpu_pct").values == tuple(expected.get(t) for t in kept)
+    for count in (1, 3, capacity):  # a list row's sparkline: the same values, the last ones
+        assert history.guest_tail("u1", "cpu_pct", count) == tuple(
+            expected.get(t) for t in kept[-count:]
+        )
