@@ -621,9 +621,10 @@ class NewGuestScreen(Screen[None]):
         shown = [index for index in range(len(STEPS)) if self._active(index)]
         for number, index in enumerate(shown, start=1):
             if number > 1:
-                steps.append(" > ")
+                steps.append("  ")  # two spaces: all 8 steps fit on one line at 80 columns
             title = STEPS[index][1]
-            steps.append(f"{number} {title}", style="bold" if index == self.step else "")
+            style = "bold reverse" if index == self.step else "dim" if index > self.step else ""
+            steps.append(f"{number} {title}", style=style)
         self.query_one("#wizard-steps", Static).update(steps)
         if name == "cloudinit":
             self._default_hostname()
