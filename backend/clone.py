@@ -4,7 +4,9 @@ are full copies or linked clones (qcow2 overlays on the source's disks), as a jo
 What the clone must not share with its source is cleared or made anew: the UUID, each
 NIC's MAC and host-side device name, the agent's (and any named channel's) socket path,
 the serial and console log files and file-backed serial ports (renamed after the new
-guest), fixed graphics ports (libvirt picks free ones), the NVRAM (copied). Shareable
+guest), fixed graphics ports (libvirt picks free ones), the NVRAM (copied; for a guest
+with ``firmware='efi'`` and no ``<nvram>`` in its definition, the file libvirt made for
+it at its first start, see :func:`nvram_path`). Shareable
 and read-only disks and CD-ROMs are shared. Every other disk must be a volume of a
 storage pool (a plain path is looked up in the pool over its folder), so the copy goes
 through libvirt and works on remote hosts as on the local one.
@@ -25,6 +27,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
 import libvirt
 
@@ -36,6 +39,10 @@ from kvmtui.backend.throttle import binary_text
 
 #: How often a copy's progress is read (the new volume's allocation).
 POLL_S = 0.5
+#: Where the system QEMU driver keeps the NVRAM it makes from the template for a guest
+#: with firmware='efi' and no <nvram> path: ``DIR/NAME_VARS.fd``. libvirt 9.0 fills the
+#: path in at each start and does not save it in the definition.
+SYSTEM_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram"
 _VOLUME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -97,6 +104,7 @@ class CloneSource:
     pools: tuple[PoolChoice, ...]
     taken: frozenset[str] = field(default_factory=frozenset)  # guest names on the host
     nvram: str | None = None
+    nvram_made_at_start: bool = False  # the path is libvirt's default: absent until a start
     refusal: str | None = None  # why no clone can be made now
     disk_refusal: str | None = None  # a disk kvmtui cannot copy
 
@@ -300,10 +308,27 @@ def read_source(host: Host, uuid: str) -> CloneSource:
         disks=tuple(plan for plan, _why in plans),
         pools=tuple(sorted(pools, key=lambda p: p.name)),
         taken=taken,
-        nvram=domain.nvram,
+        nvram=nvram_path(domain, system=_system(conn)),
+        nvram_made_at_start=not domain.nvram,
         refusal=_refusal(state),
         disk_refusal=next((why for _plan, why in plans if why), None),
     )
+
+
+def _system(conn: libvirt.virConnect) -> bool:
+    with contextlib.suppress(libvirt.libvirtError):
+        return urlsplit(str(conn.getURI())).path == "/system"
+    return False
+
+
+def nvram_path(domain: Domain, *, system: bool) -> str | None:
+    """The guest's NVRAM file: its ``<nvram>``, else (``firmware='efi'`` on the system
+    driver) the file libvirt names after the guest when it first starts it."""
+    if domain.nvram:
+        return domain.nvram
+    if domain.firmware == "efi" and system and domain.name:
+        return f"{SYSTEM_NVRAM_DIR}/{domain.name}_VARS.fd"
+    return None
 
 
 # -- the clone's definition -------------------------------------------------------------

@@ -145,7 +145,9 @@ def clone(ctx: JobContext, host: Host, uuid: str, request: CloneRequest) -> str:
 
     if source.nvram:
         ctx.phase("copying the NVRAM")
-        domain.nvram = _copy_nvram(ctx, host, action, source.nvram, name)
+        copied = _copy_nvram(ctx, host, action, source.nvram, name, source.nvram_made_at_start)
+        if copied:  # else never started: the clone's is made from the template too
+            domain.nvram = copied
         ctx.check_cancel()
 
     ctx.phase("defining the guest")
@@ -311,9 +313,12 @@ def _watch_copy(
             conn.close()
 
 
-def _copy_nvram(ctx: JobContext, host: Host, action: str, path: str, name: str) -> str:
+def _copy_nvram(
+    ctx: JobContext, host: Host, action: str, path: str, name: str, missing_ok: bool = False
+) -> str | None:
     """Copy the NVRAM file beside it, through the pool over its folder (a transient one
-    for the copy when there is none); returns the copy's path."""
+    for the copy when there is none); returns the copy's path, or None when the file is
+    absent and ``missing_ok`` (libvirt's default path of a guest never started)."""
     conn = host.connection(action)
     folder = str(PurePosixPath(path).parent)
     made: libvirt.virStoragePool | None = None
@@ -324,7 +329,12 @@ def _copy_nvram(ctx: JobContext, host: Host, action: str, path: str, name: str) 
         else:
             with contextlib.suppress(libvirt.libvirtError):
                 pool.refresh(0)
-        src = pool.storageVolLookupByName(PurePosixPath(path).name)
+        try:
+            src = pool.storageVolLookupByName(PurePosixPath(path).name)
+        except libvirt.libvirtError as exc:
+            if missing_ok and exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+                return None
+            raise
         new_name = f"{volume_base_name(name)}_VARS.fd"
         taken = set(pool.listVolumes())
         number = 2

@@ -129,8 +129,19 @@ def _uefi(conn: libvirt.virConnect, spec_type: str, machine: str | None) -> tupl
     """Whether the host's QEMU has UEFI firmware (OVMF) for x86_64, from libvirt's domain
     capabilities (so it is the remote host's answer on a remote connection)."""
     try:
-        caps = ET.fromstring(conn.getDomainCapabilities(None, "x86_64", machine, spec_type, 0))
-    except (libvirt.libvirtError, ET.ParseError) as exc:
+        caps = conn.getDomainCapabilities(None, "x86_64", machine, spec_type, 0)
+    except libvirt.libvirtError as exc:
+        return False, f"UEFI is not offered: the host's firmware list could not be read ({exc})."
+    return uefi_in_capabilities(caps)
+
+
+def uefi_in_capabilities(caps_xml: str) -> tuple[bool, str | None]:
+    """UEFI is offered when the domain capabilities list the firmware ``efi`` (libvirt
+    found a firmware descriptor under /usr/share/qemu/firmware) or a loader path under
+    ``<os><loader>``; else the sentence saying why not."""
+    try:
+        caps = ET.fromstring(caps_xml)
+    except ET.ParseError as exc:
         return False, f"UEFI is not offered: the host's firmware list could not be read ({exc})."
     firmwares = {v.text for v in caps.iterfind("os/enum[@name='firmware']/value")}
     loaders = [v.text for v in caps.iterfind("os/loader/value") if v.text]

@@ -24,7 +24,6 @@ from kvmtui.backend.create_spec import (
     DirectBoot,
     DiskKind,
     DiskSpec,
-    Firmware,
     NetworkKind,
     NetworkSpec,
     NewGuest,
@@ -177,7 +176,6 @@ def test_overlay_guest_boots_to_its_prompt_and_the_image_is_not_written(
             ),
             "available",
         ),
-        (lambda s, p: replace(s, firmware=Firmware.UEFI), "OVMF"),
         (
             lambda s, p: replace(
                 s, networks=(NetworkSpec(NetworkKind.NETWORK, "kvmtui-test-down"),)
@@ -185,7 +183,7 @@ def test_overlay_guest_boots_to_its_prompt_and_the_image_is_not_written(
             "is not active",
         ),
     ],
-    ids=["invalid-name", "missing-image", "pool-space", "uefi-without-ovmf", "inactive-network"],
+    ids=["invalid-name", "missing-image", "pool-space", "inactive-network"],
 )
 def test_refusals_create_nothing(
     host: Host,

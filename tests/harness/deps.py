@@ -38,6 +38,9 @@ REQUIRED_PACKAGES: tuple[str, ...] = (
     # bench/create_bench.py only: virt-install --import is its baseline. kvmtui itself
     # never runs virt-install (the wizard shows the equivalent line to keep).
     "virtinst",
+    # UEFI guests (wizard firmware page, NVRAM copy on clone): the OVMF loader, its NVRAM
+    # template and the firmware descriptors libvirt reads from /usr/share/qemu/firmware.
+    "ovmf",
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
