@@ -6,8 +6,10 @@ networks and whether they run, guest names, CPUs and memory, UEFI and KVM suppor
 read-only connection, a bad or taken name, a missing or unreadable image, a pool too
 small, UEFI without OVMF, a network that is not running, a bridge or macvtap interface
 the host does not have, PXE on a network that cannot boot it. :func:`start_create` runs the
-creation as a job (backend/jobs.py) in steps with progress: the new volumes, the
-cloud-init seed (made by the caller's hook, inside the job), the definition, the start.
+creation as a job (backend/jobs.py) in steps with progress: a local image file uploaded
+into a pool (:class:`LocalUpload`, through the upload of backend/transfer.py, its bytes in
+the phase), the new volumes, the cloud-init seed (made by the caller's hook, inside the
+job), the definition, the start.
 Whatever the job made is removed if a later step fails or the job is cancelled.
 
 Every call here blocks (RPCs): run it in a worker or in the job.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import libvirt
 
-from kvmtui.backend import errors, uri
+from kvmtui.backend import errors, imagefile, uri
 from kvmtui.backend.create_spec import (
     DiskKind,
     Firmware,
@@ -48,7 +50,7 @@ from kvmtui.backend.storage import (
     volume_xml,
 )
 from kvmtui.backend.throttle import binary_text
-from kvmtui.backend.transfer import delete_volume_retrying
+from kvmtui.backend.transfer import delete_volume_retrying, upload_volume
 
 #: Room a new thin qcow2 volume takes at once (its header and tables).
 THIN_BYTES = 1024 * 1024
@@ -63,6 +65,20 @@ Checkpoint = Callable[[str], None]
 
 class CreateRefused(errors.KvmtuiError):
     """The guest was not created; nothing was made. The message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalUpload:
+    """A file on the machine kvmtui runs on, uploaded by the create job as its first step
+    into ``pool`` as volume ``name``; the spec's disks name it as ``ref``."""
+
+    path: str
+    pool: str
+    name: str
+
+    @property
+    def ref(self) -> VolumeRef:
+        return VolumeRef(self.pool, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,10 +279,15 @@ def _refuse(where: str, sentence: str) -> CreateRefused:
     return CreateRefused(f"{where}: {sentence}")
 
 
-def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
+def preflight(
+    host: Host, spec: NewGuest, *, new_seed: bool = False, upload: LocalUpload | None = None
+) -> Plan:
     """Check the spec against the host; raises :class:`CreateRefused` (or ReadOnlyError)
     with one sentence, having created nothing. ``new_seed``: the job makes the spec's seed
-    volume (its pool must run and its name be free), else the seed must exist."""
+    volume (its pool must run and its name be free), else the seed must exist.
+    ``upload``: the job uploads that local file first (it must be a readable qcow2 or raw
+    file, its pool run, its name be free and the pool have room for it); the disks that
+    name its ``ref`` are checked against the file."""
     action = f"create guest '{spec.name}'"
     where = f"Could not {action} on {host.label}"
     host.require_writable(action)
@@ -284,10 +305,15 @@ def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
     pools = {pool.name: pool for pool in list_pools(host)}
     images: dict[int, Image] = {}
     needs: dict[str, int] = {}
+    uploaded = _upload_image(where, pools, upload) if upload is not None else None
+    if upload is not None and uploaded is not None:
+        needs[upload.pool] = uploaded.allocation_bytes
     users = None
     for index, disk in enumerate(spec.disks):
         label = f"disk {index + 1}"
-        if disk.source is not None:
+        if disk.source is not None and uploaded is not None and disk.source == uploaded.ref:
+            images[index] = image = uploaded
+        elif disk.source is not None:
             what = "the disk" if disk.kind is DiskKind.IMPORT else "the image"
             images[index] = image = find_image(host, disk.source, what, action)
             if disk.kind is not DiskKind.IMPORT and image.format not in ("qcow2", "raw"):
@@ -299,9 +325,9 @@ def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
                     f"{label} of {_size(disk.size_bytes)} is smaller than the image's "
                     f"{_size(image.capacity_bytes)}; give it at least that.",
                 )
-            if disk.kind is DiskKind.COPY and image.vol is None:
+            if disk.kind is DiskKind.COPY and image.vol is None and image is not uploaded:
                 raise _refuse(where, f"a copy needs the image {image.path} as a volume in a pool.")
-            if disk.kind is DiskKind.OVERLAY:
+            if disk.kind is DiskKind.OVERLAY and image is not uploaded:
                 users = users if users is not None else volume_users(conn)
                 writers = users.get(image.path, ()) + (
                     users.get(disk.source.text, ()) if disk.source.pool else ()
@@ -374,6 +400,26 @@ def preflight(host: Host, spec: NewGuest, *, new_seed: bool = False) -> Plan:
             if path and not os.access(path, os.R_OK):
                 raise _refuse(where, f"the kernel or initrd {path} is missing or unreadable.")
     return Plan(spec, images)
+
+
+def _upload_image(where: str, pools: dict[str, Pool], upload: LocalUpload) -> Image:
+    """The local file the job will upload, as an image (its path the local one)."""
+    try:
+        probed = imagefile.probe(upload.path)
+    except imagefile.ImageFileError as exc:
+        raise _refuse(where, f"the local image: {exc}") from exc
+    pool = pools.get(upload.pool)
+    if pool is None:
+        raise _refuse(where, f"there is no storage pool '{upload.pool}' for the local image.")
+    if not pool.active:
+        raise _refuse(where, f"the storage pool '{pool.name}' is not running; start it first.")
+    try:
+        validate_name(upload.name, pool)
+    except errors.KvmtuiError as exc:
+        raise _refuse(where, f"the local image: {exc}") from exc
+    return Image(
+        upload.ref, str(probed.path), probed.format, probed.virtual_bytes, probed.file_bytes, None
+    )
 
 
 def _seed_room(where: str, pool: Pool | None, ref: VolumeRef) -> None:
@@ -499,12 +545,15 @@ def start_create(
     *,
     make_seed: SeedMaker | None = None,
     checkpoint: Checkpoint | None = None,
+    upload: LocalUpload | None = None,
 ) -> JobView:
-    """Create the guest as a job (steps: volumes, seed, definition, start)."""
+    """Create the guest as a job (steps: upload, volumes, seed, definition, start)."""
     return jobs.start(
         host.label,
         f"Create guest '{spec.name}'",
-        lambda ctx: create(ctx, host, spec, make_seed=make_seed, checkpoint=checkpoint),
+        lambda ctx: create(
+            ctx, host, spec, make_seed=make_seed, checkpoint=checkpoint, upload=upload
+        ),
         unit="steps",
     )
 
@@ -516,17 +565,35 @@ def create(
     *,
     make_seed: SeedMaker | None = None,
     checkpoint: Checkpoint | None = None,
+    upload: LocalUpload | None = None,
 ) -> str:
     """The job's body; returns the result sentence."""
     action = f"create guest '{spec.name}'"
     passed = checkpoint or (lambda _step: None)
     ctx.phase("checking")
-    plan = preflight(host, spec, new_seed=make_seed is not None)
+    plan = preflight(host, spec, new_seed=make_seed is not None, upload=upload)
     new_disks = [i for i, d in enumerate(spec.disks) if d.creates_volume]
-    total = len(new_disks) + (1 if make_seed else 0) + 1 + (1 if spec.start else 0)
+    total = (
+        (1 if upload else 0)
+        + len(new_disks)
+        + (1 if make_seed else 0)
+        + 1
+        + (1 if spec.start else 0)
+    )
     done = 0
     ctx.progress(done, total)
     ctx.check_cancel()
+
+    if upload is not None:
+        label = f"uploading {os.path.basename(upload.path)} into pool '{upload.pool}'"
+        ctx.phase(label)
+        upload_volume(BytesInPhase(ctx, label), host, upload.pool, upload.path, upload.name,
+                      kind="uploaded image")  # fmt: skip
+        done += 1
+        ctx.progress(done, total)
+        ctx.check_cancel()
+        passed("upload")
+        plan = preflight(host, spec, new_seed=make_seed is not None)  # the volume is there
 
     for index in new_disks:
         disk = spec.disks[index]
@@ -578,6 +645,28 @@ def create(
         f"{'s' if spec.vcpus > 1 else ''}, {spec.memory_mib} MiB"
         + ("; started." if spec.start else "; not started.")
     )
+
+
+class BytesInPhase(JobContext):
+    """A step that reports bytes (an upload) inside a job counted in steps: its figures
+    go into the phase ("uploading x into pool 'p': 12 MiB of 40 MiB"), at most once per
+    whole percent; the job's step count stays. Clean-ups and cancel are the job's."""
+
+    def __init__(self, outer: JobContext, label: str) -> None:
+        super().__init__(outer._job)
+        self._label = label
+        self._shown = -1
+
+    def phase(self, text: str) -> None:
+        super().phase(f"{self._label}: {text}")
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        percent = done * 100 // total if total else -1
+        if percent == self._shown:
+            return
+        self._shown = percent
+        figure = f"{_size(done)} of {_size(total)}" if total else _size(done)
+        super().phase(f"{self._label}: {figure}")
 
 
 def _deleter(host: Host, pool: str, name: str) -> Callable[[], None]:

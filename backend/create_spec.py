@@ -451,6 +451,18 @@ def volume_commands(spec: NewGuest, uri: str | None, image_paths: dict[int, str]
     return lines
 
 
+def upload_commands(
+    uri: str | None, pool: str, name: str, path: str, capacity_bytes: int, fmt: str
+) -> str:
+    """The ``virsh`` lines that upload a local image file into a pool as ``name``."""
+    connect = ["virsh"] + (["-c", uri] if uri else [])
+    return "\n".join([
+        shlex.join([*connect, "vol-create-as", pool, name, f"{capacity_bytes}b",
+                    "--format", fmt]),
+        shlex.join([*connect, "vol-upload", "--pool", pool, name, path]),
+    ])  # fmt: skip
+
+
 def virt_install_command(spec: NewGuest, uri: str | None) -> str:
     """The ``virt-install`` line that defines the same guest from the same volumes."""
     argv = ["virt-install"]

@@ -66,6 +66,38 @@ def start_upload(
 
 def upload(ctx: JobContext, host: Host, pool_name: str, path: str, name: str) -> str:
     """The upload job's body; returns the result sentence."""
+    done = upload_volume(ctx, host, pool_name, path, name)
+    ctx.keep()
+    return (
+        f"Uploaded {done.image.path.name} to pool '{pool_name}' on {host.label} as "
+        f"'{done.name}': {done.image.format}, {_size(done.capacity)} disk, "
+        f"{_size(done.image.file_bytes)} sent in {done.seconds:.1f} s "
+        f"({_speed(done.image.file_bytes, done.seconds)})."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """A volume made from a local file: its name, the file as probed, the time taken."""
+
+    name: str
+    path: str  # the volume's path on the host
+    image: imagefile.ImageFile
+    capacity: int
+    seconds: float
+
+
+def upload_volume(
+    ctx: JobContext,
+    host: Host,
+    pool_name: str,
+    path: str,
+    name: str,
+    kind: str = "partial volume",
+) -> Uploaded:
+    """Check, create the volume and stream the file into it, with progress in bytes. The
+    volume's clean-up stays registered (the caller keeps it, or a larger job rolls it
+    back with its other steps); ``kind`` names it in the job's outcome."""
     action = f"upload {Path(path).name} into pool '{pool_name}'"
     ctx.phase("checking")
     host.require_writable(action)
@@ -99,22 +131,18 @@ def upload(ctx: JobContext, host: Host, pool_name: str, path: str, name: str) ->
                 xml,
                 VolumeSource(source, image.file_bytes, image.path),
                 action,
+                kind,
             )
     except OSError as exc:
         raise imagefile.ImageFileError(
             f"Could not {action} on {host.label}: reading {image.path} failed: "
             f"{exc.strerror or exc}."
         ) from exc
-    ctx.keep()
     seconds = time.monotonic() - started
     capacity = image.virtual_bytes
     with contextlib.suppress(libvirt.libvirtError):
         capacity = int(vol.info()[1])
-    return (
-        f"Uploaded {image.path.name} to pool '{pool_name}' on {host.label} as '{vol_name}': "
-        f"{image.format}, {_size(capacity)} disk, {_size(image.file_bytes)} sent in "
-        f"{seconds:.1f} s ({_speed(image.file_bytes, seconds)})."
-    )
+    return Uploaded(vol_name, str(vol.path()), image, capacity, seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ remote host works the same; a later failure removes it with the job's other volu
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -45,7 +46,7 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from kvmtui.backend import cloudinit, create, osinfo, seed
+from kvmtui.backend import cloudinit, create, imagefile, osinfo, seed
 from kvmtui.backend.cloudinit import CloudInitError
 from kvmtui.backend.create_spec import (
     GIB,
@@ -64,6 +65,7 @@ from kvmtui.backend.create_spec import (
     check_mac,
     command_lines,
     domain_xml,
+    upload_commands,
     with_macs,
 )
 from kvmtui.backend.errors import KvmtuiError
@@ -77,6 +79,7 @@ from kvmtui.tui.workers import work
 
 SOURCES = (
     ("Cloud image (a volume): overlay or copy", "image"),
+    ("Cloud image from a local file, uploaded by the job", "local"),
     ("Existing disk to import (a volume or a host path)", "import"),
     ("Installer ISO (a volume), booted as a CD-ROM", "iso"),
     ("Network boot (PXE)", "pxe"),
@@ -151,6 +154,7 @@ class NewGuestScreen(Screen[None]):
         self.job_id: int | None = None
         # Set on the summary from the Cloud-init page: the job uploads the seed.
         self.make_seed: create.SeedMaker | None = None
+        self.upload: create.LocalUpload | None = None  # a local file the job uploads first
         self.local_keys: tuple[tuple[str, str], ...] = ()
         self.password_hash: str | None = None  # never the password itself
         self.seed_files: cloudinit.SeedFiles | None = None  # from the page
@@ -170,7 +174,9 @@ class NewGuestScreen(Screen[None]):
                 yield Input(placeholder="pool/volume or /path/on/host", id="source-ref",
                             compact=True)  # fmt: skip
                 yield Static(
-                    "A local file goes into a pool first: S, then u uploads it.", classes="hint"
+                    "A local file (on this machine) is uploaded into the disk's pool as the "
+                    "create job's first step.",
+                    classes="hint",
                 )
             with Vertical(id="os"):
                 yield Input(placeholder="search: debian, ubuntu 22.04, win...", id="os-search",
@@ -409,6 +415,8 @@ class NewGuestScreen(Screen[None]):
         """What is wrong with the step's fields, or None."""
         kind = self._select("#source-kind")
         if step == "source":
+            if kind == "local":
+                return self._local_problem()
             if kind != "pxe" and _ref(self._value("#source-ref")) is None:
                 return "Type the source as pool/volume or as a /path on the host."
             volume = self._source_volume()
@@ -435,12 +443,14 @@ class NewGuestScreen(Screen[None]):
             if kind != "import" and not self._select("#disk-pool"):
                 return "Choose a pool for the new volume (no pool is running on this host)."
             image = self._source_volume()
-            if kind == "image" and image is not None:
-                size = parse_size(self._value("#disk-size"))
-                if size < image.capacity_bytes:
-                    return (
-                        f"The disk must be at least the image's {size_text(image.capacity_bytes)}."
-                    )
+            capacity = image.capacity_bytes if kind == "image" and image is not None else 0
+            if kind == "local":
+                local = self._local_file()
+                capacity = local.virtual_bytes if local is not None else 0
+                if taken := self._upload_taken():
+                    return taken
+            if capacity and parse_size(self._value("#disk-size")) < capacity:
+                return f"The disk must be at least the image's {size_text(capacity)}."
             return None
         if step == "network":
             net_kind = self._select("#net-kind")
@@ -480,7 +490,43 @@ class NewGuestScreen(Screen[None]):
     # -- the Cloud-init page -------------------------------------------------------------
 
     def _cloudinit_on(self) -> bool:
-        return self._select("#source-kind") == "image" and self._select("#ci-mode") != "none"
+        return self._cloud_image() and self._select("#ci-mode") != "none"
+
+    def _cloud_image(self) -> bool:
+        return self._select("#source-kind") in ("image", "local")
+
+    # -- a local file as the cloud image ---------------------------------------------------
+
+    def _local_file(self) -> imagefile.ImageFile | None:
+        try:
+            return imagefile.probe(os.path.expanduser(self._value("#source-ref")))
+        except imagefile.ImageFileError:
+            return None
+
+    def _local_problem(self) -> str | None:
+        """The local path is a readable qcow2 or raw file on this machine (a header read)."""
+        typed = os.path.expanduser(self._value("#source-ref"))
+        if not typed.startswith("/"):
+            return "Type the local file's full path (/... or ~/...) on this machine."
+        try:
+            imagefile.probe(typed)
+        except imagefile.ImageFileError as exc:
+            return str(exc)
+        return None
+
+    def _upload_target(self) -> create.LocalUpload:
+        path = os.path.expanduser(self._value("#source-ref"))
+        return create.LocalUpload(path, self._select("#disk-pool"), os.path.basename(path))
+
+    def _upload_taken(self) -> str | None:
+        target = self._upload_target()
+        pool = self.facts.pool(target.pool) if self.facts else None
+        if pool is not None and pool.volume(target.name) is not None:
+            return (
+                f"Pool '{target.pool}' already has a volume named '{target.name}': use it as "
+                "a cloud image (a volume), or choose another pool."
+            )
+        return None
 
     def _ci_keys(self) -> list[str]:
         chosen = [
@@ -612,7 +658,7 @@ class NewGuestScreen(Screen[None]):
 
     def _active(self, index: int) -> bool:
         """The step is shown: Cloud-init only for a cloud-image source."""
-        return STEPS[index][0] != "cloudinit" or self._select("#source-kind") == "image"
+        return STEPS[index][0] != "cloudinit" or self._cloud_image()
 
     def _show_step(self) -> None:
         name, _title = STEPS[self.step]
@@ -683,6 +729,9 @@ class NewGuestScreen(Screen[None]):
         kind = self._select("#source-kind")
         ref = _ref(self._value("#source-ref"))
         pool = self._select("#disk-pool") or None
+        self.upload = self._upload_target() if kind == "local" else None
+        if self.upload is not None:
+            ref, kind = self.upload.ref, "image"
         fmt = self._select("#disk-format")
         size = parse_size(self._value("#disk-size")) if kind != "import" else None
         disks: list[DiskSpec] = []
@@ -749,9 +798,16 @@ class NewGuestScreen(Screen[None]):
             Syntax(xml.rstrip(), "xml", theme="ansi_dark", background_color="default")
         )
         self.query_one("#summary-seed", Static).update(self._seed_summary(spec))
+        upload = self.upload
+        lines = command_lines(spec, self.host.uri, self._image_paths(spec))
+        if upload is not None:
+            local = self._local_file()
+            lines = upload_commands(
+                self.host.uri, upload.pool, upload.name, upload.path,
+                local.virtual_bytes if local else 0, local.format if local else "qcow2",
+            ) + "\n" + lines  # fmt: skip
         self.query_one("#summary-commands", Static).update(
-            "The same with virsh and virt-install:\n"
-            + command_lines(spec, self.host.uri, self._image_paths(spec))
+            "The same with virsh and virt-install:\n" + lines
         )
         self._problem("ctrl+s creates the guest (a job), then opens its console.")
 
@@ -788,7 +844,7 @@ class NewGuestScreen(Screen[None]):
         if self.spec is None:
             return
         view = create.start_create(
-            self.jobs, self.host, replace(self.spec), make_seed=self.make_seed
+            self.jobs, self.host, replace(self.spec), make_seed=self.make_seed, upload=self.upload
         )
         self.job_id = view.id
         self._problem(f"Creating: {view.phase}")
