@@ -46,9 +46,10 @@ async def to_step(pilot: Pilot[None], step: str, **values: str) -> NewGuestScree
 def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
     """The wizard at one step; the step line above shows it in bold and where it is
     (8 steps: a cloud image has the Cloud-init step).
-    source: the kind select (cloud image) and images/scratch.raw typed, the hint about
-    uploading a local file. os: the search field, the list with Generic Linux first
-    (highlighted), Unknown, then the newest osinfo-db entries, and under it Generic
+    source: the kind select (cloud image) and images/scratch.raw typed, the hint that a
+    local file is uploaded into the disk's pool by the create job. os: the search field,
+    the list with Generic Linux first (highlighted), Unknown, then the newest osinfo-db
+    entries, and under it Generic
     Linux's minimum 256 MiB, 1 vCPU, 1 GiB disk, recommended 1024 MiB, 10 GiB, virtio,
     machine q35. name: web-1, 1 vCPU, 1024 MiB, the host's CPUs and memory with the
     overcommit after this guest and the OS minimum. disk: pool bulk with its free
