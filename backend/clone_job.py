@@ -208,7 +208,7 @@ def _copy(
     ctx.progress(done_before, total)
     stop = threading.Event()
     watcher = threading.Thread(
-        target=_watch_copy,
+        target=watch_copy,
         args=(ctx, host, pool.name(), vol_name, done_before, plan.allocation, total, stop),
         name=f"clone-progress:{vol_name}",
         daemon=True,
@@ -288,7 +288,7 @@ def _mirror_ready(dom: libvirt.virDomain, target: str) -> bool:
     return disk is not None and disk.mirror_ready is True
 
 
-def _watch_copy(
+def watch_copy(
     ctx: JobContext,
     host: Host,
     pool_name: str,

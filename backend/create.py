@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from dataclasses import dataclass, replace
 import libvirt
 
 from kvmtui.backend import errors, imagefile, uri
+from kvmtui.backend.clone_job import watch_copy
 from kvmtui.backend.create_spec import (
     DiskKind,
     Firmware,
@@ -599,7 +601,7 @@ def create(
         disk = spec.disks[index]
         name = spec.volume_name(index)
         ctx.phase(f"creating volume '{name}' ({disk.kind})")
-        _make_volume(host, plan, index, action)
+        _make_volume(ctx, host, plan, index, action)
         ctx.cleanup(f"the volume '{name}' in pool '{disk.pool}'",
                     _deleter(host, str(disk.pool), name))  # fmt: skip
         done += 1
@@ -673,7 +675,7 @@ def _deleter(host: Host, pool: str, name: str) -> Callable[[], None]:
     return lambda: delete_volume_retrying(host, pool, name)
 
 
-def _make_volume(host: Host, plan: Plan, index: int, action: str) -> None:
+def _make_volume(ctx: JobContext, host: Host, plan: Plan, index: int, action: str) -> None:
     spec = plan.spec
     disk = spec.disks[index]
     name = spec.volume_name(index)
@@ -691,9 +693,37 @@ def _make_volume(host: Host, plan: Plan, index: int, action: str) -> None:
     else:
         assert image is not None and image.vol is not None
         xml = volume_xml(name, image.capacity_bytes, disk.format, sparse=not disk.preallocate)
-        vol = call_libvirt(host, action, pool.createXMLFrom, xml, image.vol, 0)
+        vol = _copy(BytesInPhase(ctx, f"creating volume '{name}' ({disk.kind})"), host,
+                    pool, xml, image, name, action)  # fmt: skip
         if disk.size_bytes and disk.size_bytes > image.capacity_bytes:
             call_libvirt(host, action, vol.resize, disk.size_bytes, 0)
+
+
+def _copy(
+    ctx: JobContext,
+    host: Host,
+    pool: libvirt.virStoragePool,
+    xml: str,
+    image: Image,
+    name: str,
+    action: str,
+) -> libvirt.virStorageVol:
+    """createXMLFrom reports no progress of its own: the new volume's allocation, read on
+    a second connection while it runs (as the clone's copy does), is shown as bytes of
+    the image's allocation, and the whole figure once it is done."""
+    size = image.allocation_bytes
+    stop = threading.Event()
+    args = (ctx, host, pool.name(), name, 0, size, size, stop)
+    watcher = threading.Thread(target=watch_copy, args=args, name=f"create-copy:{name}",
+                               daemon=True)  # fmt: skip
+    watcher.start()
+    try:
+        vol = call_libvirt(host, action, pool.createXMLFrom, xml, image.vol, 0)
+    finally:
+        stop.set()
+        watcher.join()
+    ctx.progress(size, size)
+    return vol
 
 
 def overlay_xml(name: str, capacity_bytes: int, image: Image) -> str:

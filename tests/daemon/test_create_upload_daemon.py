@@ -1,7 +1,8 @@
 """The create job with a local image file (the wizard's "cloud image from a local file")
 over qemu+tcp://127.0.0.1/system, so the file really travels over a libvirt stream (run
 under the daemon lock). Its first step uploads the file into the pool (its bytes shown
-in the phase), the overlay is made on the uploaded volume and the guest starts; when
+in the phase), the overlay is made on the uploaded volume and the guest starts; a full
+copy of it shows its bytes in the phase too; when
 libvirt refuses the definition the uploaded volume is removed with the overlay; a
 missing file or a folder is refused before anything is made. One guest for the module.
 """
@@ -56,12 +57,17 @@ def local_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _spec(
-    name: str, upload: create.LocalUpload, image: GuestImage, machine: str = "pc"
+    name: str,
+    upload: create.LocalUpload,
+    image: GuestImage,
+    machine: str = "pc",
+    kind: DiskKind = DiskKind.OVERLAY,
 ) -> NewGuest:
     return NewGuest(
         name=name,
         memory_mib=256,
-        disks=(DiskSpec(DiskKind.OVERLAY, upload.ref, pool=upload.pool),),
+        disks=(DiskSpec(kind, upload.ref, pool=upload.pool),),
+        start=kind is DiskKind.OVERLAY,
         direct_boot=DirectBoot(str(image.kernel), str(image.initrd), image.cmdline),
         domain_type=domain_type(),
         machine=machine,
@@ -105,6 +111,27 @@ def test_the_local_file_is_uploaded_first_and_the_guest_starts_on_an_overlay_of_
         assert dom.isActive()
         overlay = tcp_host.connection().storageVolLookupByPath(str(target / f"{name}.qcow2"))
         assert f"<path>{target / upload.name}</path>" in overlay.XMLDesc(0)  # its backing
+    finally:
+        for dom in tcp_host.connection().listAllDomains(0):
+            if dom.name() == name:
+                destroy_and_undefine(dom)
+
+
+def test_a_full_copy_of_the_uploaded_image_shows_its_bytes_in_the_phase(
+    tcp_host: Host, pool: tuple[str, Path], local_image: Path, guest_image: GuestImage
+) -> None:
+    """createXMLFrom has no progress of its own: the copy's allocation is shown against
+    the image's, ending with the whole figure (the guest is defined, not started)."""
+    pool_name, target = pool
+    name = f"{TEST_GUEST_PREFIX}upload-{uuid.uuid4().hex[:8]}"
+    upload = create.LocalUpload(str(local_image), pool_name, f"{name}-image.qcow2")
+    ended, phases = _run(tcp_host, _spec(name, upload, guest_image, kind=DiskKind.COPY), upload)
+    try:
+        assert ended.state is JobState.DONE, ended.outcome
+        label = f"creating volume '{name}.qcow2' (copy): "
+        figures = [p.removeprefix(label).split(" of ") for p in phases if p.startswith(label)]
+        assert figures and figures[-1][0] == figures[-1][1], phases
+        assert (target / f"{name}.qcow2").is_file()
     finally:
         for dom in tcp_host.connection().listAllDomains(0):
             if dom.name() == name:
