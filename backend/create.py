@@ -615,8 +615,9 @@ def create(
         if seed.pool and seed.name:
             ctx.cleanup(f"the seed volume '{seed.name}' in pool '{seed.pool}'",
                         _deleter(host, seed.pool, seed.name))  # fmt: skip
-        bus = spec.seed.bus if spec.seed is not None else SeedSpec(seed).bus
-        spec = replace(spec, seed=SeedSpec(seed, bus))
+        # The spec's bus and detach mark stay; the volume is the one made.
+        attached = replace(spec.seed, volume=seed) if spec.seed is not None else SeedSpec(seed)
+        spec = replace(spec, seed=attached)
         done += 1
         ctx.progress(done, total)
         ctx.check_cancel()

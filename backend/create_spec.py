@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.domain.devices import AGENT_CHANNEL_NAME, Device
+from kvmtui.backend.domain.notes import mark_seed_detach
 from kvmtui.backend.guest_name import GuestNameError, check_guest_name
 from kvmtui.backend.osinfo import GENERIC_LINUX, OsInfo
 
@@ -121,6 +122,9 @@ class SeedSpec:
 
     volume: VolumeRef
     bus: SeedBus = SeedBus.VIRTIO
+    #: Mark the guest so that kvmtui detaches the seed once the first boot has ended
+    #: (:mod:`kvmtui.backend.seed_watch`).
+    detach_after_first_boot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +373,8 @@ def domain_xml(spec: NewGuest, image_formats: dict[int, str] | None = None) -> s
                     readonly=True,
                 ),
             )
+        if spec.seed.detach_after_first_boot:
+            mark_seed_detach(domain)
     for nic in spec.networks:
         if nic.kind is NetworkKind.NONE:
             continue

@@ -28,24 +28,14 @@ from kvmtui.backend.domain.notes import (
     linked_clones_xml,
     parse_linked_clones,
 )
+from kvmtui.backend.metadata import saved_note
 
 
 def recorded(dom: libvirt.virDomain) -> tuple[LinkedClone, ...]:
     """The linked clones recorded in the guest's saved definition (none: empty)."""
-    try:
-        text = dom.metadata(
-            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
-            LINKED_NAMESPACE,
-            libvirt.VIR_DOMAIN_AFFECT_CONFIG,
-        )
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() in (
-            libvirt.VIR_ERR_NO_DOMAIN_METADATA,
-            libvirt.VIR_ERR_NO_SUPPORT,
-            libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED,
-        ):
-            return ()
-        raise
+    text = saved_note(dom, LINKED_NAMESPACE)
+    if text is None:
+        return ()
     return parse_linked_clones(text)
 
 

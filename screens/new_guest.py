@@ -17,6 +17,8 @@ cloud-init. A typed password is hashed when the page is left (openssl, SHA-512 c
 the field emptied: only the hash is kept, and the summary shows it redacted. The create
 job builds the NoCloud seed and uploads it into the disk's pool (backend/seed.py), so a
 remote host works the same; a later failure removes it with the job's other volumes.
+"Detach the seed after the first boot" (on by default) marks the guest's definition;
+kvmtui's seed watcher (backend/seed_watch.py) detaches the seed once that boot ended.
 """
 
 from __future__ import annotations
@@ -233,6 +235,9 @@ class NewGuestScreen(Screen[None]):
                         [("virtio disk", "virtio"), ("SCSI CD-ROM (virtio-scsi)", "scsi")],
                         value="virtio", allow_blank=False, id="ci-bus", compact=True,
                     )  # fmt: skip
+                    yield Label("after boot")
+                    yield Checkbox("Detach the seed after the first boot", value=True,
+                                   id="ci-detach", compact=True)  # fmt: skip
                 with ContentSwitcher(initial="ci-form", id="ci-switch"):
                     with Grid(id="ci-form", classes="form"):
                         yield Label("user")
@@ -772,7 +777,8 @@ class NewGuestScreen(Screen[None]):
         self.make_seed, self.job_files = None, None
         if self._cloudinit_on() and self.seed_files is not None:
             ref = self._seed_ref()
-            spec = replace(spec, seed=SeedSpec(ref, SeedBus(self._select("#ci-bus"))))
+            detach = self.query_one("#ci-detach", Checkbox).value
+            spec = replace(spec, seed=SeedSpec(ref, SeedBus(self._select("#ci-bus")), detach))
             self.job_files = files = self._with_nic_mac(self.seed_files, spec)
             self.make_seed = seed.seed_maker(str(ref.pool), str(ref.name), files)
         return spec
@@ -819,8 +825,11 @@ class NewGuestScreen(Screen[None]):
         text = Text.assemble(
             "Cloud-init seed ",
             (seed_ref.text, "bold"),
-            f" (NoCloud ISO, label {seed.SEED_LABEL}) on {where}, built and uploaded by the "
-            "job. Its user-data:\n",
+            f" (NoCloud ISO, label {seed.SEED_LABEL}) on {where}, built and uploaded by the job. ",
+            "Detached after the first boot (kept in the pool). "
+            if spec.seed.detach_after_first_boot
+            else "Left attached after the first boot (x in the details detaches it). ",
+            "Its user-data:\n",
         )
         text.append(cloudinit.redacted(files.user_data).rstrip())
         if files.network_config is not None:

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.await_complete import AwaitComplete
@@ -29,6 +29,9 @@ from kvmtui.tui.graphics import Graphics
 from kvmtui.tui.polling import Poller, PollerFactory, Pollers, live_poller
 from kvmtui.tui.widgets.footer import drop_render_caches
 from kvmtui.tui.workers import work
+
+if TYPE_CHECKING:  # loaded once the first lists are drawn (lxml, the agent, pycdlib)
+    from kvmtui.backend.seed_watch import SeedWatcher
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,8 @@ class KvmtuiApp(App[None]):
         self._list_pending: set[str] = set()  # connected hosts whose list is not shown yet
         self._unlisted = {host.label for host in self.hosts}  # no list nor failure yet
         self._backend_stopped = False
+        #: One per read-write host, made when start-up ends (``_start_seed_watchers``).
+        self._seed_watchers: dict[str, SeedWatcher] | None = None
         self.pollers = (
             Pollers(self.hosts, poller_factory, delay, self) if poller_factory is not None else None
         )
@@ -103,6 +108,44 @@ class KvmtuiApp(App[None]):
     def _listener(self, change: HostChange) -> None:
         """Called on a backend thread: only post (thread-safe), never touch widgets."""
         self.post_message(messages.from_change(change))
+        watchers = self._seed_watchers
+        if watchers:
+            from kvmtui.backend.seed_watch import change_host
+
+            watcher = watchers.get(change_host(change))
+            if watcher is not None:
+                watcher.observe(change)
+
+    def _start_seed_watchers(self) -> None:
+        """Detach the cloud-init seeds of marked guests after their first boot, on every
+        read-write host (``backend.seed_watch``); started once the first lists are drawn."""
+        if self._seed_watchers is not None or self._backend_stopped:
+            return
+        self._seed_watchers = {}
+        for host in self.hosts:
+            self._watch_seeds(host)
+
+    def _watch_seeds(self, host: Host) -> None:
+        if self._seed_watchers is None or host.readonly:
+            return
+        from kvmtui.backend.seed_watch import watch_host
+
+        def say(text: str) -> None:
+            self.post_message(messages.SeedNews(text, failed=text.startswith("Could not")))
+
+        watcher = watch_host(host, say)
+        if watcher is not None:
+            self._seed_watchers[host.label] = watcher
+
+    def _unwatch_seeds(self, label: str) -> None:
+        watcher = (self._seed_watchers or {}).pop(label, None)
+        if watcher is not None:
+            watcher.request_stop()
+
+    def on_seed_news(self, message: messages.SeedNews) -> None:
+        log.info("%s", message.text)
+        severity: SeverityLevel = "error" if message.failed else "information"
+        self.notify(message.text, severity=severity, timeout=ERROR_TIMEOUT)
 
     def notify(
         self,
@@ -166,6 +209,7 @@ class KvmtuiApp(App[None]):
             gc.enable()
         for host in self.hosts:  # a host whose list was never shown (it hangs) too
             host.release_figures()
+        self._start_seed_watchers()
 
     async def _shutdown(self) -> None:
         """Textual's shutdown, and the backend's threads stopped whatever happens in it:
@@ -190,6 +234,8 @@ class KvmtuiApp(App[None]):
         self.jobs.shutdown(JOBS_DEADLINE_S)
         for host in self.hosts:
             host.set_listener(None)
+        for label in list(self._seed_watchers or {}):
+            self._unwatch_seeds(label)
         if self.pollers is not None:
             self.pollers.stop()
         # Stop every host at once: one hung host must not hold up quitting for the rest.
@@ -273,6 +319,7 @@ class KvmtuiApp(App[None]):
         self._forward(messages.HostOpened(host))
         host.set_listener(self._listener)
         host.start()
+        self._watch_seeds(host)
         return host
 
     def close_host(self, label: str) -> None:
@@ -283,6 +330,7 @@ class KvmtuiApp(App[None]):
             return
         host.set_listener(None)
         host.request_stop()
+        self._unwatch_seeds(label)
         self.hosts = tuple(h for h in self.hosts if h is not host)
         poller = self.pollers.remove(label) if self.pollers is not None else None
         self._list_pending.discard(label)

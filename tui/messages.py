@@ -104,6 +104,15 @@ class ActionFailed(Message, bubble=False):
 
 
 @dataclass
+class SeedNews(Message, bubble=False):
+    """The seed watcher (``backend.seed_watch``) detached a seed after a guest's first
+    boot, or could not (``failed``); ``text`` is its sentence."""
+
+    text: str
+    failed: bool = False
+
+
+@dataclass
 class WorkFailed(Message, bubble=False):
     """A worker ended on an exception (``kvmtui.tui.workers``); ``text`` is its sentence:
     a known failure's own, or "kvmtui hit an internal error while ..." with the traceback

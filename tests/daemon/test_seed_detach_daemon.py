@@ -9,6 +9,11 @@ disk beside its own disk, its agent up. One guest for the module.
   gone from the saved definition (and from the running guest, or said "until restart"),
   the volume kept. Then, the guest shut off and the seed attached again, x in its details
   asks twice and detaches it with its volume deleted.
+- The seed watcher (backend/seed_watch.py) on the same guest, the seed attached again and
+  the guest marked: with a ``cloud-init`` stand-in in the guest saying "running", it asks
+  again later, and once the stand-in says "done" the seed goes (definition, mark) and
+  the volume stays. Then, marked again with no ``cloud-init`` program in the guest (as
+  the tiny guest is), it waits for the first shutdown and detaches the seed then.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from kvmtui.backend import cloudinit, seed
 from kvmtui.backend.addresses import read_addresses, read_user
 from kvmtui.backend.agent import GuestAgent
 from kvmtui.backend.domain import Domain
+from kvmtui.backend.domain.notes import SEED_DETACH_NAMESPACE, seed_detach_xml
 from kvmtui.backend.domain.seed import add_seed_disk
 from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.seed_detach import detach_seed, read_guest_seed
+from kvmtui.backend.seed_watch import SeedWatcher, has_mark
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.details import DetailsScreen
 from kvmtui.tui.widgets.guest_addresses import GuestAddressesSection
@@ -184,3 +191,96 @@ async def test_x_in_the_details_asks_then_detaches_and_deletes_the_volume(
         await wait_until(pilot, lambda: not (target / volume).exists(), "the volume deleted")
         await wait_until(pilot, lambda: details.seed is None, "the seed gone from the details")
     assert volume not in saved_xml(dom)
+
+
+def seed_and_mark(
+    conn: libvirt.virConnect, dom: libvirt.virDomain, pool: str, target: Path
+) -> None:
+    """The seed volume made again (the test above deleted it), in the saved definition,
+    and the guest's definition marked as the wizard marks it."""
+    volume = target / seed.seed_volume_name(dom.name())
+    if not volume.exists():
+        spec = cloudinit.CloudInit(hostname="tiny", user=USER)
+        volume.write_bytes(seed.build_iso(cloudinit.seed_files(spec)))
+        conn.storagePoolLookupByName(pool).refresh(0)
+    if volume.name not in saved_xml(dom):
+        attach_seed_to_definition(conn, dom, pool)
+    dom.setMetadata(
+        libvirt.VIR_DOMAIN_METADATA_ELEMENT, seed_detach_xml(), "kvmtui", SEED_DETACH_NAMESPACE,
+        libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+    )  # fmt: skip
+    assert has_mark(dom)
+
+
+@contextlib.contextmanager
+def watching(host: Host) -> Iterator[tuple[SeedWatcher, list[str]]]:
+    """A seed watcher on the host, fed by its changes; what it said."""
+    said: list[str] = []
+    watcher = SeedWatcher(host, said.append, ask_again_s=0.5)
+    host.set_listener(watcher.observe)
+    watcher.start()
+    try:
+        yield watcher, said
+    finally:
+        host.set_listener(None)
+        watcher.stop()
+
+
+#: A stand-in for cloud-init in the tiny guest: "running" until /tmp/ci-done exists.
+STAND_IN = (
+    "printf '#!/bin/sh\\n[ -e /tmp/ci-done ] && echo \"status: done\" "
+    "|| echo \"status: running\"\\n' >/bin/cloud-init && chmod +x /bin/cloud-init"
+)
+
+
+def test_the_watcher_asks_again_while_cloud_init_runs_then_detaches_the_seed(
+    host: Host, seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path]
+) -> None:
+    conn, dom, pool, target = seeded
+    uuid_ = dom.UUIDString()
+    volume = seed.seed_volume_name(dom.name())
+    if dom.isActive():
+        dom.destroy()
+    seed_and_mark(conn, dom, pool, target)
+    dom.create()
+    try:
+        wait_for_agent(dom, AGENT_S)
+    except AgentTimeout as error:
+        pytest.fail(str(error), pytrace=False)
+    agent = GuestAgent(host, uuid_)
+    installed = agent.exec(["/bin/sh", "-c", STAND_IN])
+    assert installed.exit_code == 0, installed.summary
+    assert "status: running" in agent.exec(["cloud-init", "status"]).stdout
+    with watching(host) as (watcher, said):
+        wait_for(lambda: (watcher.doing(uuid_) or "").startswith("cloud-init is running"),
+                 timeout=30, interval=0.1, what="the watcher to hear 'running'")  # fmt: skip
+        assert not said and volume in saved_xml(dom)
+        assert agent.exec(["touch", "/tmp/ci-done"]).exit_code == 0
+        wait_for(lambda: said, timeout=30, interval=0.1, what="the watcher's sentence")
+    assert "ended (cloud-init status: done)" in said[0] and "its volume is kept" in said[0], said
+    assert volume not in saved_xml(dom) and not has_mark(dom)
+    assert (target / volume).exists()
+    assert watcher.doing(uuid_) is None
+    print(said[0])  # in the report of a -rP run: whether the live detach went
+
+
+def test_without_cloud_init_the_first_shutdown_detaches_the_seed(
+    host: Host, seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path]
+) -> None:
+    conn, dom, pool, target = seeded
+    uuid_ = dom.UUIDString()
+    volume = seed.seed_volume_name(dom.name())
+    assert dom.isActive()
+    agent = GuestAgent(host, uuid_)
+    assert agent.exec(["rm", "-f", "/bin/cloud-init"]).exit_code == 0
+    seed_and_mark(conn, dom, pool, target)
+    with watching(host) as (watcher, said):
+        wait_for(lambda: (watcher.doing(uuid_) or "").startswith("waiting for the first shutdown"),
+                 timeout=30, interval=0.1, what="the watcher to give up asking")  # fmt: skip
+        assert not said and volume in saved_xml(dom) and has_mark(dom)
+        agent.shutdown()
+        wait_for(lambda: said, timeout=60, interval=0.1, what="the watcher's sentence")
+    assert "ended (it shut down)" in said[0], said
+    print(said[0])
+    assert volume not in saved_xml(dom) and not has_mark(dom)
+    assert (target / volume).exists()
