@@ -55,13 +55,15 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
     overcommit after this guest and the OS minimum. disk: pool bulk with its free
     space, 20G (the image's size), qcow2, "thin overlay (the image is never written)". network: kind
     none (the host has no network). cloudinit: "from these fields", hostname web-1 (the
-    guest's name), seed on a virtio disk, user admin, the password empty, the key
+    guest's name), seed on a virtio disk, "Detach the seed after the first boot" checked,
+    user admin, the password empty, the key
     id_ed25519.pub (admin@kvmtui-test) checked, the paste area empty with its hint,
     qemu-guest-agent in packages, timezone, address and gateway empty with their
     hints. firmware: BIOS, the accelerator, VNC
     unchecked, the direct-boot fields empty, and the sentence saying why UEFI is not
     offered. summary: the highlighted domain XML with the seed bulk/web-1-cidata.iso as a
-    read-only virtio disk, and ctrl+s Create in the footer. The problem line at the bottom
+    read-only virtio disk and kvmtui's seed-detach mark under metadata (the wizard's
+    default "Detach the seed after the first boot"), and ctrl+s Create in the footer. The problem line at the bottom
     is empty except on the summary, which says what ctrl+s does."""
 
     async def run_before(pilot: Pilot[None]) -> None:
@@ -92,7 +94,7 @@ def test_cloudinit_form_filled(snap_compare, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_cloudinit_raw_yaml_refused(snap_compare, size: tuple[int, int]) -> None:
     """The raw user-data editor (line numbers) holding YAML with an unclosed list on line
-    3; the hostname and seed rows stay above it, and the problem line says "The
+    3; the hostname, seed and detach rows stay above it, and the problem line says "The
     user-data is not valid YAML: line 4, column 1: ..." (Forward is refused)."""
 
     async def run_before(pilot: Pilot[None]) -> None:

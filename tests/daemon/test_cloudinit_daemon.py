@@ -9,9 +9,10 @@ page a user, a fresh SSH key pasted, a host name and a static address; ctrl+s on
 summary runs the create job, which uploads the seed kvmtui builds and attaches it as a
 read-only virtio disk. The guest boots by BIOS and GRUB like any cloud image and real
 cloud-init reads the seed; then the agent reports the host name, and ssh with the key
-runs ``hostname`` in the guest. As soon as the guest runs, its tap is moved out of the
-bridge into a network namespace the test creates (addresses exist only there) and ssh
-runs inside it: no traffic leaves loopback or that namespace.
+runs ``hostname`` in the guest; once cloud-init has finished, a seed watcher detaches
+the seed (the wizard's default), keeping its volume. As soon as the guest runs, its tap
+is moved out of the bridge into a network namespace the test creates (addresses exist
+only there) and ssh runs inside it: no traffic leaves loopback or that namespace.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ import pytest
 from kvmtui.backend import cloudinit, create, seed, transfer
 from kvmtui.backend.addresses import read_addresses, read_user
 from kvmtui.backend.create_spec import GIB, DiskKind, DiskSpec, NewGuest, SeedSpec, VolumeRef
+from kvmtui.backend.domain.notes import SEED_DETACH_NAMESPACE
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry, JobState
 from kvmtui.backend.seed_detach import read_guest_seed
+from kvmtui.backend.seed_watch import SeedWatcher, has_mark
 from kvmtui.screens.new_guest import STEPS
 from tests.harness.cloudimage import CloudImage
 from tests.harness.guests import (
@@ -158,7 +161,7 @@ async def create_through_the_wizard(
         await wizard_fill(pilot, wizard, net_kind="bridge", net_source=bridge_name)
         await pilot.press("alt+f")
         assert STEPS[wizard.step][0] == "cloudinit", wizard.problem_text
-        await wizard_fill(pilot, wizard, ci_user=USER, ci_paste=key, ci_hostname=hostname,
+        await wizard_fill(pilot, wizard, ci_user=USER, ci_paste=key, ci_hostname=hostname, ci_packages="",
                           ci_address=f"{GUEST_ADDRESS}/{PREFIX}")  # fmt: skip
         await pilot.press("alt+f")
         await wizard_fill(pilot, wizard, fw_accel=domain_type())
@@ -291,6 +294,33 @@ def test_the_details_ssh_line_is_the_one_that_works(
     assert found.source == "agent", found.notes
     assert [a.address for a in found.addresses if a.family == 4] == [GUEST_ADDRESS]
     assert found.ssh_line == f"ssh {USER}@{GUEST_ADDRESS}"
+
+
+def test_the_seed_is_detached_once_cloud_init_finished(
+    tcp_host: Host, pool: tuple[str, Path], cloud_guest: CloudGuest
+) -> None:
+    """The wizard left "Detach the seed after the first boot" on: the definition carries
+    kvmtui's mark. A seed watcher started now (as kvmtui starting on a host whose guest
+    runs with its agent up) asks ``cloud-init status`` in the guest until it says the
+    first boot ended, then detaches the seed from the definition and removes the mark;
+    the volume stays in the pool."""
+    assert SEED_DETACH_NAMESPACE in cloud_guest.xml
+    dom = cloud_guest.dom
+    volume = seed.seed_volume_name(dom.name())
+    said: list[str] = []
+    watcher = SeedWatcher(tcp_host, said.append, ask_again_s=2.0)
+    tcp_host.set_listener(watcher.observe)
+    watcher.start()
+    try:
+        left = cloud_guest.started + BOOT_DEADLINE_S - time.monotonic()
+        wait_for(lambda: said, timeout=max(left, 30), interval=0.5, what="the seed detached")
+    finally:
+        tcp_host.set_listener(None)
+        watcher.stop()
+    assert "ended (cloud-init status: " in said[0], said
+    assert volume not in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) and not has_mark(dom)
+    assert (pool[1] / volume).exists()
+    print(f"{said[0]} ({time.monotonic() - cloud_guest.started:.1f} s after start)")
 
 
 def read_volume(host: Host, pool: str, name: str) -> bytes:
