@@ -184,6 +184,8 @@ class SeedWatcher:
         #: Guests whose mark was read in this connection (marked or not).
         self._read: set[str] = set()
         self._watched: dict[str, _Watch] = {}
+        #: Guests whose detach failed twice: left alone for the rest of the session.
+        self._given_up: set[str] = set()
         self._lock = threading.Lock()
 
     # -- any thread -----------------------------------------------------------------------
@@ -266,7 +268,17 @@ class SeedWatcher:
 
     def _saw(self, guest: Guest) -> None:
         uuid = guest.uuid
+        if uuid in self._given_up:
+            return
         if uuid not in self._read:
+            with self._lock:
+                known = self._watched.get(uuid)
+            if known is not None:  # seen again after a reconnect: what it knew stays
+                self._read.add(uuid)
+                self._saw(guest)
+                if guest.active and not known.shutdown_only and known.ask_at is None:
+                    self._plan(uuid, "looking whether the first boot ended", now=True)
+                return
             if not guest.active or not guest.persistent:
                 return  # read when it starts: a shut-off guest has not booted yet
             self._read.add(uuid)
@@ -368,6 +380,7 @@ class SeedWatcher:
                 again = f" Tried once more in {self.ask_again_s:g} s."
             else:
                 self._forget(uuid)
+                self._given_up.add(uuid)
                 again = " Left for now: x in the guest's details detaches it."
             self._say(f"Could not detach the seed after the first boot: {exc}{again}")
             return

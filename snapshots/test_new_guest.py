@@ -63,8 +63,9 @@ def test_new_guest_step(snap_compare, step: str, size: tuple[int, int]) -> None:
     unchecked, the direct-boot fields empty, and the sentence saying why UEFI is not
     offered. summary: the highlighted domain XML with the seed bulk/web-1-cidata.iso as a
     read-only virtio disk and kvmtui's seed-detach mark under metadata (the wizard's
-    default "Detach the seed after the first boot"), and ctrl+s Create in the footer. The problem line at the bottom
-    is empty except on the summary, which says what ctrl+s does."""
+    default "Detach the seed after the first boot"), and ctrl+s Create in the footer.
+    The problem line at the bottom is empty except on the summary, which says what
+    ctrl+s does."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await to_step(pilot, step)

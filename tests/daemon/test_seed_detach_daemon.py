@@ -35,7 +35,7 @@ from kvmtui.backend.domain.seed import add_seed_disk
 from kvmtui.backend.errors import KvmtuiError, ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.seed_detach import detach_seed, read_guest_seed
-from kvmtui.backend.seed_watch import SeedWatcher, has_mark
+from kvmtui.backend.seed_watch import has_mark
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.details import DetailsScreen
 from kvmtui.tui.widgets.guest_addresses import GuestAddressesSection
@@ -52,6 +52,7 @@ from tests.hosts import started_host
 from tests.pilot import build_app, loaded, run_async, select
 from tests.pilot import wait_for as wait_until
 from tests.pools import dir_pool
+from tests.seed_watching import watching
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.daemon
@@ -210,20 +211,6 @@ def seed_and_mark(
         libvirt.VIR_DOMAIN_AFFECT_CONFIG,
     )  # fmt: skip
     assert has_mark(dom)
-
-
-@contextlib.contextmanager
-def watching(host: Host) -> Iterator[tuple[SeedWatcher, list[str]]]:
-    """A seed watcher on the host, fed by its changes; what it said."""
-    said: list[str] = []
-    watcher = SeedWatcher(host, said.append, ask_again_s=0.5)
-    host.set_listener(watcher.observe)
-    watcher.start()
-    try:
-        yield watcher, said
-    finally:
-        host.set_listener(None)
-        watcher.stop()
 
 
 #: A stand-in for cloud-init in the tiny guest: "running" until /tmp/ci-done exists.

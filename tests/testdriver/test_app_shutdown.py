@@ -1,4 +1,5 @@
-"""The app's backend threads end with the app, even when its shutdown fails half-way.
+"""The app's backend threads (statistics, host, seed watcher) end with the app, even
+when its shutdown fails half-way.
 
 A screen that raises while it closes ends Textual's shutdown before the app's
 ``on_unmount``; the statistics poller and the host's thread then went on after the
@@ -47,6 +48,7 @@ def test_a_failure_while_shutting_down_still_stops_pollers_and_hosts(
 
     with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="failing as it"):
         asyncio.run(run())
-    assert {t.name for t in threads} == {f"stats:{label}", f"host:{label}"}
+    names = {t.name for t in threads}
+    assert names == {f"stats:{label}", f"host:{label}", f"seed-watch:{label}"}
     wait_for(lambda: not any(t.is_alive() for t in threads), 10, what="the threads to end")
     assert "stats listener failed" not in caplog.text

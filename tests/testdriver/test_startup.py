@@ -159,6 +159,7 @@ def test_the_first_screen_imports_none_of_the_screens_behind_keys() -> None:
         "kvmtui.backend.storage",
         "kvmtui.backend.throttle",
         "kvmtui.backend.agent",
+        "kvmtui.backend.seed_watch",  # started once the first lists are drawn
         "kvmtui.backend.domain",
         "kvmtui.backend.domain.layout",
         "pyte",
