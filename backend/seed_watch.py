@@ -17,9 +17,10 @@ blocks). For a marked guest:
 
 Then the seed is detached (:func:`~kvmtui.backend.seed_detach.detach_seed`: the saved
 definition, and the running guest where its bus lets it go; its volume is kept) and the
-mark removed; ``say`` gets one sentence either way. A failure is said once and the mark
-stays: it is tried once more after :data:`ASK_AGAIN_S`, then left for the next session
-(or for ``x`` in the details). Read-only hosts are never watched.
+mark removed; ``say`` gets one sentence either way (and whether it is a failure). A
+failure is said once and the mark stays: it is tried once more after
+:data:`ASK_AGAIN_S`, then left for the next session (or for ``x`` in the details).
+Read-only hosts are never watched.
 
 The marks are read with one ``metadata`` RPC per guest when the guest is first seen
 running (shut-off guests when they start), not for every guest of a host.
@@ -169,7 +170,7 @@ class SeedWatcher:
     def __init__(
         self,
         host: Host,
-        say: Callable[[str], None],
+        say: Callable[[str, bool], None],
         *,
         ask_again_s: float = ASK_AGAIN_S,
         ask_times: int = ASK_TIMES,
@@ -382,13 +383,13 @@ class SeedWatcher:
                 self._forget(uuid)
                 self._given_up.add(uuid)
                 again = " Left for now: x in the guest's details detaches it."
-            self._say(f"Could not detach the seed after the first boot: {exc}{again}")
+            self._say(f"Could not detach the seed after the first boot: {exc}{again}", True)
             return
         self._forget(uuid)
-        self._say(f"The first boot of '{watch.name}' ended ({why}). {sentence}")
+        self._say(f"The first boot of '{watch.name}' ended ({why}). {sentence}", False)
 
 
-def watch_host(host: Host, say: Callable[[str], None]) -> SeedWatcher | None:
+def watch_host(host: Host, say: Callable[[str, bool], None]) -> SeedWatcher | None:
     """A started watcher for a read-write host; None for a read-only one."""
     if host.readonly:
         return None

@@ -13,7 +13,7 @@ from kvmtui.backend.seed_watch import SeedWatcher
 @contextlib.contextmanager
 def watching(host: Host, ask_again_s: float = 0.5) -> Iterator[tuple[SeedWatcher, list[str]]]:
     said: list[str] = []
-    watcher = SeedWatcher(host, said.append, ask_again_s=ask_again_s)
+    watcher = SeedWatcher(host, lambda text, _failed: said.append(text), ask_again_s=ask_again_s)
     host.set_listener(watcher.observe)
     watcher.start()
     try:

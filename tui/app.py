@@ -101,6 +101,7 @@ class KvmtuiApp(App[None]):
         self._backend_stopped = False
         #: One per read-write host, made when start-up ends (``_start_seed_watchers``).
         self._seed_watchers: dict[str, SeedWatcher] | None = None
+        self._change_host: Callable[[HostChange], str] = lambda change: ""
         self.pollers = (
             Pollers(self.hosts, poller_factory, delay, self) if poller_factory is not None else None
         )
@@ -110,9 +111,7 @@ class KvmtuiApp(App[None]):
         self.post_message(messages.from_change(change))
         watchers = self._seed_watchers
         if watchers:
-            from kvmtui.backend.seed_watch import change_host
-
-            watcher = watchers.get(change_host(change))
+            watcher = watchers.get(self._change_host(change))
             if watcher is not None:
                 watcher.observe(change)
 
@@ -121,6 +120,9 @@ class KvmtuiApp(App[None]):
         read-write host (``backend.seed_watch``); started once the first lists are drawn."""
         if self._seed_watchers is not None or self._backend_stopped:
             return
+        from kvmtui.backend.seed_watch import change_host
+
+        self._change_host = change_host
         self._seed_watchers = {}
         for host in self.hosts:
             self._watch_seeds(host)
@@ -130,8 +132,8 @@ class KvmtuiApp(App[None]):
             return
         from kvmtui.backend.seed_watch import watch_host
 
-        def say(text: str) -> None:
-            self.post_message(messages.SeedNews(text, failed=text.startswith("Could not")))
+        def say(text: str, failed: bool) -> None:
+            self.post_message(messages.SeedNews(text, failed=failed))
 
         watcher = watch_host(host, say)
         if watcher is not None:
