@@ -162,10 +162,8 @@ async def create_through_the_wizard(
         await wizard_fill(pilot, wizard, net_kind="bridge", net_source=bridge_name)
         await pilot.press("alt+f")
         assert STEPS[wizard.step][0] == "cloudinit", wizard.problem_text
-        # No packages: the guest has no network, and apt kept cloud-init running ~30 s
-        # longer before the seed-detach test could see "done".
         await wizard_fill(pilot, wizard, ci_user=USER, ci_paste=key, ci_hostname=hostname,
-                          ci_packages="", ci_address=f"{GUEST_ADDRESS}/{PREFIX}")  # fmt: skip
+                          ci_address=f"{GUEST_ADDRESS}/{PREFIX}")  # fmt: skip
         await pilot.press("alt+f")
         await wizard_fill(pilot, wizard, fw_accel=domain_type())
         await pilot.press("alt+f")
