@@ -339,7 +339,7 @@ def run_permission(host: Host, reading: KsmReading | None) -> Permission:
         return Permission(
             False,
             "libvirt has no call to start or stop KSM; on that host write "
-            "/sys/kernel/mm/ksm/run (or use ksmtuned)",
+            "/sys/kernel/mm/ksm/run, or use ksmtuned",
         )
     if reading is None or reading.local is None:
         return Permission(False, "this kernel has no /sys/kernel/mm/ksm")

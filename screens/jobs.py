@@ -22,7 +22,10 @@ from kvmtui.tui import messages
 from kvmtui.tui.widgets.footer import Footer
 from kvmtui.tui.widgets.job_row import JobRow
 
-EMPTY = "No jobs yet. In the storage screen (S), u uploads a file and o downloads a volume."
+EMPTY = (
+    "No jobs yet. Long work runs here with its progress: a new guest (n), a clone (C), a "
+    "migration (m), a snapshot (z), an upload or download (S, then u or o)."
+)
 
 
 class JobsScreen(Screen[None]):

@@ -26,7 +26,9 @@ def overcommit_view(density: Density | None, thresholds: Thresholds) -> Renderab
     if density is None:
         return Text("overcommit: not read yet", style="dim")
     over = density.overcommit
-    table = Table(box=None, padding=(0, 2), show_edge=False, header_style="bold")
+    # One space between columns: with two, the seven columns need 84 cells and cut the
+    # memory figures ("30.5 G…") at 80x24.
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     for title in ("", "guests", "vCPUs", "of CPUs", "memory", "of RAM", "of RAM+KSM"):
         table.add_column(title, justify="left" if not title else "right", no_wrap=True)
     host_mem = over.host_mem_kib

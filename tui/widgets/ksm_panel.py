@@ -107,7 +107,7 @@ def permissions_view(tuning: Permission, run: Permission) -> Text:
     def part(what: str, permission: Permission) -> Text:
         if permission.allowed:
             return Text(f"{what}: allowed", style="green")
-        return Text(f"{what}: disabled ({printable(str(permission.reason))})", style="dim")
+        return Text(f"{what}: disabled: {printable(str(permission.reason))}", style="dim")
 
     return Text("\n").join([part("Tuning (p s n)", tuning), part("Run/stop/unmerge (r x u)", run)])
 
