@@ -602,8 +602,6 @@ def create(
         name = spec.volume_name(index)
         ctx.phase(f"creating volume '{name}' ({disk.kind})")
         _make_volume(ctx, host, plan, index, action)
-        ctx.cleanup(f"the volume '{name}' in pool '{disk.pool}'",
-                    _deleter(host, str(disk.pool), name))  # fmt: skip
         done += 1
         ctx.progress(done, total)
         ctx.check_cancel()
@@ -696,8 +694,16 @@ def _make_volume(ctx: JobContext, host: Host, plan: Plan, index: int, action: st
         xml = volume_xml(name, image.capacity_bytes, disk.format, sparse=not disk.preallocate)
         vol = _copy(BytesInPhase(ctx, f"creating volume '{name}' ({disk.kind})"), host,
                     pool, xml, image, name, action)  # fmt: skip
+        _made(ctx, host, str(disk.pool), name)  # before the resize: its failure removes it
         if disk.size_bytes and disk.size_bytes > image.capacity_bytes:
             call_libvirt(host, action, vol.resize, disk.size_bytes, 0)
+        return
+    _made(ctx, host, str(disk.pool), name)
+
+
+def _made(ctx: JobContext, host: Host, pool: str, name: str) -> None:
+    """The volume exists: a later failure of the job removes it."""
+    ctx.cleanup(f"the volume '{name}' in pool '{pool}'", _deleter(host, pool, name))
 
 
 def _copy(

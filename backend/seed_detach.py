@@ -14,15 +14,17 @@ Every call blocks (RPCs): run it in a worker.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import libvirt
 
 from kvmtui.backend import errors
 from kvmtui.backend.domain import Domain
+from kvmtui.backend.domain.notes import SEED_DETACH_NAMESPACE
 from kvmtui.backend.domain.seed import seed_disks
 from kvmtui.backend.host import Host
+from kvmtui.backend.metadata import saved_note
 from kvmtui.backend.seed import SEED_SUFFIX, delete_seed, seed_volume_name
 from kvmtui.backend.storage import call_libvirt, volume_users
 
@@ -39,6 +41,9 @@ class GuestSeed:
     pool: str | None
     volume: str
     targets: tuple[str, ...]
+    #: The saved definition still carries the wizard's seed-detach mark: kvmtui has not
+    #: seen the first boot end (or the guest has never started).
+    first_boot_pending: bool = False
 
     @property
     def text(self) -> str:
@@ -63,6 +68,10 @@ def guest_seed(domain: Domain) -> GuestSeed | None:
     return None
 
 
+#: The seed's pool or volume no longer exists.
+_GONE = (libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL)
+
+
 def read_guest_seed(host: Host, uuid: str) -> GuestSeed | None:
     """The seed in the guest's saved definition (or live one, if transient)."""
     action = "read the cloud-init seed of"
@@ -70,9 +79,13 @@ def read_guest_seed(host: Host, uuid: str) -> GuestSeed | None:
     try:
         persistent = bool(dom.isPersistent())
         xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0)
+        found = guest_seed(Domain.from_xml(xml))
+        if found is None:
+            return None
+        marked = persistent and saved_note(dom, SEED_DETACH_NAMESPACE) is not None
     except libvirt.libvirtError as exc:
         raise errors.from_libvirt(exc, host=host.label, action=action) from exc
-    return guest_seed(Domain.from_xml(xml))
+    return replace(found, first_boot_pending=marked)
 
 
 def detach_seed(host: Host, uuid: str, *, delete_volume: bool = False) -> str:
@@ -131,7 +144,17 @@ def detach_seed(host: Host, uuid: str, *, delete_volume: bool = False) -> str:
     if still_live:
         return sentence + "; its volume is kept while the running guest has it open."
     users = volume_users(host.connection(action))
-    others = [u.name for u in users.get(f"{pool}/{volume}", ()) if u.name != guest]
+    # A guest may name the same volume by its pool or by its file's path.
+    try:
+        path = host.connection(action).storagePoolLookupByName(pool).storageVolLookupByName(
+            volume
+        ).path()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in _GONE:
+            return sentence + f"; its volume {pool}/{volume} is gone already."
+        raise errors.from_libvirt(exc, host=host.label, action=action) from exc
+    found = users.get(f"{pool}/{volume}", ()) + users.get(path, ())
+    others = list(dict.fromkeys(u.name for u in found if u.name != guest))
     if others:
         return sentence + f"; its volume is kept: {', '.join(others)} use it too."
     delete_seed(host, pool, volume)

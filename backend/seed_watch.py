@@ -13,7 +13,10 @@ blocks). For a marked guest:
   :data:`ASK_TIMES` times; an agent without guest-exec, or a guest without a
   ``cloud-init`` program, leaves the first shutdown to tell;
 - when it shuts down (its own shutdown, not a forced power-off or a crash) for the
-  first time kvmtui sees, the first boot ended too.
+  first time kvmtui sees, the first boot ended too, unless cloud-init's last answer was
+  that it still runs: that shutdown cut the first boot short (the admin shut the guest
+  down while packages were installed, say), so the seed stays for the next boot, which
+  is watched again from its start.
 
 Then the seed is detached (:func:`~kvmtui.backend.seed_detach.detach_seed`: the saved
 definition, and the running guest where its bus lets it go; its volume is kept) and the
@@ -150,6 +153,8 @@ class _Watch:
     ask_at: float | None = None
     #: No more questions: the first shutdown tells.
     shutdown_only: bool = False
+    #: cloud-init's last answer in this boot (None: none yet).
+    last: FirstBoot | None = None
     failures: int = 0
     #: What the watcher is doing, for the log and the tests.
     doing: str = "waiting for the guest agent"
@@ -258,7 +263,10 @@ class SeedWatcher:
             self._read.clear()
         elif kind == "guests":
             for guest in item[1]:
-                self._saw(guest)
+                try:  # one guest gone or unreadable must not hide the others
+                    self._saw(guest)
+                except (errors.KvmtuiError, libvirt.libvirtError) as exc:
+                    log.info("seed watcher: %s: %s", guest.name, exc)
         elif kind == "guest":
             self._saw(item[1])
         elif kind == "removed":
@@ -282,8 +290,9 @@ class SeedWatcher:
                 return
             if not guest.active or not guest.persistent:
                 return  # read when it starts: a shut-off guest has not booted yet
-            self._read.add(uuid)
-            if not has_mark(self.host.domain(uuid, "read the seed-detach mark of")):
+            marked = has_mark(self.host.domain(uuid, "read the seed-detach mark of"))
+            self._read.add(uuid)  # after the read: a failed one is tried at the next change
+            if not marked:
                 return
             with self._lock:
                 self._watched[uuid] = _Watch(guest.name, True, guest.agent_connected)
@@ -296,14 +305,22 @@ class SeedWatcher:
         was_active, had_agent = watch.active, watch.agent
         watch.name, watch.active, watch.agent = guest.name, guest.active, guest.agent_connected
         if was_active and guest.state is GuestState.SHUTOFF:
-            if guest.reason == "shutdown":
+            if guest.reason != "shutdown":  # forced off or crashed
+                self._again(watch, "waiting for the guest to start again")
+            elif watch.last is FirstBoot.RUNNING and not watch.shutdown_only:
+                self._again(watch, "cloud-init still ran when the guest shut down: "
+                            "watching its next boot")
+            else:
                 self._detach(uuid, "it shut down")
-            else:  # forced off or crashed: the next boot is again the first
-                watch.ask_at, watch.asked, watch.shutdown_only = None, 0, False
-                watch.doing = "waiting for the guest to start again"
             return
         if guest.active and guest.agent_connected and not had_agent and not watch.shutdown_only:
             self._plan(uuid, "the agent connected: looking whether the first boot ended", now=True)
+
+    @staticmethod
+    def _again(watch: _Watch, doing: str) -> None:
+        """The first boot did not end: the next boot is again the first."""
+        watch.ask_at, watch.asked, watch.shutdown_only, watch.last = None, 0, False, None
+        watch.doing = doing
 
     def _plan(self, uuid: str, doing: str, *, now: bool = False) -> None:
         with self._lock:
@@ -355,6 +372,7 @@ class SeedWatcher:
             return
         answer = first_boot(result)
         watch.asked += 1
+        watch.last = answer
         if answer is FirstBoot.ENDED:
             self._detach(uuid, f"cloud-init status: {status_word(result.stdout)}")
         elif answer is FirstBoot.RUNNING and watch.asked < self.ask_times:

@@ -12,27 +12,40 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question; dismisses with True only for yes."""
+class ConfirmScreen(ModalScreen[bool | None]):
+    """A yes/no question; dismisses with True only for yes.
+
+    A question whose no is itself a choice (keep the volume, say) names it with
+    ``no_label``; with ``escape_cancels`` escape then dismisses with None, cancelling
+    the whole action, rather than answering no."""
 
     CSS_PATH = "confirm.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "Cancel"),
+        Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, question: str, yes_label: str = "Yes") -> None:
+    def __init__(
+        self,
+        question: str,
+        yes_label: str = "Yes",
+        *,
+        no_label: str = "Cancel",
+        escape_cancels: bool = False,
+    ) -> None:
         super().__init__()
         self.question = question
         self.yes_label = yes_label
+        self.no_label = no_label
+        self.escape_cancels = escape_cancels
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="question")
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes_label} (y)", variant="error", id="yes")
-                yield Button("Cancel (n)", id="no")
+                yield Button(f"{self.no_label} (n)", id="no")
 
     def on_mount(self) -> None:
         # The safe answer has the focus: Enter right after the key cancels.
@@ -40,6 +53,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None if self.escape_cancels else False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -249,22 +249,35 @@ class DetailsScreen(GuestToolsScreen):
             self.notify(f"Cannot detach the cloud-init seed: {reason}.")
             return
         where = "its definition and, where its bus allows, the running guest"
+        if seed.first_boot_pending:
+            why = (
+                "Its first boot has not ended as far as kvmtui knows (it is still marked for "
+                "the automatic detach): without the seed, cloud-init cannot create the user "
+                "or install the SSH keys. "
+            )
+        else:
+            why = "cloud-init reads it on the first boot only. "
         question = (
-            f"Detach the cloud-init seed {seed.text} from '{guest.name}'? It is removed from "
-            f"{where if guest.state.active else 'its definition'}; cloud-init has read it "
-            "on the first boot and will not need it again."
+            f"Detach the cloud-init seed {seed.text} from '{guest.name}'? {why}It is "
+            f"removed from {where if guest.state.active else 'its definition'}."
         )
 
         def delete_asked(delete: bool | None) -> None:
-            self.run_detach(host, guest, bool(delete))
+            if delete is None:  # escape: the whole action is cancelled
+                self.notify("Nothing detached.")
+                return
+            self.run_detach(host, guest, delete)
 
         def detach_asked(yes: bool | None) -> None:
             if yes:
                 self.app.push_screen(
                     ConfirmScreen(
                         f"Also delete the seed volume {seed.pool}/{seed.volume}? It holds the "
-                        "user-data (SSH keys, password hash). y deletes it; n keeps it.",
+                        "user-data (SSH keys, password hash). y deletes it; n keeps it; "
+                        "escape detaches nothing.",
                         "Delete volume",
+                        no_label="Keep volume",
+                        escape_cancels=True,
                     ),
                     delete_asked,
                 )

@@ -127,7 +127,7 @@ class ScopedLimitsScreen(Screen[None]):
 
     def _ask_then_apply(
         self,
-        question: Screen[bool],
+        question: Screen[bool] | Screen[bool | None],
         applying: str,
         start: Callable[[], object],
         declined: str | None = "Not applied.",

@@ -7,8 +7,9 @@ disk beside its own disk, its agent up. One guest for the module.
   link-local IPv6 are left out, and the ssh line carries the seed's user.
 - Detaching the seed is refused on a read-only connection, changing nothing; then done:
   gone from the saved definition (and from the running guest, or said "until restart"),
-  the volume kept. Then, the guest shut off and the seed attached again, x in its details
-  asks twice and detaches it with its volume deleted.
+  the volume kept. Then, the guest shut off and the seed attached again: asked to delete
+  the volume, the detach keeps it while another guest names its file by path; x in its
+  details asks twice and detaches it with its volume deleted.
 - The seed watcher (backend/seed_watch.py) on the same guest, the seed attached again and
   the guest marked: with a ``cloud-init`` stand-in in the guest saying "running", it asks
   again later, and once the stand-in says "done" the seed goes (definition, mark) and
@@ -152,6 +153,32 @@ def test_detach_is_refused_read_only_then_done_and_the_volume_deleted_only_when_
             detach_seed(host, dom.UUIDString())
 
     print(sentence)  # in the report of a -rP run: which way the live detach went
+
+
+def test_the_volume_is_kept_when_another_guest_names_it_by_its_path(
+    host: Host, seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path]
+) -> None:
+    """Another guest has the seed's file as a CD-ROM by its path, not by pool and volume:
+    asked to delete the volume, the detach keeps it and names that guest."""
+    conn, dom, pool, target = seeded
+    volume = seed.seed_volume_name(dom.name())
+    if dom.isActive():
+        dom.destroy()
+    if volume not in saved_xml(dom):
+        attach_seed_to_definition(conn, dom, pool)
+    other = f"{TEST_GUEST_PREFIX}by-path-{uuid.uuid4().hex[:6]}"
+    by_path = conn.defineXML(
+        f"<domain type='qemu'><name>{other}</name><memory unit='MiB'>64</memory>"
+        "<os><type>hvm</type></os><devices><disk type='file' device='cdrom'>"
+        f"<source file='{target / volume}'/><target dev='hdc' bus='ide'/><readonly/>"
+        "</disk></devices></domain>"
+    )
+    try:
+        sentence = detach_seed(host, dom.UUIDString(), delete_volume=True)
+    finally:
+        by_path.undefine()
+    assert f"its volume is kept: {other} use it too." in sentence, sentence
+    assert (target / volume).exists() and volume not in saved_xml(dom)
 
 
 @run_async

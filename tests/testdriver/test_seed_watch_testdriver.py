@@ -15,7 +15,7 @@ import pytest
 
 from kvmtui.backend.create_spec import NewGuest, SeedSpec, VolumeRef, domain_xml
 from kvmtui.backend.host import Host
-from kvmtui.backend.seed_watch import SeedWatcher, has_mark
+from kvmtui.backend.seed_watch import FirstBoot, SeedWatcher, has_mark
 from tests.hosts import started_host
 from tests.pilot import build_app, loaded, run_async, wait_for
 from tests.seed_watching import watching
@@ -66,6 +66,29 @@ def test_a_forced_power_off_is_not_the_end_of_the_first_boot(host: Host) -> None
             timeout=10, what="the watcher to see the power-off",
         )  # fmt: skip
     assert not said and has_mark(dom)
+
+
+def test_a_shutdown_while_cloud_init_still_ran_keeps_the_seed_for_the_next_boot(
+    host: Host,
+) -> None:
+    """The admin shuts the guest down while cloud-init still installs packages: the
+    first boot did not end, so nothing is detached and the next boot is watched again.
+    (No agent on test:///: cloud-init's answer "running" is given to the watch as
+    :meth:`SeedWatcher._ask` would record it.)"""
+    dom = define_marked(host.connection(), "interrupted")
+    with watching(host, ask_again_s=0.2) as (watcher, said):
+        dom.create()
+        uuid = dom.UUIDString()
+        wait_until(lambda: watcher.doing(uuid), timeout=10, what="the marked guest watched")
+        with watcher._lock:
+            watcher._watched[uuid].last = FirstBoot.RUNNING
+        dom.shutdown()
+        wait_until(
+            lambda: watcher.doing(uuid)
+            == "cloud-init still ran when the guest shut down: watching its next boot",
+            timeout=10, what="the watcher to keep the seed",
+        )  # fmt: skip
+    assert not said and has_mark(dom) and "interrupted-cidata.iso" in dom.XMLDesc(0)
 
 
 def test_a_read_only_host_is_never_watched() -> None:
