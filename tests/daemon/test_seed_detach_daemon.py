@@ -155,17 +155,23 @@ def test_detach_is_refused_read_only_then_done_and_the_volume_deleted_only_when_
     print(sentence)  # in the report of a -rP run: which way the live detach went
 
 
+def shut_off_with_seed(conn: libvirt.virConnect, dom: libvirt.virDomain, pool: str) -> str:
+    """The guest shut off with its seed in its definition again; the seed's volume name."""
+    volume = seed.seed_volume_name(dom.name())
+    if dom.isActive():
+        dom.destroy()
+    if volume not in saved_xml(dom):
+        attach_seed_to_definition(conn, dom, pool)
+    return volume
+
+
 def test_the_volume_is_kept_when_another_guest_names_it_by_its_path(
     host: Host, seeded: tuple[libvirt.virConnect, libvirt.virDomain, str, Path]
 ) -> None:
     """Another guest has the seed's file as a CD-ROM by its path, not by pool and volume:
     asked to delete the volume, the detach keeps it and names that guest."""
     conn, dom, pool, target = seeded
-    volume = seed.seed_volume_name(dom.name())
-    if dom.isActive():
-        dom.destroy()
-    if volume not in saved_xml(dom):
-        attach_seed_to_definition(conn, dom, pool)
+    volume = shut_off_with_seed(conn, dom, pool)
     other = f"{TEST_GUEST_PREFIX}by-path-{uuid.uuid4().hex[:6]}"
     by_path = conn.defineXML(
         f"<domain type='qemu'><name>{other}</name><memory unit='MiB'>64</memory>"
@@ -188,11 +194,7 @@ async def test_x_in_the_details_asks_then_detaches_and_deletes_the_volume(
     """The guest shut off, its seed attached again: x in its details asks to detach, then
     whether to delete the volume; both answered yes, the seed and its volume are gone."""
     conn, dom, pool, target = seeded
-    volume = seed.seed_volume_name(dom.name())
-    if dom.isActive():
-        dom.destroy()
-    if volume not in saved_xml(dom):
-        attach_seed_to_definition(conn, dom, pool)
+    volume = shut_off_with_seed(conn, dom, pool)
     app = build_app(daemon_uri, stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
