@@ -35,6 +35,8 @@ from kvmtui.backend.domain.build import (
 from kvmtui.backend.host import Host
 
 D = TypeVar("D", bound=Device)
+#: A change that adds a drive, whose target name is picked free when it is named.
+N = TypeVar("N", "AttachDisk", "AddCdrom")
 
 
 class Side(StrEnum):
@@ -116,9 +118,15 @@ class Change:
     def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
         raise NotImplementedError
 
+    def named(self, taken: set[str]) -> Change:
+        """The change with its new device's target name picked free (``taken`` holds the
+        targets used so far, and gets this one): the name the pending list, the preview
+        and libvirt all see. :func:`~kvmtui.backend.config_edit.named_changes` runs it."""
+        return self
+
     def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
-        """The change as it will run: a free target or MAC picked (``taken`` holds the
-        names used so far), or a step put before it (a volume to create)."""
+        """The change as it will run: a free MAC picked (``taken`` holds the MACs picked
+        so far), or a step put before it (a volume to create)."""
         return [self]
 
     def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
@@ -614,6 +622,13 @@ def _missing(view: DiskView | NicView | None, side: Side, name: str) -> str | No
     return None
 
 
+def _targeted(change: N, taken: set[str]) -> N:
+    """``change`` with its target: the one it has, else the first free one on its bus."""
+    target = change.target or free_target(change.bus, taken)
+    taken.add(target)
+    return replace(change, target=target)
+
+
 def _attach(ctx: Ctx, side: Side, xml: str, what: str) -> Done:
     dom = ctx.dom
     dom.attachDeviceFlags(xml, side.flag)
@@ -711,14 +726,14 @@ class AttachDisk(_Attached):
         target = self.target or f"{BUS_PREFIX.get(self.bus, '?')}?"
         return "-", f"{target} ({self.bus}): {new}{self.source_text}"
 
+    def named(self, taken: set[str]) -> Change:
+        return _targeted(self, taken) if self.bus in BUS_PREFIX else self
+
     def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
-        target = free_target(self.bus, taken) if self.bus in BUS_PREFIX else "?"
-        taken.add(target)
-        attach = replace(self, target=target)
         if self.kind is SourceKind.NEW:
             create = CreateVolume(self.pool or "", self.source, self.size, self.fmt or "qcow2")
-            return [create, replace(attach, kind=SourceKind.VOLUME, fmt=self.fmt or "qcow2")]
-        return [attach]
+            return [create, replace(self, kind=SourceKind.VOLUME, fmt=self.fmt or "qcow2")]
+        return [self]
 
     def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
         if self.bus not in BUS_PREFIX:
@@ -939,10 +954,8 @@ class AddCdrom(Change):
         later = "; after a restart" if cfg.active else ""
         return "-", f"{target} ({self.bus}): {self.media or '(empty)'}{extra}{later}"
 
-    def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
-        target = free_target(self.bus, taken) if self.bus in CDROM_BUSES else "?"
-        taken.add(target)
-        return [replace(self, target=target)]
+    def named(self, taken: set[str]) -> Change:
+        return _targeted(self, taken) if self.bus in CDROM_BUSES else self
 
     def refuse(self, cfg: GuestConfig, side: Side) -> str | None:
         if self.bus not in CDROM_BUSES:

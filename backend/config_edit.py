@@ -94,6 +94,14 @@ def scope_sides(cfg: GuestConfig, scope: Scope) -> tuple[Side, ...]:
     )
 
 
+def named_changes(cfg: GuestConfig, changes: Sequence[Change]) -> list[Change]:
+    """``changes`` with each new drive's target picked as the plan picks it (the first
+    free one on its bus, after the guest's and the earlier changes'): what the pending
+    list shows is what the preview shows and what libvirt is given."""
+    taken = set(cfg.targets)
+    return [change.named(taken) for change in changes]
+
+
 def plan_changes(cfg: GuestConfig, changes: Sequence[Change], scope: Scope) -> tuple[Step, ...]:
     """The steps, in order: each change's sides, running guest first. Raises
     :class:`ConfigRefused` with one sentence for the first change that cannot be made."""
@@ -115,10 +123,10 @@ def plan_changes(cfg: GuestConfig, changes: Sequence[Change], scope: Scope) -> t
         if not cfg.persistent:
             why = "the guest is transient; only the running guest can change"
         raise refuse("scope", why)
-    taken = set(cfg.targets)
+    macs: set[str] = set()
     steps: list[Step] = []
-    for asked in changes:
-        for change in asked.expand(cfg, taken):
+    for asked in named_changes(cfg, changes):
+        for change in asked.expand(cfg, macs):
             if change.sides == frozenset({Side.NONE}):
                 sides: tuple[Side, ...] = (Side.NONE,)
             else:

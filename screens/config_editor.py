@@ -42,7 +42,13 @@ from kvmtui.backend.config_changes import (
     SetVcpus,
     kib_text,
 )
-from kvmtui.backend.config_edit import ConfigRefused, Outcome, apply_changes, plan_changes
+from kvmtui.backend.config_edit import (
+    ConfigRefused,
+    Outcome,
+    apply_changes,
+    named_changes,
+    plan_changes,
+)
 from kvmtui.backend.config_state import CACHE_MODES, GuestConfig, read_config
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
@@ -298,7 +304,7 @@ class ConfigEditorScreen(Screen[None]):
             scope = f"{self.scope.value}: {self.scope.text}"
         lines = [f"Scope {scope}. Pending: {len(self.pending) or 'none'}"]
         if config is not None:
-            for change in self.pending:
+            for change in named_changes(config, self.pending):  # sdb, as the preview says
                 old, new = change.old_new(config)
                 lines.append(f"  {change.label}: {old} -> {new}")
         self.query_one("#config-pending", Static).update(Text(printable_lines("\n".join(lines))))

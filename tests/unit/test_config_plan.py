@@ -25,7 +25,7 @@ from kvmtui.backend.config_changes import (
     Side,
     SourceKind,
 )
-from kvmtui.backend.config_edit import ConfigRefused, Outcome, plan_changes
+from kvmtui.backend.config_edit import ConfigRefused, Outcome, named_changes, plan_changes
 from kvmtui.backend.config_state import GuestConfig, config_of
 from kvmtui.backend.domain import Domain
 from kvmtui.backend.domain.build import free_target, new_disk, new_interface, new_mac
@@ -266,3 +266,23 @@ def test_a_new_cdrom_drive_gets_a_free_target_and_a_controller_when_scsi_has_non
     with pytest.raises(ConfigRefused, match="vda is not a CD-ROM drive; detach it as a disk"):
         plan_changes(cfg, [RemoveCdrom("vda")], Scope.CONFIG)
     assert sides(cfg, [RemoveCdrom("sda")], Scope.BOTH) == [("remove CD-ROM drive", Side.SAVED)]
+
+
+def test_the_pending_list_names_new_drives_as_the_preview_and_libvirt_get_them() -> None:
+    """The pending list read "sd?" while the preview read "sdb": the target was picked only
+    when the plan was made. named_changes picks it the same way, in the same order."""
+    cfg = config(running=False)
+    asked = [
+        AddCdrom("scsi"),
+        AttachDisk(SourceKind.NEW, "data.qcow2", pool="p", bus="scsi"),
+        AddCdrom("sata", "/isos/a.iso"),
+        AttachDisk(SourceKind.PATH, "/d/b.img"),
+    ]
+    pending = [change.old_new(cfg)[1] for change in named_changes(cfg, asked)]
+    assert [text.split(" ", 1)[0] for text in pending] == ["sdb", "sdc", "sdd", "vdb"]
+    planned = [s.change for s in plan_changes(cfg, asked, Scope.CONFIG)]
+    written = [c.target for c in planned if isinstance(c, AttachDisk | AddCdrom)]
+    assert written == ["sdb", "sdc", "sdd", "vdb"]  # what _edit and attach give libvirt
+    assert [c.old_new(cfg)[1] for c in planned if c.label == "new CD-ROM drive"] == [
+        pending[0], pending[2]
+    ]  # fmt: skip
