@@ -3,14 +3,17 @@ and the preview of the pending changes (old beside new, where each goes)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
+from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, DataTable, Input, Label, RadioButton, RadioSet, Static
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from kvmtui.backend.config_changes import AttachDisk, AttachNic, SourceKind
 from kvmtui.backend.config_edit import Step
@@ -174,8 +177,65 @@ class AttachNicScreen(_AttachForm[AttachNic]):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PreviewRow:
+    """One pending change as the preview lists it."""
+
+    change: str
+    now: str
+    after: str
+    goes_to: str
+
+
+def preview_rows(config: GuestConfig, steps: tuple[Step, ...]) -> tuple[PreviewRow, ...]:
+    """One row per change (a change applied on both sides is one step per side)."""
+    rows: list[PreviewRow] = []
+    seen: list[object] = []
+    for step in steps:
+        if step.change in seen:
+            continue
+        seen.append(step.change)
+        sides = [s.side.value for s in steps if s.change is step.change]
+        old, new = step.change.old_new(config)
+        rows.append(PreviewRow(step.change.label, old, new, ", ".join(sides)))
+    return tuple(rows)
+
+
+class ChangesTable(Widget):
+    """The changes, old beside new, at any width: the Now and After texts wrap (a word
+    longer than the column folds) so every character of what will change is on screen;
+    the short Change and Goes to columns stay on one line. Rows are striped so that a
+    wrapped row reads as one."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"changes-table--odd-row"}
+    DEFAULT_CSS = """
+    ChangesTable { height: auto; }
+    ChangesTable > .changes-table--odd-row { background: $surface-lighten-1; }
+    """
+
+    def __init__(self, rows: tuple[PreviewRow, ...], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows = rows
+
+    def render(self) -> Table:
+        odd = self.get_component_rich_style("changes-table--odd-row", partial=True)
+        table = Table(
+            box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold",
+            row_styles=["", odd], expand=True,
+        )  # fmt: skip
+        table.add_column("Change", no_wrap=True)
+        table.add_column("Now", overflow="fold", ratio=1)
+        table.add_column("After", overflow="fold", ratio=1)
+        table.add_column("Goes to", no_wrap=True)
+        for row in self.rows:
+            table.add_row(literal(row.change), literal(row.now), literal(row.after),
+                          literal(row.goes_to))  # fmt: skip
+        return table
+
+
 class PreviewScreen(ModalScreen[bool]):
-    """The pending changes, old beside new and where each goes; ``y`` applies them."""
+    """The pending changes, old beside new and where each goes; ``y`` applies them. The
+    texts wrap to the dialog's width; a long list scrolls (up, down, page keys)."""
 
     CSS_PATH = "config_editor.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -188,6 +248,7 @@ class PreviewScreen(ModalScreen[bool]):
         super().__init__()
         self.config = config
         self.steps = steps
+        self.rows = preview_rows(config, steps)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog preview"):
@@ -198,20 +259,12 @@ class PreviewScreen(ModalScreen[bool]):
                 ),
                 classes="question",
             )
-            yield DataTable(id="config-preview", cursor_type="none", zebra_stripes=True)
+            with VerticalScroll(id="config-preview"):
+                yield ChangesTable(self.rows)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Change", "Now", "After", "Goes to")
-        seen: list[object] = []
-        for step in self.steps:
-            if step.change in seen:
-                continue
-            seen.append(step.change)
-            sides = [s.side.value for s in self.steps if s.change is step.change]
-            old, new = step.change.old_new(self.config)
-            table.add_row(step.change.label, literal(old), literal(new), ", ".join(sides))
+        self.query_one("#config-preview", VerticalScroll).focus()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

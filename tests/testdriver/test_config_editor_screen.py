@@ -168,8 +168,14 @@ async def test_disk_options_a_new_cdrom_drive_and_removing_one_are_saved_changes
         ]
         pending = str(editor.query_one("#config-pending").render())
         assert "disk options: vda: cache default -> vda: cache writeback" in pending
-        new = "new CD-ROM drive: - -> sd? (scsi): /isos/tools.iso; + virtio-scsi controller"
+        # sdb, the name the preview gives and libvirt is given (sda is the SATA drive)
+        new = "new CD-ROM drive: - -> sdb (scsi): /isos/tools.iso; + virtio-scsi controller"
         assert new in pending
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
+        preview = app.screen
+        assert isinstance(preview, PreviewScreen)
+        assert preview.rows[1].after.startswith("sdb (scsi): /isos/tools.iso")
 
 
 @run_async
@@ -184,3 +190,31 @@ async def test_a_dimm_where_memory_hot_plug_is_not_configured_is_refused_with_wh
         assert "memory hot-plug is not configured" in status
         assert "the maximum changes in the saved definition only" in status
         assert editor.pending == []
+
+
+#: A path longer than the preview's After column at 80 columns: it folds, whole.
+LONG_ISO = "/isos/debian-12.8.0-amd64-netinst-with-nonfree-firmware-and-preseed.iso"
+
+
+@run_async
+async def test_the_preview_at_80x24_shows_every_character_of_a_long_after_text() -> None:
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, "db-replica")
+        await pilot.press("c")
+        await answer(pilot, f"scsi {LONG_ISO}")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
+        await pilot.pause()
+        preview = app.screen
+        assert isinstance(preview, PreviewScreen) and editor.pending
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+    assert all(len(line) == 80 for line in lines)
+    header = next(n for n, line in enumerate(lines) if "After" in line and "Goes to" in line)
+    after, goes_to = lines[header].index("After"), lines[header].index("Goes to")
+    rows = lines[header + 1 :]
+    assert "saved" in rows[0][goes_to:]  # the last column is on screen too
+    column = "".join(line[after:goes_to] for line in rows if line[after:goes_to].strip())
+    wanted = preview.rows[0].after
+    assert LONG_ISO in wanted and wanted.startswith("sdb (scsi): ")
+    assert column.replace(" ", "").startswith(wanted.replace(" ", ""))
