@@ -56,7 +56,8 @@ def test_config_editor_preview(snap_compare, size) -> None:
     """ctrl+s with the two pending changes: the preview asks "Apply to 'db-primary' on
     test:throttle_node? If one step fails, those before it are undone." and lists vCPUs
     (now "2 of at most 2", after "1 of at most 2", goes to "live, saved") and link (now
-    up, after down, goes to "live, saved"); y applies, n goes back."""
+    up, after down, goes to "live, saved"); y applies, n goes back. The four columns fit
+    the dialog at both sizes (Goes to at its right edge), rows striped."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         await two_pending(pilot)
@@ -74,7 +75,10 @@ def test_config_editor_saved_device_changes_preview(snap_compare, size) -> None:
     for removal (d). The preview lists "disk options" (now "vda: cache default", after
     "vda: cache writeback"), "new CD-ROM drive" (after "sdb (scsi): /isos/tools.iso; +
     virtio-scsi controller") and "remove CD-ROM drive" (now "sda: (empty)", after
-    "(detached)"), each going to "saved"."""
+    "(detached)"), each going to "saved". At 80x24 the new drive's After text wraps
+    under its column onto three lines (rsvg-convert draws those continuation lines from
+    the left edge: it drops the leading no-break spaces; the screen has them), "saved" on
+    its first line. The pending list below names the drive sdb too."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         editor = await open_config_editor(pilot, "db-replica")

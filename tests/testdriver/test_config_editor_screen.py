@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Input
+
 from conftest import node_uri
 from kvmtui.backend.config_changes import (
     AddCdrom,
@@ -16,7 +18,7 @@ from kvmtui.backend.config_changes import (
 )
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import PreviewScreen
+from kvmtui.screens.config_forms import PreviewScreen, ValueScreen
 from kvmtui.screens.confirm import ConfirmScreen
 from tests.pilot import answer, build_app, open_config_editor, run_async, wait_for
 
@@ -202,7 +204,9 @@ async def test_the_preview_at_80x24_shows_every_character_of_a_long_after_text()
     async with app.run_test(size=(80, 24)) as pilot:
         editor = await open_config_editor(pilot, "db-replica")
         await pilot.press("c")
-        await answer(pilot, f"scsi {LONG_ISO}")
+        await wait_for(pilot, lambda: isinstance(app.screen, ValueScreen), "the question")
+        app.screen.query_one(Input).value = f"scsi {LONG_ISO}"  # set: 77 key presses take 5 s
+        await pilot.press("enter")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
         await pilot.pause()
@@ -210,7 +214,9 @@ async def test_the_preview_at_80x24_shows_every_character_of_a_long_after_text()
         assert isinstance(preview, PreviewScreen) and editor.pending
         lines = [strip.text for strip in app.screen._compositor.render_strips()]
     assert all(len(line) == 80 for line in lines)
-    header = next(n for n, line in enumerate(lines) if "After" in line and "Goes to" in line)
+    headers = [n for n, line in enumerate(lines) if "After" in line and "Goes to" in line]
+    assert headers, "the preview's columns are cut at 80 columns:\n" + "\n".join(lines)
+    header = headers[0]
     after, goes_to = lines[header].index("After"), lines[header].index("Goes to")
     rows = lines[header + 1 :]
     assert "saved" in rows[0][goes_to:]  # the last column is on screen too
