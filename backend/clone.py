@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,6 +32,7 @@ import libvirt
 
 from kvmtui.backend import errors
 from kvmtui.backend.domain import Disk, Domain
+from kvmtui.backend.domain.build import new_mac
 from kvmtui.backend.domain.notes import forget_linked_clones
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import binary_text
@@ -180,14 +180,6 @@ def new_volume_name(
     while name in taken:
         name, number = f"{stem}-{number}{suffix}", number + 1
     return name
-
-
-def new_mac(avoid: set[str]) -> str:
-    """A random MAC in QEMU's locally administered range 52:54:00."""
-    while True:
-        mac = "52:54:00:" + ":".join(f"{secrets.randbelow(256):02x}" for _ in range(3))
-        if mac not in avoid:
-            return mac
 
 
 # -- reading the source -----------------------------------------------------------------

@@ -7,7 +7,7 @@ thread worker whose result comes back as a message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -50,6 +50,7 @@ from kvmtui.backend.config_edit import (
     plan_changes,
 )
 from kvmtui.backend.config_state import CACHE_MODES, GuestConfig, read_config
+from kvmtui.backend.domain.build import new_mac
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope
@@ -483,11 +484,19 @@ class ConfigEditorScreen(Screen[None]):
         if self.config is None or self.disabled_reason("attach_nic"):
             return
 
+        config = self.config
+
         def chosen(change: AttachNic | None) -> None:
             if change is not None:
-                self.add(change)
+                self.add(change if change.mac else replace(change, mac=self._free_mac(config)))
 
-        self.app.push_screen(AttachNicScreen(self.config), chosen)
+        self.app.push_screen(AttachNicScreen(config), chosen)
+
+    def _free_mac(self, config: GuestConfig) -> str:
+        """A MAC for a new NIC, picked when it is added: the pending list, the preview and
+        libvirt then see the same one (planned again at apply, it would change)."""
+        pending = {c.mac for c in self.pending if isinstance(c, AttachNic) and c.mac}
+        return new_mac({n.mac for n in config.nics} | pending)
 
     def action_add_cdrom(self) -> None:
         if self.config is None or self.disabled_reason("add_cdrom"):

@@ -11,14 +11,16 @@ from textual.widgets import Input
 from conftest import node_uri
 from kvmtui.backend.config_changes import (
     AddCdrom,
+    AttachNic,
     ChangeMedia,
     DetachDisk,
     RemoveCdrom,
     SetDiskOptions,
 )
+from kvmtui.backend.config_edit import plan_changes
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import PreviewScreen, ValueScreen
+from kvmtui.screens.config_forms import AttachNicScreen, PreviewScreen, ValueScreen
 from kvmtui.screens.confirm import ConfirmScreen
 from tests.pilot import answer, build_app, open_config_editor, run_async, wait_for
 
@@ -224,3 +226,32 @@ async def test_the_preview_at_80x24_shows_every_character_of_a_long_after_text()
     wanted = preview.rows[0].after
     assert LONG_ISO in wanted and wanted.startswith("sdb (scsi): ")
     assert column.replace(" ", "").startswith(wanted.replace(" ", ""))
+
+
+@run_async
+async def test_a_new_nic_keeps_the_mac_the_preview_showed() -> None:
+    """The MAC of a new NIC is picked when the NIC is added: the pending list, the preview
+    and the plan that apply makes again all have the same one (before, each plan picked
+    a new one, so the guest got another MAC than the preview showed)."""
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_config_editor(pilot, "db-replica")  # shut off: saved only
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, AttachNicScreen), "the NIC form")
+        app.screen.query_one("#nic-source", Input).value = "default"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(editor.pending) == 1, "the NIC pending")
+        change = editor.pending[0]
+        assert isinstance(change, AttachNic) and change.mac is not None
+        assert change.mac in str(editor.query_one("#config-pending").render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), "the preview")
+        preview = app.screen
+        assert isinstance(preview, PreviewScreen)
+        assert preview.rows[0].after.startswith(change.mac)
+        config = editor.config
+        assert config is not None
+        for _apply in range(2):  # apply plans the pending changes again: the same MAC
+            steps = plan_changes(config, editor.pending, Scope.CONFIG)
+            assert [s.change.mac for s in steps if isinstance(s.change, AttachNic)] == [change.mac]
+        # test:/// cannot attach devices: tests/daemon/test_config_edit_daemon.py applies NICs
