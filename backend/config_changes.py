@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import libvirt
 
@@ -232,24 +232,88 @@ def _bring_online(dom: libvirt.virDomain, count: int) -> bool:
             time.sleep(0.2)
 
 
-def _online_memory(agent: GuestAgent) -> bool:
+MEMORY_ACTION = "online memory in"
+
+
+class AgentCommands(Protocol):
+    """What memory onlining needs of the guest agent (a :class:`GuestAgent`, or recorded
+    answers replayed in the unit tests)."""
+
+    def command(self, action: str, command: str, arguments: dict[str, Any] | None = None) -> Any:
+        """One agent command; its ``return`` value."""
+
+
+def memory_blocks(agent: AgentCommands) -> dict[int, bool] | None:
+    """The guest's memory blocks (phys-index: online), or None when the agent does not
+    answer (no agent, not running yet, or the command disabled)."""
+    try:
+        blocks = agent.command(MEMORY_ACTION, "guest-get-memory-blocks") or []
+    except errors.KvmtuiError:
+        return None
+    return {int(b["phys-index"]): bool(b.get("online")) for b in blocks if "phys-index" in b}
+
+
+def new_blocks(before: dict[int, bool], now: dict[int, bool]) -> dict[int, bool]:
+    """The blocks a plug added: phys-indexes the guest did not have before. Blocks that
+    were there (offline for reasons of their own, or the admin's) are never touched."""
+    return {index: online for index, online in now.items() if index not in before}
+
+
+def refused_blocks(responses: list[dict[str, object]]) -> list[str]:
+    """``guest-set-memory-blocks``' per-block answers that are not a success, as text
+    (``block 12: operation-failed, error 16``)."""
+    failed = []
+    for answer in responses:
+        if answer.get("response") == "success":
+            continue
+        code = answer.get("error-code")
+        why = f"{answer.get('response', 'no answer')}" + (f", error {code}" if code else "")
+        failed.append(f"block {answer.get('phys-index', '?')}: {why}")
+    return failed
+
+
+def online_text(fresh: dict[int, bool], failed: list[str]) -> str:
+    """What the editor says about a plugged DIMM's memory in the guest: ``fresh`` the new
+    blocks as first seen, ``failed`` the agent's refusals of the offline ones."""
+    if not fresh:
+        return f", not seen by the guest within {ONLINE_WITHIN_S:g} s (no new memory block)"
+    if failed:
+        return f", {len(failed)} of {len(fresh)} new memory blocks not online (" + (
+            "; ".join(failed) + ")"
+        )
+    if all(fresh.values()):
+        return ", online (the guest brought it online itself)"
+    return ", online in the guest"
+
+
+def online_memory(agent: AgentCommands, before: dict[int, bool] | None) -> str:
     """A hot-plugged DIMM's memory blocks arrive offline in guests without a udev rule
-    (the tiny guest's kernel leaves them so, measured): bring them online through the
-    guest agent once the guest has seen them."""
+    (the tiny guest's kernel leaves them so, measured), online in guests with one (Ubuntu,
+    RHEL): wait until the guest has the new blocks (``before``: its blocks before the
+    plug), bring those that are offline online through the guest agent, check each
+    block's answer; say what happened."""
+    if before is None:
+        return ", not brought online (the guest agent did not answer before the plug)"
     deadline = time.monotonic() + ONLINE_WITHIN_S
+    fresh: dict[int, bool] = {}
     while True:
-        try:
-            blocks = agent.command("online memory in", "guest-get-memory-blocks") or []
-            offline = [b["phys-index"] for b in blocks if not b.get("online")]
-            if offline:
-                wanted = [{"phys-index": index, "online": True} for index in offline]
-                agent.command("online memory in", "guest-set-memory-blocks", {"mem-blks": wanted})
-                return True
-        except errors.KvmtuiError:
-            pass
-        if time.monotonic() >= deadline:
-            return False
+        now = memory_blocks(agent)
+        fresh = new_blocks(before, now) if now is not None else {}
+        if fresh or time.monotonic() >= deadline:
+            break
         time.sleep(0.2)
+    offline = [index for index, online in fresh.items() if not online]
+    failed: list[str] = []
+    if offline:
+        wanted = [{"phys-index": index, "online": True} for index in offline]
+        try:
+            responses = agent.command(
+                MEMORY_ACTION, "guest-set-memory-blocks", {"mem-blks": wanted}
+            )
+            failed = refused_blocks(list(responses or []))
+        except errors.KvmtuiError as exc:
+            return f", not brought online ({exc})"
+    return online_text(fresh, failed)
 
 
 @dataclass(frozen=True)
@@ -408,14 +472,12 @@ class AddDimm(Change):
             "<memory model='dimm'><target>"
             f"<size unit='KiB'>{self.size_kib}</size><node>0</node></target></memory>"
         )
+        if side is not Side.LIVE:
+            return _attach(ctx, side, xml, f"a {kib_text(self.size_kib)} DIMM")
+        agent = GuestAgent(ctx.host, ctx.before.uuid, limit_s=5.0)
+        before = memory_blocks(agent)  # only the blocks the plug adds are brought online
         done = _attach(ctx, side, xml, f"a {kib_text(self.size_kib)} DIMM")
-        if side is Side.LIVE:
-            online = _online_memory(GuestAgent(ctx.host, ctx.before.uuid, limit_s=5.0))
-            done.what += (
-                ", online in the guest"
-                if online
-                else ", not brought online (the guest agent did not)"
-            )
+        done.what += online_memory(agent, before)
         return done
 
     def check_back(self, after: GuestConfig, side: Side) -> str | None:

@@ -1,8 +1,9 @@
 """The configuration editor's backend on the real daemon with one real tiny guest shared
 by the module (1 of at most 2 vCPUs, an empty CD-ROM drive on virtio-scsi): vCPU
 hot-plug seen online in the guest, balloon, a new thin volume hot-plugged and detached,
-an ISO inserted and ejected, NIC link down and up, a failing transaction undone,
-read-only refused, and saved-only changes that appear after a restart (last: it
+an ISO inserted and ejected, NIC link down and up, DIMMs plugged (kvmtui onlines only
+the new one's blocks; a guest that onlines them itself is said so), a failing transaction
+undone, read-only refused, and saved-only changes that appear after a restart (last: it
 restarts the guest). A second, never started guest takes the saved-only edits.
 
 What the guest sees is read through its agent (guest-exec), with deadlines.
@@ -42,6 +43,8 @@ from kvmtui.backend.config_changes import (
     SetText,
     SetVcpus,
     SourceKind,
+    memory_blocks,
+    new_blocks,
 )
 from kvmtui.backend.config_edit import ConfigRefused, apply_changes
 from kvmtui.backend.config_state import read_config
@@ -50,7 +53,12 @@ from kvmtui.backend.errors import ReadOnlyError
 from kvmtui.backend.host import Host
 from kvmtui.backend.throttle import Scope
 from tests.conftest import TEST_GUEST_PREFIX
-from tests.harness.guests import define_guest, destroy_and_undefine, wait_for_agent
+from tests.harness.guests import (
+    define_guest,
+    destroy_and_undefine,
+    memory_hotplug_xml,
+    wait_for_agent,
+)
 from tests.harness.image import GuestImage
 from tests.hosts import started_host
 from tests.networks import isolated_network
@@ -64,7 +72,8 @@ LABEL = "KVMTUI_CONFIG"
 DEADLINE_S = 30.0
 
 
-HOTPLUG_MIB = 512  # <maxMemory> of the booted guest: room for DIMMs over its 256 MiB
+HOTPLUG_MIB = 640  # <maxMemory> of the booted guest: three 128 MiB DIMMs over its 256 MiB
+DIMM_MIB = 128
 
 
 def _define(
@@ -73,16 +82,8 @@ def _define(
     name = f"{TEST_GUEST_PREFIX}cfg-{uuid.uuid4().hex[:6]}"
     dom = define_guest(conn, name, image, vcpus=2, start=False)
     xml = dom.XMLDesc(SAVED)
-    if hotplug:  # memory hot-plug: <maxMemory slots> and one NUMA cell holding the memory
-        xml = xml.replace(
-            "<memory unit='KiB'>",
-            f"<maxMemory slots='2' unit='MiB'>{HOTPLUG_MIB}</maxMemory><memory unit='KiB'>",
-            1,
-        ).replace(
-            "</os>",
-            "</os><cpu><numa><cell id='0' cpus='0-1' memory='256' unit='MiB'/></numa></cpu>",
-            1,
-        )
+    if hotplug:
+        xml = memory_hotplug_xml(xml, HOTPLUG_MIB, slots=3)
     domain = Domain.from_xml(xml)
     domain.set_vcpus(1, 2)
     domain.add_device("<controller type='scsi' model='virtio-scsi'/>")
@@ -336,24 +337,76 @@ def test_a_nic_attached_live_on_an_isolated_network_shows_in_the_guest_then_goes
     )
 
 
+def _blocks(host: Host, dom: libvirt.virDomain) -> dict[int, bool]:
+    blocks = memory_blocks(_agent(host, dom))
+    assert blocks is not None, "the agent did not list the memory blocks"
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def offline_dimm(host: Host, guest: libvirt.virDomain) -> list[int]:
+    """A DIMM plugged by libvirt alone, its blocks left offline by the tiny guest (memory
+    offline for a reason of its own, as far as kvmtui knows): their phys-indexes."""
+    before = _blocks(host, guest)
+    guest.attachDeviceFlags(
+        f"<memory model='dimm'><target><size unit='MiB'>{DIMM_MIB}</size><node>0</node>"
+        "</target></memory>",
+        libvirt.VIR_DOMAIN_AFFECT_LIVE,
+    )
+    fresh = _until(
+        lambda: new_blocks(before, _blocks(host, guest)), bool, "the first DIMM's blocks"
+    )
+    assert isinstance(fresh, dict) and not any(fresh.values()), fresh
+    return sorted(fresh)
+
+
 def test_a_dimm_plugged_live_shows_in_the_guests_memory(
-    host: Host, guest: libvirt.virDomain
+    host: Host, guest: libvirt.virDomain, offline_dimm: list[int]
 ) -> None:
+    """The tiny guest leaves a new DIMM's blocks offline: kvmtui brings them, and only
+    them, online (another DIMM's offline blocks stay so)."""
     uuid_ = guest.UUIDString()
     before = read_config(host, uuid_)
     assert before.memory_hotplug is None and before.memory_hotplug_kib == HOTPLUG_MIB * 1024
     total_before = _mem_total_kib(host, guest)
-    outcome = apply_changes(host, uuid_, [AddDimm(128 * 1024)], Scope.LIVE)
+    blocks_before = _blocks(host, guest)
+    outcome = apply_changes(host, uuid_, [AddDimm(DIMM_MIB * 1024)], Scope.LIVE)
     assert outcome.ok and outcome.mismatches == (), outcome.text
-    assert outcome.after is not None and outcome.after.dimms_live == 1
+    assert "DIMM (running guest), online in the guest" in outcome.text, outcome.text
+    assert outcome.after is not None and outcome.after.dimms_live == 2
     assert outcome.after.memory_max_live_kib == (before.memory_max_live_kib or 0) + 128 * 1024
     _until(
         lambda: _mem_total_kib(host, guest),
         lambda kib: kib >= total_before + 120 * 1024,  # type: ignore[operator]
         "MemTotal after the DIMM",
     )
+    after = _blocks(host, guest)
+    plugged = new_blocks(blocks_before, after)
+    assert plugged and all(plugged.values()), plugged
+    assert not any(after[index] for index in offline_dimm), "an offline block was onlined"
+
+
+def test_a_guest_that_onlines_dimms_itself_is_said_so(
+    host: Host, guest: libvirt.virDomain, offline_dimm: list[int]
+) -> None:
+    """The guest's kernel set to online new memory itself (what udev rules do on Ubuntu
+    and RHEL): the next DIMM is reported as brought online by the guest, not as "not
+    brought online"; the other DIMM's offline blocks stay so. Then <maxMemory> is full."""
+    uuid_ = guest.UUIDString()
+    _sh(host, guest, "echo online > /sys/devices/system/memory/auto_online_blocks")
+    try:
+        before = _blocks(host, guest)
+        outcome = apply_changes(host, uuid_, [AddDimm(DIMM_MIB * 1024)], Scope.LIVE)
+        assert outcome.ok, outcome.text
+        assert "online (the guest brought it online itself)" in outcome.text, outcome.text
+        after = _blocks(host, guest)
+        fresh = new_blocks(before, after)
+        assert fresh and all(fresh.values()), fresh
+        assert not any(after[index] for index in offline_dimm), "an offline block was onlined"
+    finally:
+        _sh(host, guest, "echo offline > /sys/devices/system/memory/auto_online_blocks")
     # Over <maxMemory>: refused before libvirt, in one sentence.
-    with pytest.raises(ConfigRefused, match=r"over the guest's <maxMemory> of 512 MiB"):
+    with pytest.raises(ConfigRefused, match=r"over the guest's <maxMemory> of 640 MiB"):
         apply_changes(host, uuid_, [AddDimm(256 * 1024)], Scope.LIVE)
 
 

@@ -144,6 +144,20 @@ def guest_xml(
 """
 
 
+def memory_hotplug_xml(xml: str, max_mib: int, slots: int = 2) -> str:
+    """A guest definition given memory hot-plug: ``<maxMemory slots>`` and one NUMA cell
+    holding its 256 MiB and vCPUs 0-1 (a DIMM goes on a NUMA node)."""
+    return xml.replace(
+        "<memory unit='KiB'>",
+        f"<maxMemory slots='{slots}' unit='MiB'>{max_mib}</maxMemory><memory unit='KiB'>",
+        1,
+    ).replace(
+        "</os>",
+        "</os><cpu><numa><cell id='0' cpus='0-1' memory='256' unit='MiB'/></numa></cpu>",
+        1,
+    )
+
+
 def agent_command(
     dom: libvirt.virDomain, command: str, arguments: dict | None = None, timeout_s: int = 5
 ) -> object:
