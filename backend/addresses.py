@@ -8,6 +8,9 @@ libvirt answers from three sources, tried in this order until one gives an addre
 - the host's ARP table (``SRC_ARP``): guests on a bridge the host has talked to.
 
 Loopback and link-local addresses are left out (no ssh reaches them from the host's LAN).
+Addresses of the guest's own NICs (the agent's hardware address is a MAC of the guest's
+definition) come first, so the ssh line names one of them and not, say, Docker's docker0
+bridge inside the guest (172.17.0.1), which sorts before enp1s0.
 The user comes from the guest's cloud-init seed, when kvmtui made it
 (backend/seed.py reads ``user-data`` back); otherwise the line has no user.
 
@@ -24,6 +27,7 @@ import libvirt
 
 from kvmtui.backend import errors
 from kvmtui.backend.agent import GuestAgent
+from kvmtui.backend.domain import Domain
 from kvmtui.backend.host import Host
 from kvmtui.backend.seed import read_seed_volume, seed_user
 from kvmtui.backend.seed_detach import GuestSeed
@@ -57,14 +61,26 @@ class GuestAddresses:
     source: str | None  # which source answered ("agent", "DHCP lease", "ARP")
     user: str | None  # from the cloud-init seed kvmtui made
     notes: tuple[str, ...] = ()  # why sources gave nothing
+    nic_macs: frozenset[str] = frozenset()  # the guest's NICs' MACs, lower case
 
     @property
     def ssh_line(self) -> str | None:
-        """``ssh USER@IP`` for the first address (IPv4 first), ``ssh IP`` without a user."""
-        if not self.addresses:
+        """``ssh USER@IP`` for the first address of the guest's own NICs (IPv4 first), then
+        of any other interface but loopback; ``ssh IP`` without a user."""
+        candidates = [a for a in self.addresses if a.interface != LOOPBACK]
+        if not candidates:
             return None
-        first = min(self.addresses, key=lambda a: a.family)
+        first = min(candidates, key=lambda a: (not on_nic(a, self.nic_macs), a.family))
         return f"ssh {self.user}@{first.address}" if self.user else f"ssh {first.address}"
+
+
+#: The guest's loopback interface: never in the ssh line, whatever address it carries.
+LOOPBACK = "lo"
+
+
+def on_nic(address: GuestAddress, nic_macs: frozenset[str]) -> bool:
+    """Whether the address is on one of the guest's NICs (by hardware address)."""
+    return (address.mac or "").lower() in nic_macs
 
 
 def reachable(address: str) -> bool:
@@ -76,9 +92,11 @@ def reachable(address: str) -> bool:
     return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast)
 
 
-def parse_interface_addresses(answer: dict[str, Any]) -> tuple[GuestAddress, ...]:
-    """libvirt's ``interfaceAddresses`` answer (any source), reachable addresses only,
-    in interface order."""
+def parse_interface_addresses(
+    answer: dict[str, Any], nic_macs: frozenset[str] = frozenset()
+) -> tuple[GuestAddress, ...]:
+    """libvirt's ``interfaceAddresses`` answer (any source), reachable addresses only:
+    those of the guest's NICs (``nic_macs``) first, each group in interface order."""
     found = []
     for name, value in sorted(answer.items()):
         for addr in (value or {}).get("addrs") or ():
@@ -94,7 +112,12 @@ def parse_interface_addresses(answer: dict[str, Any]) -> tuple[GuestAddress, ...
                     family=_FAMILIES.get(addr.get("type"), 4 if ":" not in text else 6),
                 )
             )
-    return tuple(found)
+    return tuple(sorted(found, key=lambda a: not on_nic(a, nic_macs)))  # stable: names kept
+
+
+def nic_macs(xml: str) -> frozenset[str]:
+    """The MACs of the NICs in a domain definition, lower case."""
+    return frozenset((nic.mac or "").lower() for nic in Domain.from_xml(xml).interfaces) - {""}
 
 
 def _ask(host: Host, uuid: str, source: int) -> dict[str, Any]:
@@ -131,6 +154,7 @@ def read_addresses(host: Host, uuid: str, user: str | None = None) -> GuestAddre
     dom = host.domain(uuid, action)
     try:
         active = bool(dom.isActive())
+        macs = nic_macs(dom.XMLDesc(0)) if active else frozenset()
     except libvirt.libvirtError as exc:
         raise errors.from_libvirt(exc, host=host.label, action=action) from exc
     if not active:
@@ -141,11 +165,11 @@ def read_addresses(host: Host, uuid: str, user: str | None = None) -> GuestAddre
             notes.append("agent: not on a read-only connection")
             continue
         try:
-            found = parse_interface_addresses(_ask(host, uuid, source))
+            found = parse_interface_addresses(_ask(host, uuid, source), macs)
         except errors.KvmtuiError as exc:
             notes.append(f"{name}: {exc}")
             continue
         if found:
-            return GuestAddresses(found, name, user, tuple(notes))
+            return GuestAddresses(found, name, user, tuple(notes), macs)
         notes.append(f"{name}: no address")
-    return GuestAddresses((), None, user, tuple(notes))
+    return GuestAddresses((), None, user, tuple(notes), macs)
