@@ -103,6 +103,7 @@ class HostFacts:
     uefi: bool
     uefi_reason: str | None  # why UEFI is not offered
     kvm: bool  # the hypervisor offers type='kvm'
+    interfaces: HostInterfaces | None = None  # for the summary's bridge/macvtap warning
 
     def pool(self, name: str) -> Pool | None:
         return next((p for p in self.pools if p.name == name), None)
@@ -126,6 +127,7 @@ class Plan:
 
     spec: NewGuest
     images: dict[int, Image]
+    warnings: tuple[str, ...] = ()  # what may not work, said with the result; not refused
 
     @property
     def formats(self) -> dict[int, str]:
@@ -208,6 +210,7 @@ def read_facts(host: Host, domain_type: str = "kvm") -> HostFacts:
         networks = _networks(conn)
         kvm = _kvm(conn)
         uefi, reason = _uefi(conn, domain_type if kvm else "qemu", None)
+        interfaces = host_interfaces(conn)
     except libvirt.libvirtError as exc:
         raise errors.from_libvirt(exc, host=host.label, action=action) from exc
     return HostFacts(
@@ -220,6 +223,7 @@ def read_facts(host: Host, domain_type: str = "kvm") -> HostFacts:
         uefi=uefi,
         uefi_reason=reason,
         kvm=kvm,
+        interfaces=interfaces,
     )
 
 
@@ -379,11 +383,14 @@ def preflight(
         if not uefi:
             raise _refuse(where, reason or "the host has no UEFI firmware.")
     networks = {n.name: n for n in _networks_or_refuse(host, conn, action)}
+    warnings: list[str] = []
     for nic in spec.networks:
         if nic.kind in (NetworkKind.BRIDGE, NetworkKind.DIRECT):
-            problem = host_interface_problem(conn, nic.kind, str(nic.source))
-            if problem:
-                raise _refuse(where, problem)
+            checked = host_interface_check(conn, nic.kind, str(nic.source))
+            if checked.problem:
+                raise _refuse(where, checked.problem)
+            if checked.warning:
+                warnings.append(checked.warning)
         if nic.kind is not NetworkKind.NETWORK:
             continue
         known = networks.get(str(nic.source))
@@ -401,7 +408,7 @@ def preflight(
         for path in (spec.direct_boot.kernel, spec.direct_boot.initrd):
             if path and not os.access(path, os.R_OK):
                 raise _refuse(where, f"the kernel or initrd {path} is missing or unreadable.")
-    return Plan(spec, images)
+    return Plan(spec, images, tuple(warnings))
 
 
 def _upload_image(where: str, pools: dict[str, Pool], upload: LocalUpload) -> Image:
@@ -436,49 +443,95 @@ def _seed_room(where: str, pool: Pool | None, ref: VolumeRef) -> None:
         raise _refuse(where, f"the cloud-init seed: {exc}") from exc
 
 
-def host_interfaces(conn: libvirt.virConnect) -> dict[str, str | None] | None:
-    """The host's network interfaces by name, with their type (bridge, ethernet...) where
-    libvirt's interface driver says it; from the node devices of class net when the host's
-    libvirtd has no interface driver; None when neither answers (nothing to check against).
-    Both are libvirt calls, so a remote host answers for itself."""
+@dataclass(frozen=True, slots=True)
+class HostInterfaces:
+    """The host's network interfaces as libvirt sees them, from two places that can each
+    miss some: the interface driver (``listAllInterfaces``: name and type; with the netcf
+    backend, RHEL 8, only the configured interfaces, so not a bridge made at runtime with
+    ``ip link``, and an Open vSwitch bridge typed "ethernet") and the node devices of
+    class net (every kernel interface the node-device driver saw, no type). None: that
+    place did not answer."""
+
+    listed: dict[str, str | None] | None
+    devices: frozenset[str] | None
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.listed or ()) | (self.devices or frozenset())
+
+
+def _interface_type(iface: libvirt.virInterface) -> str | None:
     try:
-        found: dict[str, str | None] = {}
-        for iface in conn.listAllInterfaces(0):
-            try:
-                kind = ET.fromstring(iface.XMLDesc(0)).get("type")
-            except (libvirt.libvirtError, ET.ParseError):
-                kind = None
-            found[iface.name()] = kind
-        return found
-    except libvirt.libvirtError:
-        pass
-    try:
-        devices = conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)
-        names = (ET.fromstring(d.XMLDesc(0)).findtext("capability/interface") for d in devices)
-        return {name: None for name in names if name}
+        return ET.fromstring(iface.XMLDesc(0)).get("type")
     except (libvirt.libvirtError, ET.ParseError):
         return None
 
 
-def host_interface_problem(conn: libvirt.virConnect, kind: NetworkKind, name: str) -> str | None:
-    """Why a bridge or direct (macvtap) NIC on host interface ``name`` cannot work, or None."""
-    interfaces = host_interfaces(conn)
+def host_interfaces(conn: libvirt.virConnect) -> HostInterfaces | None:
+    """The host's network interfaces from both of libvirt's lists; None when neither
+    answers (nothing to check against). libvirt calls, so a remote host answers for
+    itself."""
+    listed: dict[str, str | None] | None
+    try:
+        listed = {iface.name(): _interface_type(iface) for iface in conn.listAllInterfaces(0)}
+    except libvirt.libvirtError:
+        listed = None  # no interface driver on that host
+    devices: frozenset[str] | None
+    try:
+        found = conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)
+        names = (ET.fromstring(d.XMLDesc(0)).findtext("capability/interface") for d in found)
+        devices = frozenset(name for name in names if name)
+    except (libvirt.libvirtError, ET.ParseError):
+        devices = None
+    if listed is None and devices is None:
+        return None
+    return HostInterfaces(listed, devices)
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceCheck:
+    """A bridge or direct NIC's host interface checked: ``problem`` refuses the guest
+    (the name is nowhere), ``warning`` only tells (libvirt's lists disagree with the
+    NIC, but they can be wrong: the admin may go on)."""
+
+    problem: str | None = None
+    warning: str | None = None
+
+
+def check_host_interface(
+    interfaces: HostInterfaces | None, kind: NetworkKind, name: str
+) -> InterfaceCheck:
+    """Whether a bridge or direct (macvtap) NIC on host interface ``name`` can work."""
     if interfaces is None:
-        return None  # the host cannot list its interfaces: libvirt's start will say
+        return InterfaceCheck()  # the host cannot list its interfaces: libvirt's start will say
     what = "bridge" if kind is NetworkKind.BRIDGE else "interface"
-    if name not in interfaces:
-        known = ", ".join(sorted(interfaces)) or "none"
-        return (
+    if name not in interfaces.names:
+        known = ", ".join(sorted(interfaces.names)) or "none"
+        return InterfaceCheck(
             f"the host has no {what} '{name}' (its interfaces: {known}); "
             + ("create the bridge first, or choose a libvirt network." if what == "bridge"
                else "choose one of them.")
         )  # fmt: skip
-    if kind is NetworkKind.BRIDGE and interfaces[name] not in (None, "bridge"):
-        return (
-            f"the host's interface '{name}' is not a bridge ({interfaces[name]}); attach the "
-            "guest to a bridge, or use a direct (macvtap) NIC on it."
+    listed = interfaces.listed
+    if listed is not None and name not in listed:
+        return InterfaceCheck(
+            warning=f"the host's {what} '{name}' is not in libvirt's interface list (made at "
+            "runtime, or the netcf backend lists configured interfaces only), only among its "
+            "network devices"
+            + ("; check it is a bridge." if what == "bridge" else ".")
         )
-    return None
+    if kind is NetworkKind.BRIDGE and listed is not None and listed[name] not in (None, "bridge"):
+        return InterfaceCheck(
+            warning=f"libvirt lists the host's interface '{name}' as {listed[name]}, not as a "
+            "bridge (an Open vSwitch bridge is listed so); if it is not a bridge the guest "
+            "will not start: attach it to a bridge, or use a direct (macvtap) NIC on it."
+        )
+    return InterfaceCheck()
+
+
+def host_interface_check(conn: libvirt.virConnect, kind: NetworkKind, name: str) -> InterfaceCheck:
+    """:func:`check_host_interface` against the host's lists read now."""
+    return check_host_interface(host_interfaces(conn), kind, name)
 
 
 #: Network forward modes whose DHCP is not libvirt's (the host's LAN answers PXE, if any).
@@ -645,6 +698,7 @@ def create(
         f"Created guest '{spec.name}' on {host.label}{made}: {spec.vcpus} vCPU"
         f"{'s' if spec.vcpus > 1 else ''}, {spec.memory_mib} MiB"
         + ("; started." if spec.start else "; not started.")
+        + "".join(f" Warning: {warning}" for warning in plan.warnings)
     )
 
 

@@ -815,7 +815,24 @@ class NewGuestScreen(Screen[None]):
         self.query_one("#summary-commands", Static).update(
             "The same with virsh and virt-install:\n" + lines
         )
-        self._problem("ctrl+s creates the guest (a job), then opens its console.")
+        warnings = self._nic_warnings(spec)
+        self._problem(
+            "".join(f"Warning: {w[0].upper()}{w[1:]} " for w in warnings)
+            + f"ctrl+s creates the guest{' anyway' if warnings else ''} (a job), "
+            "then opens its console."
+        )
+
+    def _nic_warnings(self, spec: NewGuest) -> list[str]:
+        """What may not work with a bridge or macvtap NIC, from the host's interfaces read
+        when the wizard opened (the job checks again; a name found nowhere it refuses)."""
+        if self.facts is None:
+            return []
+        checks = (
+            create.check_host_interface(self.facts.interfaces, nic.kind, str(nic.source))
+            for nic in spec.networks
+            if nic.kind in (NetworkKind.BRIDGE, NetworkKind.DIRECT)
+        )
+        return [checked.warning for checked in checks if checked.warning]
 
     def _seed_summary(self, spec: NewGuest) -> Text:
         if spec.seed is None or self.job_files is None:

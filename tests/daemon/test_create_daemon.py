@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -41,6 +42,7 @@ from tests.harness.guests import destroy_and_undefine, domain_type
 from tests.harness.image import GuestImage
 from tests.harness.serial import SerialConsole
 from tests.hosts import started_host
+from tests.networks import BRIDGE, isolated_network
 from tests.pilot import build_app, open_wizard, run_async, wizard_fill
 from tests.pilot import wait_for as pilot_wait_for
 from tests.pools import dir_pool
@@ -207,6 +209,27 @@ def test_refusals_create_nothing(
         assert left_behind(conn, spec.name, pool_name) == []
     finally:
         network.undefine()
+
+
+def test_a_bridge_made_at_runtime_passes_and_a_nic_on_loopback_as_a_bridge_is_a_warning(
+    daemon_uri: str, host: Host, pool: tuple[str, Path], guest_image: GuestImage
+) -> None:
+    """A bridge made with ``ip link`` (kvmtui-tnet0 of tests/networks.py) is found in
+    libvirt's lists once udev has it; a bridge NIC on ``lo`` (libvirt types it ethernet)
+    is said as a warning with the plan, not refused."""
+    pool_name, _target = pool
+    spec = tiny_spec(guest_name(), pool_name, guest_image)
+    with isolated_network(daemon_uri):
+        conn = host.connection()
+        deadline = time.monotonic() + 10
+        while BRIDGE not in getattr(create.host_interfaces(conn), "names", ()):
+            assert time.monotonic() < deadline, "libvirt never listed the new bridge"
+            time.sleep(0.2)
+        bridged = replace(spec, networks=(NetworkSpec(NetworkKind.BRIDGE, BRIDGE),))
+        assert create.preflight(host, bridged).warnings == ()
+    on_lo = replace(spec, networks=(NetworkSpec(NetworkKind.BRIDGE, "lo"),))
+    warnings = create.preflight(host, on_lo).warnings
+    assert len(warnings) == 1 and "interface 'lo' as ethernet, not as a bridge" in warnings[0]
 
 
 def test_name_clash_and_read_only_are_refused(

@@ -2,12 +2,14 @@
 the interface eth1, an ethernet, and the NAT network 'default' with DHCP but no boot
 file): PXE is refused on a network that cannot boot it, a bridge or macvtap NIC on an
 interface the host does not have is refused, each with a sentence, before anything is
-made."""
+made. A bridge NIC on an interface libvirt types otherwise, or one only the node devices
+know (tests/data/netcf-node.xml: the netcf backend's partial list), is a warning."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import libvirt
 import pytest
@@ -47,9 +49,8 @@ def defined_guests(host: Host) -> set[str]:
         ),
         (nic_guest(NetworkKind.BRIDGE, "br9"), "the host has no bridge 'br9' (its interfaces: "),
         (nic_guest(NetworkKind.DIRECT, "eth7"), "the host has no interface 'eth7'"),
-        (nic_guest(NetworkKind.BRIDGE, "eth1"), "'eth1' is not a bridge (ethernet)"),
     ],
-    ids=["pxe-without-boot-file", "missing-bridge", "missing-direct-interface", "not-a-bridge"],
+    ids=["pxe-without-boot-file", "missing-bridge", "missing-direct-interface"],
 )
 def test_network_refusals_say_why_and_create_nothing(
     host: Host, spec: NewGuest, sentence: str
@@ -87,6 +88,51 @@ def test_host_interfaces_are_libvirts_list_with_their_types() -> None:
     """Read through libvirt (so a remote host answers for itself), with each type."""
     conn = libvirt.open(URI)
     try:
-        assert create.host_interfaces(conn) == {"eth1": "ethernet"}
+        assert create.host_interfaces(conn) == create.HostInterfaces(
+            {"eth1": "ethernet"}, frozenset()
+        )
     finally:
         conn.close()
+
+
+NETCF_URI = f"test://{Path(__file__).parents[1] / 'data' / 'netcf-node.xml'}"
+
+
+@pytest.fixture(scope="module")
+def netcf_host() -> Iterator[Host]:
+    with started_host(NETCF_URI) as started:
+        yield started
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "warning"),
+    [
+        (NetworkKind.BRIDGE, "brrt0", "the host's bridge 'brrt0' is not in libvirt's interface"),
+        (NetworkKind.DIRECT, "brrt0", "only among its network devices."),
+        (NetworkKind.BRIDGE, "ovsbr0", "lists the host's interface 'ovsbr0' as ethernet, not"),
+        (NetworkKind.DIRECT, "ovsbr0", None),
+        (NetworkKind.DIRECT, "eth0", None),
+    ],
+    ids=["runtime-bridge", "runtime-macvtap", "ovs-bridge-typed-ethernet", "macvtap", "eth0"],
+)
+def test_what_libvirts_lists_miss_or_mistype_is_a_warning_not_a_refusal(
+    netcf_host: Host, kind: NetworkKind, name: str, warning: str | None
+) -> None:
+    plan = create.preflight(netcf_host, nic_guest(kind, name))
+    if warning is None:
+        assert plan.warnings == ()
+    else:
+        assert len(plan.warnings) == 1 and warning in plan.warnings[0], plan.warnings
+
+
+def test_a_name_in_neither_list_is_still_refused(netcf_host: Host) -> None:
+    with pytest.raises(
+        create.CreateRefused,
+        match=re.escape("the host has no bridge 'br0' (its interfaces: brrt0, eth0, ovsbr0)"),
+    ):
+        create.preflight(netcf_host, nic_guest(NetworkKind.BRIDGE, "br0"))
+
+
+def test_a_bridge_nic_on_an_ethernet_is_a_warning_on_the_default_host(host: Host) -> None:
+    plan = create.preflight(host, nic_guest(NetworkKind.BRIDGE, "eth1"))
+    assert plan.warnings and "'eth1' as ethernet, not as a bridge" in plan.warnings[0]
