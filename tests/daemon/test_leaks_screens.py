@@ -4,10 +4,20 @@ Each kind of screen is opened and closed 50 times with its keys; then no instanc
 survives a garbage collection (weak references) and Python's traced memory over the last
 opens grew less than 1 MiB. A new screen joins by one line in ``KINDS``: its name,
 the keys that open it and close it, the keys that reach the screen it opens from (pressed
-once), and what must be ready before it opens. A screen no key opens without a running
-job (the migration's progress view, fed recorded jobStats) is pushed by ``push``; a node
+once), and what must be ready before it opens (``ready``; ``prepare`` makes it so: a row
+chosen, a text edited, a change pending, a job held running). A dialog that another
+dialog's answer opens (the seed's volume question after "detach?", KSM's "set?" after the
+tune form) is reached by ``open`` then ``then``, and both screens must go; a paste (what a
+terminal sends) goes in by ``paste``. A screen no key opens without a running job (the
+migration's progress view, fed recorded jobStats) is pushed by ``push``; a node
 ``a.xml+b.xml`` runs one app on two test:/// hosts (the migration dialog needs another
 host). A costly screen may open fewer times (``opens``), still with the same traced opens.
+
+The migration's speed and cancel questions and the jobs screen's stop question need a
+running, cancellable job: a real migration job, held in its pre-flight by a registry
+listener (``Hold``) until the kind is done, then cancelled (test:/// cannot migrate,
+so nothing was sent). Every dialog is closed by escape or n, so nothing changes; KSM's
+questions on the real host are answered n.
 
 The new-guest wizard's opens cost about 0.35 s each, all in Textual composing its seven
 pages (about 60 widgets); the osinfo database is read once per process (osinfo.load),
@@ -20,8 +30,9 @@ tracemalloc, which slows Python about fivefold, traces only the last opens:
 growth), then ``TRACED`` measured opens once the earlier screens are gone; the untraced
 opens before them are the warm-up.
 
-The screens that work on libvirt's test:/// driver run there. The console, the display,
-the agent's forms and KSM tuning need the real daemon and one booted guest
+The screens that work on libvirt's test:/// driver run there. The console, the display
+(+ its paste question), the agent's forms and KSM tuning need the real daemon and one
+booted guest
 (``test_daemon_screens_leave_nothing_behind``). Leaving the console with Ctrl+] keeps its
 session on purpose, so that one session is counted once, not 50 times.
 """
@@ -30,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 import tracemalloc
 import weakref
@@ -47,7 +59,13 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from conftest import node_uri
+from kvmtui.backend import hostfile, linked
 from kvmtui.backend.agent_runs import AgentRuns
+from kvmtui.backend.domain.notes import LINKED_NAMESPACE, LINKED_PREFIX, LinkedClone
+from kvmtui.backend.hostfile import SavedHost
+from kvmtui.backend.jobs import JobView
+from kvmtui.backend.migrate import start_migration
+from kvmtui.backend.migrate_options import MigrationOptions
 from kvmtui.screens.agent import AgentScreen
 from kvmtui.screens.agent_forms import (
     ExecFormScreen,
@@ -58,6 +76,12 @@ from kvmtui.screens.agent_forms import (
 from kvmtui.screens.balloon import BalloonPeriodScreen
 from kvmtui.screens.clone_form import CloneFormScreen
 from kvmtui.screens.config_editor import ConfigEditorScreen
+from kvmtui.screens.config_forms import (
+    AttachDiskScreen,
+    AttachNicScreen,
+    PreviewScreen,
+    ValueScreen,
+)
 from kvmtui.screens.confirm import ConfirmScreen, TypeToConfirmScreen
 from kvmtui.screens.console import (
     LOG_KEY,
@@ -86,6 +110,7 @@ from kvmtui.screens.ksm_tune import KsmTuneScreen
 from kvmtui.screens.migrate import MigrateDialog
 from kvmtui.screens.migrate_progress import MigrationScreen
 from kvmtui.screens.new_guest import NewGuestScreen
+from kvmtui.screens.path_prompt import PathScreen
 from kvmtui.screens.snapshot_forms import DeleteScreen, RevertScreen, SnapshotFormScreen
 from kvmtui.screens.snapshots import SnapshotsScreen
 from kvmtui.screens.storage import StorageScreen
@@ -94,10 +119,11 @@ from kvmtui.screens.storage_volume import VolumeFormScreen
 from kvmtui.screens.throttle import ThrottleScreen
 from kvmtui.screens.throttle_many import ThrottleManyScreen
 from kvmtui.screens.throttle_preview import ThrottlePreviewScreen
-from kvmtui.screens.xml_editor import XmlEditorScreen
+from kvmtui.screens.xml_editor import XmlDiffScreen, XmlEditorScreen
 from kvmtui.tui.app import KvmtuiApp, make_app
 from kvmtui.tui.widgets.terminal import LEAVE_KEY
 from tests.pilot import app_state, loaded, recorded_migration, run_async, screen_of, select
+from tests.seed_watching import give_seed
 from tests.snapshot_trees import make_tree
 
 DATA = Path(__file__).parents[1] / "data"
@@ -118,8 +144,10 @@ TWO_NODES = "node.xml+storage-node.xml"
 
 Ref = weakref.ref[Screen[Any]]
 #: Run once before a kind's first open, after its parent keys: ready, or made ready, to
-#: open; returns what undoes it (called after the kind's last close), or None.
-Prepare = Callable[[Pilot[None]], Awaitable[Callable[[], None] | None]]
+#: open; returns what undoes it (called, and awaited if it is a coroutine, after the kind's
+#: last close), or None.
+Undo = Callable[[], Awaitable[None] | None]
+Prepare = Callable[[Pilot[None]], Awaitable[Undo | None]]
 
 
 @dataclass(frozen=True)
@@ -128,7 +156,7 @@ class Kind:
 
     name: str
     screen: type[Screen[Any]]
-    open: tuple[str, ...]
+    open: tuple[str, ...]  # the keys that open it, or a dialog that ``then`` answers
     close: tuple[str, ...] = ("escape",)
     parent: tuple[str, ...] = ()  # keys pressed once to reach the screen it opens from
     node: str = "node.xml"  # the test:/// node file, or DAEMON
@@ -138,6 +166,8 @@ class Kind:
     kept: int = 0  # instances kept by design, each counted once
     push: Callable[[KvmtuiApp], Screen[Any]] | None = None  # opened by the app, not by keys
     opens: int = OPENS  # fewer only for a costly screen, with the reason at its line
+    then: tuple[str, ...] = ()  # keys pressed in the dialog ``open`` opened, which opens it
+    paste: str = ""  # pasted (as a terminal sends a paste) before the ``open`` keys
 
 
 # -- what some kinds need before they open -------------------------------------------------
@@ -219,8 +249,129 @@ def with_tree(app: KvmtuiApp) -> None:
     make_tree(app.hosts[0].connection())
 
 
+def with_seed(app: KvmtuiApp) -> None:
+    """The shut-off "archive" gets a cloud-init seed disk, as the wizard attaches one."""
+    give_seed(app.hosts[0].connection(), SEEDED)
+
+
 #: Done once when a node's app has loaded, before its first kind.
-NODE_SETUP: dict[str, Callable[[KvmtuiApp], None]] = {"snapshot-node.xml": with_tree}
+NODE_SETUP: dict[str, Callable[[KvmtuiApp], None]] = {
+    "snapshot-node.xml": with_tree,
+    "storage-node.xml": with_seed,
+}
+SEEDED = "archive"
+
+
+def config_row(key: str, *, change: bool = False) -> Prepare:
+    """The configuration editor's cursor on the row ``key``; ``change``: enter on it too
+    (a toggle, so one change is pending)."""
+
+    async def prepare(pilot: Pilot[None]) -> None:
+        editor = pilot.app.screen
+        assert isinstance(editor, ConfigEditorScreen)
+        editor.table.move_cursor(row=editor.table.get_row_index(key), animate=False)
+        await until(pilot, lambda: editor.selected_key == key, f"the row {key}")
+        if change:
+            await send_and_wait(pilot, ("enter",), lambda: editor.pending, "a pending change")
+
+    return prepare
+
+
+async def scratch_volume(pilot: Pilot[None]) -> None:
+    """The cursor on images' unused volume scratch.raw (the first one, app-1.qcow2, is
+    in use: neither deleted nor grown)."""
+    storage = pilot.app.screen
+    assert isinstance(storage, StorageScreen)
+    pools = storage.pool_table
+    await until(pilot, lambda: pools.row_count, "the pools")
+    (label,) = storage.hosts
+    pools.move_cursor(row=pools.get_row_index(f"{label}/images"), animate=False)
+    table = storage.volume_table
+    await until(pilot, lambda: "scratch.raw" in table.volumes, "images' volumes")
+    table.move_cursor(row=table.get_row_index("scratch.raw"), animate=False)
+    await until(pilot, lambda: storage.disabled_reason("delete_volume") is None,
+                "scratch.raw selected")  # fmt: skip
+
+
+async def xml_edited(pilot: Pilot[None]) -> None:
+    """A description typed into the XML editor's text, so the text differs from the saved."""
+    editor = pilot.app.screen
+    assert isinstance(editor, XmlEditorScreen)
+    editor.text_area.insert("  <description>leak check</description>\n", (1, 0))
+    await until(pilot, lambda: editor.edited, "the edit")
+
+
+def saved_host(app: KvmtuiApp, folder: Path) -> None:
+    """A saved host in a hosts file of the test's own (not the user's), first in the list."""
+    app.hosts_file = folder / "hosts.toml"
+    hostfile.save([SavedHost("spare", "test:///default")], app.hosts_file)
+
+
+async def linked_clone(pilot: Pilot[None]) -> Callable[[], None]:
+    """The shut-off "build" recorded as the base of a linked clone (app-2, whose disk is
+    named as the overlay), as the clone job records one; undone by removing the note."""
+    app = pilot.app
+    assert isinstance(app, KvmtuiApp)
+    conn = app.hosts[0].connection()
+    base, clone = conn.lookupByName("build"), conn.lookupByName("app-2")
+    images = "/var/lib/libvirt/images"
+    entry = LinkedClone(clone.UUIDString(), "app-2", f"{images}/build.qcow2",
+                        f"{images}/app-2.qcow2")  # fmt: skip
+    linked.record(conn, base, entry)
+    assert linked.dependants(conn, base) == ("app-2",)
+
+    def forget() -> None:
+        base.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, None, LINKED_PREFIX,
+                         LINKED_NAMESPACE, libvirt.VIR_DOMAIN_AFFECT_CONFIG)  # fmt: skip
+
+    return forget
+
+
+class Hold:
+    """Keeps a job's thread in its first report until released: a job that runs until
+    the test lets it go (a registry listener, as the daemon's jobs tests hold an upload)."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, view: JobView) -> None:
+        if threading.current_thread().name.startswith("job:") and not self.release.is_set():
+            self.reached.set()
+            self.release.wait(60)
+
+
+def migration_held(key: str, screen: type[Screen[Any]], action: str) -> Prepare:
+    """A real migration job of the selected guest to the second host, held in its
+    pre-flight (test:/// cannot migrate, so it would fail at once); ``key`` opens
+    ``screen`` on it (m: its progress, J: the jobs), where ``action`` is then allowed.
+    Undone by cancelling the job: nothing has been sent to either host."""
+
+    async def prepare(pilot: Pilot[None]) -> Callable[[], Awaitable[None]]:
+        app = pilot.app
+        assert isinstance(app, KvmtuiApp)
+        guests = screen_of(app)
+        guest = guests.table.selected_guest
+        assert guest is not None and app.jobs is not None
+        jobs, hold = app.jobs, Hold()
+        jobs.add_listener(hold)
+        view, migration = start_migration(jobs, app.hosts[0], guest.uuid, guest.name,
+                                          app.hosts[1], "", MigrationOptions())  # fmt: skip
+        guests.migrations[guest.key] = migration  # as the migrate dialog's answer does
+        await until(pilot, hold.reached.is_set, "the migration job held")
+        await send_and_wait(pilot, (key,), lambda: isinstance(app.screen, screen)
+                            and app.screen.check_action(action, ()) is True,
+                            f"{screen.__name__} with {action}")  # fmt: skip
+
+        async def cancel() -> None:
+            jobs.cancel(view.id)
+            hold.release.set()
+            jobs.remove_listener(hold)
+            await until(pilot, lambda: (jobs.get(view.id) or view).finished, "the job's end")
+
+        return cancel
+
+    return prepare
 
 
 def agent_ready(screen: Any) -> bool:
@@ -275,6 +426,45 @@ KINDS = [
          lambda s: s.selected is not None and s.disabled_reason("delete") is None),
     Kind("balloon question", BalloonPeriodScreen, ("b",), parent=("enter",),
          node="balloon_node.xml", guest="silent", ready=lambda s: s.domain_layout is not None),
+    Kind("stop-pool question", ConfirmScreen, ("S",), ("n",), ("S",), "storage-node.xml", "app-1",
+         lambda s: s.selected_pool is not None),
+    Kind("delete-volume question", TypeToConfirmScreen, ("d",), ("escape",), ("S",),
+         "storage-node.xml", "app-1", lambda s: s.selected_volume is not None, scratch_volume),
+    Kind("grow-volume form", VolumeFormScreen, ("g",), ("escape",), ("S",), "storage-node.xml",
+         "app-1", lambda s: s.selected_volume is not None, scratch_volume),
+    Kind("clone shutdown question", ConfirmScreen, ("C",), ("n",), node="storage-node.xml",
+         guest="app-1"),
+    Kind("start-anyway question", ConfirmScreen, ("s",), ("n",), node="storage-node.xml",
+         guest="build", prepare=linked_clone),
+    Kind("seed-detach question", ConfirmScreen, ("x",), ("n",), ("enter",), "storage-node.xml",
+         SEEDED, lambda s: s.seed is not None),
+    Kind("seed-volume question", ConfirmScreen, ("x",), ("escape",), ("enter",),
+         "storage-node.xml", SEEDED, lambda s: s.seed is not None, then=("y",)),
+    Kind("remove-host question", ConfirmScreen, ("d",), ("n",), ("ctrl+o",),
+         ready=lambda s: s.selected_name == "spare"),
+    Kind("xml diff", XmlDiffScreen, ("ctrl+s",), ("escape",), ("E",),
+         ready=lambda s: s.definition is not None, prepare=xml_edited),
+    Kind("xml discard question", ConfirmScreen, ("escape",), ("n",), ("E",),
+         ready=lambda s: s.definition is not None, prepare=xml_edited),
+    Kind("config value", ValueScreen, ("enter",), ("escape",), ("e",), "throttle_node.xml",
+         "db-primary", lambda s: s.selected_key == "vcpus"),
+    Kind("attach disk form", AttachDiskScreen, ("a",), ("escape",), ("e",), "throttle_node.xml",
+         "db-primary", lambda s: s.config is not None),
+    Kind("attach NIC form", AttachNicScreen, ("n",), ("escape",), ("e",), "throttle_node.xml",
+         "db-primary", lambda s: s.config is not None),
+    Kind("detach question", ConfirmScreen, ("d",), ("n",), ("e",), "throttle_node.xml",
+         "db-primary", lambda s: s.config is not None, config_row("disk:vdb")),
+    Kind("config preview", PreviewScreen, ("ctrl+s",), ("n",), ("e",), "throttle_node.xml",
+         "db-primary", lambda s: s.config is not None, config_row("bootmenu", change=True)),
+    Kind("config leave question", ConfirmScreen, ("escape",), ("n",), ("e",),
+         "throttle_node.xml", "db-primary", lambda s: s.config is not None,
+         config_row("bootmenu", change=True)),
+    Kind("migration speed", PathScreen, ("s",), node=TWO_NODES,
+         prepare=migration_held("m", MigrationScreen, "speed")),
+    Kind("migration cancel question", ConfirmScreen, ("c",), ("n",), node=TWO_NODES,
+         prepare=migration_held("m", MigrationScreen, "cancel_migration")),
+    Kind("stop-job question", ConfirmScreen, ("c",), ("n",), node=TWO_NODES,
+         prepare=migration_held("J", JobsScreen, "cancel_job")),
     Kind("console", ConsoleScreen, ("c",), (LEAVE_KEY,), node=DAEMON, guest=None, kept=1),
     Kind("console log path", LogPathScreen, (LOG_KEY,), ("escape",), ("c",), DAEMON, None),
     Kind("console takeover", TakeoverScreen, (TAKEOVER_KEY,), ("n",), ("c",), DAEMON, None,
@@ -284,6 +474,8 @@ KINDS = [
          lambda s: s.frame is not None, display_still),
     Kind("display save path", SavePathScreen, (SAVE_KEY,), ("escape",), ("v",), DAEMON, None,
          lambda s: s.frame is not None, display_still),
+    Kind("display paste question", ConfirmScreen, (), ("n",), ("v",), DAEMON, None,
+         lambda s: s.frame is not None, display_still, paste="x" * 300),
     Kind("agent, live", AgentScreen, ("g",), node=DAEMON, guest=None),
     Kind("agent run form", ExecFormScreen, ("e",), ("escape",), ("g",), DAEMON, None,
          agent_ready),
@@ -297,6 +489,11 @@ KINDS = [
          agent_ready, program_run),
     Kind("ksm tune form", KsmTuneScreen, ("p",), ("escape",), ("K",), DAEMON, None,
          lambda s: s.tuning_permission(s.host).allowed),
+    # Answered n: KSM is the host's, shared with every other test.
+    Kind("ksm set question", ConfirmScreen, ("p",), ("n",), ("K",), DAEMON, None,
+         lambda s: s.tuning_permission(s.host).allowed, then=("enter",)),
+    Kind("ksm run question", ConfirmScreen, ("r",), ("n",), ("K",), DAEMON, None,
+         lambda s: s.run_permission(s.host).allowed),
 ]
 NODES = list(dict.fromkeys(k.node for k in KINDS if k.node != DAEMON))
 
@@ -327,20 +524,30 @@ async def send_and_wait(
     await until(pilot, ready, what)
 
 
-async def open_and_close(pilot: Pilot[None], kind: Kind) -> Ref:
-    """Open the screen with its keys, wait until it is mounted, close it; a weak reference."""
+async def open_and_close(pilot: Pilot[None], kind: Kind) -> list[Ref]:
+    """Open the screen with its keys, wait until it is mounted, close it; weak references
+    to it and to the dialog that opened it (``then``)."""
     app = pilot.app
     below = app.screen
     name = kind.screen.__name__
     if kind.push is not None:
         app.push_screen(kind.push(app))
+    if kind.paste:
+        app.post_message(events.Paste(kind.paste))
+    refs: list[Ref] = []
+    if kind.then:
+        await send_and_wait(pilot, kind.open, lambda: app.screen is not below
+                            and app.screen.is_mounted, f"the dialog before {name}")  # fmt: skip
+        refs.append(weakref.ref(app.screen))
+    keys, first = kind.then or kind.open, app.screen
     await send_and_wait(
-        pilot, kind.open,
-        lambda: isinstance(app.screen, kind.screen) and app.screen.is_mounted, f"{name} to open",
-    )
-    ref = weakref.ref(app.screen)
+        pilot, keys,
+        lambda: isinstance(app.screen, kind.screen) and app.screen.is_mounted
+        and (not kind.then or app.screen is not first), f"{name} to open",
+    )  # fmt: skip
+    refs.append(weakref.ref(app.screen))
     await send_and_wait(pilot, kind.close, lambda: app.screen is below, f"{name} to close")
-    return ref
+    return refs
 
 
 async def back_to_list(pilot: Pilot[None]) -> GuestsScreen:
@@ -400,6 +607,12 @@ async def check_kind(pilot: Pilot[None], kind: Kind, guest: str) -> str | None:
         await until(pilot, lambda: ready(app.screen), f"{kind.name}'s parent ready", 30)
     if kind.prepare is not None:
         undo = await kind.prepare(pilot)
+        # What the preparation changed is laid out now, not while the first dialog is on
+        # top: a Resize sent then names the dialog as its sender, and a widget's message
+        # loop keeps its last message until the next one (Textual), so that first dialog
+        # stayed alive while its parent was open (seen: the pending line of the config
+        # editor, the storage screen's tables).
+        await pilot.pause()
     refs: list[Ref] = []
     try:
         for number in range(kind.opens):
@@ -408,15 +621,15 @@ async def check_kind(pilot: Pilot[None], kind: Kind, guest: str) -> str | None:
             if number == kind.opens - TRACED:
                 await released(pilot, refs, kind.kept)
                 before = traced()
-            refs.append(await open_and_close(pilot, kind))
+            refs += await open_and_close(pilot, kind)
         left = await released(pilot, refs, kind.kept)
         grown = traced() - before
     finally:
         tracemalloc.stop()
-        if undo is not None:
-            undo()
+        if undo is not None and (undoing := undo()) is not None:
+            await undoing
     if left > kind.kept:
-        return f"{kind.name}: {left} screens of {kind.opens} still alive after closing"
+        return f"{kind.name}: {left} of its {len(refs)} screens still alive after closing"
     if grown >= MAX_GROWTH:
         return f"{kind.name}: traced memory grew {grown / 1024:.0f} KiB in {TRACED} opens"
     return None
@@ -450,8 +663,9 @@ def build(*uris: str) -> KvmtuiApp:
 
 @pytest.mark.parametrize("node", NODES)
 @run_async
-async def test_screens_leave_nothing_behind(node: str) -> None:
+async def test_screens_leave_nothing_behind(node: str, tmp_path: Path) -> None:
     app = build(*(node_uri(DATA / name) for name in node.split("+")))
+    saved_host(app, tmp_path)
     await check_kinds(app, [k for k in KINDS if k.node == node], setup=NODE_SETUP.get(node))
 
 
