@@ -37,6 +37,10 @@ from kvmtui.backend import errors
 AGENT_PACKAGE = "qemu-guest-agent"
 DEFAULT_PACKAGES = (AGENT_PACKAGE,)
 CLOUD_CONFIG_HEADER = "#cloud-config"
+#: Written by the user-data when the seed is detached after the first boot (see
+#: :func:`user_data`): cloud-init then trusts the instance it cached on that boot.
+KEEP_INSTANCE_PATH = "/etc/cloud/cloud.cfg.d/99-kvmtui.cfg"
+KEEP_INSTANCE_CONFIG = "manual_cache_clean: true\n"
 
 #: What OpenSSH 9 accepts in authorized_keys (ssh-dss is off by default since 7.0).
 KEY_TYPES = (
@@ -300,6 +304,8 @@ class CloudInit:
     packages: tuple[str, ...] = DEFAULT_PACKAGES
     timezone: str | None = None
     network: StaticAddress | None = None
+    #: The seed is detached after the first boot: keep this instance on later boots.
+    keep_instance: bool = False
     instance_id: str = field(default_factory=lambda: f"iid-{uuid.uuid4()}")
 
     @classmethod
@@ -314,6 +320,7 @@ class CloudInit:
         packages: Iterable[str] = DEFAULT_PACKAGES,
         timezone: str | None = None,
         network: StaticAddress | None = None,
+        keep_instance: bool = False,
     ) -> CloudInit:
         """Each field checked (the first refusal raised); ``password`` is hashed here."""
         name = check_hostname(hostname)
@@ -335,6 +342,7 @@ class CloudInit:
             packages=check_packages(packages),
             timezone=check_timezone(timezone) if timezone and timezone.strip() else None,
             network=network,
+            keep_instance=keep_instance,
         )
 
 
@@ -354,8 +362,20 @@ class SeedFiles:
         return files
 
 
+class _Dumper(yaml.SafeDumper):
+    """A text of several lines (a file's content) as a literal block, as typed."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
 def _yaml(data: object) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
 def user_data(spec: CloudInit) -> str:
@@ -388,6 +408,14 @@ def user_data(spec: CloudInit) -> str:
             # waits for its port's udev event, which came before the install). Without
             # waiting: a guest without the agent's port would hold the boot 90 s.
             config["runcmd"] = [["systemctl", "start", "--no-block", AGENT_PACKAGE]]
+    if spec.keep_instance:
+        # cloud-init looks for its datasource on every boot. Once the seed is detached it
+        # finds none, and an image listing None last (datasource_list: [NoCloud, None])
+        # takes DataSourceNone: a new instance-id, so per-instance modules run again (new
+        # SSH host keys; measured, tests/daemon/test_cloudinit_daemon.py). With
+        # manual_cache_clean in its base configuration cloud-init trusts the instance it
+        # cached on the first boot ("First boot determination" in its docs).
+        config["write_files"] = [{"path": KEEP_INSTANCE_PATH, "content": KEEP_INSTANCE_CONFIG}]
     return f"{CLOUD_CONFIG_HEADER}\n{_yaml(config)}"
 
 

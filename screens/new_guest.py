@@ -601,6 +601,7 @@ class NewGuestScreen(Screen[None]):
                         packages=self._value("#ci-packages").replace(",", " ").split(),
                         timezone=self._value("#ci-timezone") or None,
                         network=self.static_address,
+                        keep_instance=self.query_one("#ci-detach", Checkbox).value,
                     )
                 )
         except CloudInitError as exc:

@@ -50,4 +50,5 @@ def spec_for(
         password="s3cret pass" if login in ("password", "both") else None,
         packages=packages,
         timezone=zone,
+        keep_instance=True,  # the wizard's default: the seed is detached after the first boot
     )

@@ -32,14 +32,15 @@ import libvirt
 import pycdlib
 import pytest
 
-from kvmtui.backend import cloudinit, create, seed, transfer
+from kvmtui.backend import cloudinit, create, lifecycle, seed, transfer
 from kvmtui.backend.addresses import read_addresses, read_user
+from kvmtui.backend.agent import GuestAgent
 from kvmtui.backend.create_spec import GIB, DiskKind, DiskSpec, NewGuest, SeedSpec, VolumeRef
 from kvmtui.backend.domain.notes import SEED_DETACH_NAMESPACE
 from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.backend.jobs import JobRegistry, JobState
-from kvmtui.backend.seed_detach import read_guest_seed
+from kvmtui.backend.seed_detach import detach_seed, read_guest_seed
 from kvmtui.backend.seed_watch import has_mark
 from kvmtui.screens.new_guest import STEPS
 from tests.harness.cloudimage import CloudImage
@@ -315,6 +316,68 @@ def test_the_seed_is_detached_once_cloud_init_finished(
     assert volume not in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) and not has_mark(dom)
     assert (pool[1] / volume).exists()
     print(f"{said[0]} ({time.monotonic() - cloud_guest.started:.1f} s after start)")
+
+
+#: What identifies the guest's cloud-init instance, read through guest-exec once
+#: cloud-init has ended this boot: the boot's id, the instance-id, the datasource, the SSH
+#: host key's fingerprint, the host name and the seeded address; and, to see where a slow
+#: boot spent its time, the uptime and systemd's slowest units.
+IDENTITY_SCRIPT = """cloud-init status --wait >/dev/null
+echo "boot: $(cat /proc/sys/kernel/random/boot_id)"
+echo "instance-id: $(cloud-init query instance-id)"
+echo "datasource: $(cloud-init query subplatform)"
+echo "host key: $(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"
+echo "hostname: $(hostname)"
+echo "address: $(ip -4 -o addr show scope global | awk '{print $4}' | paste -sd,)"
+echo "uptime: $(cut -d' ' -f1 /proc/uptime)"
+echo "slowest units: $(systemd-analyze blame | head -3 | tr -s ' ' | paste -sd,)"
+"""
+
+
+def identity(host: Host, dom: libvirt.virDomain) -> dict[str, str] | None:
+    """The guest's identity lines, or None while its agent does not answer or the script
+    was cut short (the guest rebooting)."""
+    try:
+        result = GuestAgent(host, dom.UUIDString()).exec(
+            ["/bin/sh", "-c", IDENTITY_SCRIPT], limit_s=BOOT_DEADLINE_S
+        )
+    except KvmtuiError:
+        return None
+    if not result.finished or result.exit_code != 0:
+        return None
+    return dict(line.split(": ", 1) for line in result.stdout.splitlines())
+
+
+def test_the_guest_stays_the_same_instance_after_a_reboot_without_its_seed(
+    tcp_host: Host, cloud_guest: CloudGuest
+) -> None:
+    """Once the seed is detached, a reboot finds no NoCloud seed; cloud-init must keep
+    the instance of the first boot (kvmtui's user-data sets ``manual_cache_clean``), not
+    take DataSourceNone with a new instance-id and run per-instance modules again: the
+    SSH host key, the host name and the instance-id are those of the first boot."""
+    dom = cloud_guest.dom
+    before = wait_for(lambda: identity(tcp_host, dom), timeout=BOOT_DEADLINE_S, interval=2,
+                      what="cloud-init's first boot to end")  # fmt: skip
+    volume = seed.seed_volume_name(dom.name())
+    if volume in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE):  # run alone: detach it here
+        detach_seed(tcp_host, dom.UUIDString())
+    assert volume not in dom.XMLDesc(0), "the running guest still has its seed"
+    started = time.monotonic()
+    lifecycle.reboot(tcp_host, dom.UUIDString(), lifecycle.ShutdownMode.AGENT)
+
+    gone: list[float] = []
+
+    def rebooted() -> dict[str, str] | None:
+        now = identity(tcp_host, dom)
+        if now is None and not gone:
+            gone.append(time.monotonic() - started)
+        return now if now is not None and now["boot"] != before["boot"] else None
+
+    after = wait_for(rebooted, timeout=BOOT_DEADLINE_S, interval=2, what="the reboot")
+    print(f"before: {before}\nafter: {after}\nagent gone {gone} s after the reboot call, "
+          f"back after {time.monotonic() - started:.1f} s")  # fmt: skip
+    same = ("instance-id", "host key", "hostname", "address")
+    assert {k: after[k] for k in same} == {k: before[k] for k in same}
 
 
 def read_volume(host: Host, pool: str, name: str) -> bytes:

@@ -157,6 +157,19 @@ async def test_a_password_is_kept_only_hashed_and_the_summary_shows_the_seed(
         assert "web-1-cidata.iso" in xml and "virtio-scsi" in xml
         commands = str(wizard.query_one("#summary-commands", Static).render())
         assert "web-1-cidata.iso,device=cdrom,bus=scsi" in commands
+        # Detached after the first boot (the default): the user-data keeps the instance.
+        assert spec.seed.detach_after_first_boot
+        assert cloudinit.KEEP_INSTANCE_PATH in wizard.job_files.user_data
+        assert cloudinit.KEEP_INSTANCE_PATH in shown
+        # Left attached: cloud-init keeps checking the seed's instance-id.
+        await pilot.press("alt+b", "alt+b")
+        wizard.query_one("#ci-detach", Checkbox).value = False
+        await pilot.press("alt+f", "alt+f")
+        assert step_name(wizard) == "summary", wizard.problem_text
+        assert wizard.spec is not None and wizard.spec.seed is not None
+        assert not wizard.spec.seed.detach_after_first_boot
+        assert wizard.job_files is not None
+        assert "write_files" not in wizard.job_files.user_data
         # Back on the page, Forward keeps the hash (the field stays empty).
         await pilot.press("alt+b", "alt+b")
         assert step_name(wizard) == "cloudinit"

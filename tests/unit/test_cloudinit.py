@@ -43,6 +43,22 @@ def test_user_data_says_what_was_chosen(combo: tuple, keys: tuple[str, str]) -> 
     assert data.get("packages") == (list(packages) or None)
     assert ("runcmd" in data) == ("qemu-guest-agent" in packages)
     assert data.get("timezone") == zone
+    assert data["write_files"] == [
+        {"path": cloudinit.KEEP_INSTANCE_PATH, "content": "manual_cache_clean: true\n"}
+    ]
+
+
+def test_the_instance_is_kept_only_when_the_seed_is_detached(keys: tuple[str, str]) -> None:
+    """A seed left attached keeps cloud-init's default (check the seed's instance-id on
+    each boot): no write_files. Detached: cloud-init's base configuration gets
+    manual_cache_clean, written as a literal block (as the summary shows it)."""
+    spec = CloudInit.checked(hostname="h", user="bob", ssh_keys=[keys[0]])
+    assert "write_files" not in cloudinit.user_data(spec)
+    kept = CloudInit.checked(hostname="h", user="bob", ssh_keys=[keys[0]], keep_instance=True)
+    assert cloudinit.user_data(kept).endswith(
+        "write_files:\n- path: /etc/cloud/cloud.cfg.d/99-kvmtui.cfg\n"
+        "  content: |\n    manual_cache_clean: true\n"
+    )
 
 
 def test_default_packages_preselect_the_agent(keys: tuple[str, str]) -> None:
