@@ -3,10 +3,13 @@
 A :class:`CloudInit` holds the choices (user, SSH public keys, an optional password kept
 only as its SHA-512 crypt hash, hostname, packages, timezone, optionally a static
 address); :func:`seed_files` writes them as ``user-data`` (cloud-config YAML),
-``meta-data`` and, with an address, ``network-config`` (version 2). Raw user-data typed
-by the admin goes through :func:`raw_seed_files` instead: it must be cloud-config YAML,
-and a mistake is refused with its line. Each ``check_*`` function refuses bad input
-with one sentence (:class:`CloudInitError`) and returns the cleaned value.
+``meta-data`` and, with an address, ``network-config`` (version 2). When the seed is to be
+detached after the first boot (``keep_instance``), the user-data also sets cloud-init's
+``manual_cache_clean``, so later boots without the seed keep the first boot's instance.
+Raw user-data typed by the admin goes through :func:`raw_seed_files` instead (sent as
+typed): it must be cloud-config YAML, and a mistake is refused with its line. Each
+``check_*`` function refuses bad input with one sentence (:class:`CloudInitError`) and
+returns the cleaned value.
 
 Hashing: Python's ``crypt`` module is deprecated (gone in 3.13) and passlib is no longer
 maintained, so :func:`hash_password` runs ``openssl passwd -6`` (OpenSSL's SHA-512

@@ -18,7 +18,8 @@ the field emptied: only the hash is kept, and the summary shows it redacted. The
 job builds the NoCloud seed and uploads it into the disk's pool (backend/seed.py), so a
 remote host works the same; a later failure removes it with the job's other volumes.
 "Detach the seed after the first boot" (on by default) marks the guest's definition;
-kvmtui's seed watcher (backend/seed_watch.py) detaches the seed once that boot ended.
+kvmtui's seed watcher (backend/seed_watch.py) detaches the seed once that boot ended. With
+it, the form's user-data keeps cloud-init's instance on later boots (``keep_instance``).
 """
 
 from __future__ import annotations
