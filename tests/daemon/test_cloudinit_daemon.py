@@ -10,7 +10,7 @@ summary runs the create job, which uploads the seed kvmtui builds and attaches i
 read-only virtio disk. The guest boots by BIOS and GRUB like any cloud image and real
 cloud-init reads the seed; then the agent reports the host name, and ssh with the key
 runs ``hostname`` in the guest; once cloud-init has finished, a seed watcher detaches
-the seed (the wizard's default), keeping its volume; restarted without it, the guest is
+the seed (the wizard's default), keeping its volume; rebooted without it, the guest is
 still the same cloud-init instance. As soon as the guest runs, its tap
 is moved out of the bridge into a network namespace the test creates (addresses exist
 only there) and ssh runs inside it: no traffic leaves loopback or that namespace.
@@ -322,8 +322,7 @@ def test_the_seed_is_detached_once_cloud_init_finished(
 #: What identifies the guest's cloud-init instance, read through guest-exec once
 #: cloud-init has ended this boot: the boot's id, the instance-id, the datasource, the SSH
 #: host key's fingerprint, the host name and the seeded address; and, to see where a slow
-#: boot spent its time, the uptime and systemd's slowest units. Then the guest's writes are
-#: synced to its disk (the test restarts it with the reset button).
+#: boot spent its time, the uptime and systemd's slowest units.
 IDENTITY_SCRIPT = """cloud-init status --wait >/dev/null
 echo "boot: $(cat /proc/sys/kernel/random/boot_id)"
 echo "instance-id: $(cloud-init query instance-id)"
@@ -333,13 +332,12 @@ echo "hostname: $(hostname)"
 echo "address: $(ip -4 -o addr show scope global | awk '{print $4}' | paste -sd,)"
 echo "uptime: $(cut -d' ' -f1 /proc/uptime)"
 echo "slowest units: $(systemd-analyze blame | head -3 | tr -s ' ' | paste -sd,)"
-sync
 """
 
 
 def identity(host: Host, dom: libvirt.virDomain) -> dict[str, str] | None:
     """The guest's identity lines, or None while its agent does not answer or the script
-    was cut short (the guest restarting)."""
+    was cut short (the guest rebooting)."""
     try:
         result = GuestAgent(host, dom.UUIDString()).exec(
             ["/bin/sh", "-c", IDENTITY_SCRIPT], limit_s=BOOT_DEADLINE_S
@@ -351,17 +349,15 @@ def identity(host: Host, dom: libvirt.virDomain) -> dict[str, str] | None:
     return dict(line.split(": ", 1) for line in result.stdout.splitlines())
 
 
-def test_the_guest_stays_the_same_instance_after_a_restart_without_its_seed(
+def test_the_guest_stays_the_same_instance_after_a_reboot_without_its_seed(
     tcp_host: Host, cloud_guest: CloudGuest
 ) -> None:
-    """Once the seed is detached, the next boot finds no NoCloud seed; cloud-init must
-    keep the instance of the first boot (kvmtui's user-data sets ``manual_cache_clean``),
-    not take DataSourceNone with a new instance-id and run per-instance modules again:
-    the instance-id, the SSH host key, the host name and the seeded address are those of
-    the first boot. Measured without kvmtui's setting: ``iid-datasource-none`` and a new
-    host key. The guest restarts by its reset button once its writes are synced: a
-    reboot's shutdown added about 15 s under TCG and does not change what cloud-init
-    decides at the next boot."""
+    """Once the seed is detached, a reboot (through the agent) finds no NoCloud seed;
+    cloud-init must keep the instance of the first boot (kvmtui's user-data sets
+    ``manual_cache_clean``), not take DataSourceNone with a new instance-id and run
+    per-instance modules again: the instance-id, the SSH host key, the host name and the
+    seeded address are those of the first boot. Measured without kvmtui's setting:
+    ``iid-datasource-none`` and a new host key."""
     dom = cloud_guest.dom
     before = wait_for(lambda: identity(tcp_host, dom), timeout=BOOT_DEADLINE_S, interval=2,
                       what="cloud-init's first boot to end")  # fmt: skip
@@ -370,7 +366,7 @@ def test_the_guest_stays_the_same_instance_after_a_restart_without_its_seed(
         detach_seed(tcp_host, dom.UUIDString())
     assert volume not in dom.XMLDesc(0), "the running guest still has its seed"
     started = time.monotonic()
-    lifecycle.reset(tcp_host, dom.UUIDString())
+    lifecycle.reboot(tcp_host, dom.UUIDString(), lifecycle.ShutdownMode.AGENT)
 
     gone: list[float] = []
 
@@ -380,8 +376,8 @@ def test_the_guest_stays_the_same_instance_after_a_restart_without_its_seed(
             gone.append(time.monotonic() - started)
         return now if now is not None and now["boot"] != before["boot"] else None
 
-    after = wait_for(rebooted, timeout=BOOT_DEADLINE_S, interval=2, what="the restart")
-    print(f"before: {before}\nafter: {after}\nagent gone {gone} s after the reset, "
+    after = wait_for(rebooted, timeout=BOOT_DEADLINE_S, interval=2, what="the reboot")
+    print(f"before: {before}\nafter: {after}\nagent gone {gone} s after the reboot call, "
           f"back after {time.monotonic() - started:.1f} s")  # fmt: skip
     same = ("instance-id", "host key", "hostname", "address")
     assert {k: after[k] for k in same} == {k: before[k] for k in same}
