@@ -216,6 +216,10 @@ class SetVcpus(Change):
 
 #: How long the guest may take to see hot-plugged vCPUs before the agent onlines them.
 ONLINE_WITHIN_S = 5.0
+#: How long new memory blocks seen offline are left to a guest that onlines them itself
+#: before the agent onlines them: the kernel registers a block, then onlines it, and under
+#: load the agent can read between the two (seen with two CPU hogs on the host).
+SELF_ONLINE_S = 1.5
 
 
 def _bring_online(dom: libvirt.virDomain, count: int) -> bool:
@@ -290,8 +294,9 @@ def online_memory(agent: AgentCommands, before: dict[int, bool] | None) -> str:
     """A hot-plugged DIMM's memory blocks arrive offline in guests without a udev rule
     (the tiny guest's kernel leaves them so, measured), online in guests with one (Ubuntu,
     RHEL): wait until the guest has the new blocks (``before``: its blocks before the
-    plug), bring those that are offline online through the guest agent, check each
-    block's answer; say what happened."""
+    plug), leave those seen offline :data:`SELF_ONLINE_S` to the guest, bring those still
+    offline online through the guest agent, check each block's answer; say what
+    happened."""
     if before is None:
         return ", not brought online (the guest agent did not answer before the plug)"
     deadline = time.monotonic() + ONLINE_WITHIN_S
@@ -302,6 +307,12 @@ def online_memory(agent: AgentCommands, before: dict[int, bool] | None) -> str:
         if fresh or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
+    settle = time.monotonic() + SELF_ONLINE_S
+    while fresh and not all(fresh.values()) and time.monotonic() < settle:
+        time.sleep(0.2)  # the guest may be onlining them itself
+        now = memory_blocks(agent)
+        if now is not None:
+            fresh = {index: now.get(index, online) for index, online in fresh.items()}
     offline = [index for index, online in fresh.items() if not online]
     failed: list[str] = []
     if offline:

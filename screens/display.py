@@ -44,6 +44,8 @@ SAVE_KEY = "shift+f3"
 HINT = "Ctrl+] leave | Shift+F2 key menu (Ctrl+Alt+Del...) | Shift+F3 save PNG | paste types"
 #: Keys queued but not yet sent beyond this are dropped (a stuck host must not pile up).
 MAX_QUEUED_KEYS = 10_000
+#: The shortest wait before the next screenshot (see _schedule).
+MIN_DELAY_S = 0.01
 
 
 @dataclass
@@ -198,7 +200,9 @@ class DisplayScreen(GuestViewScreen):
             return
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(delay, self.capture)
+        # Never 0: Textual's timer divides by its interval when it runs late (a capture
+        # longer than the interval, under load: ZeroDivisionError, seen with CPU hogs).
+        self._timer = self.set_timer(max(delay, MIN_DELAY_S), self.capture)
 
     # -- keys ------------------------------------------------------------------------
 
