@@ -26,6 +26,7 @@ from tests.harness.paths import DEMO_DISKS_DIR, DEMO_PREFIX, DISKS_DIR
 from tests.harness.serial import SerialConsole
 
 SHUTDOWN_DEADLINE_S = 30.0
+AGENT_SHUTDOWN_DEADLINE_S = 180.0
 NET_TRAFFIC_DEADLINE_S = 20.0
 
 
@@ -100,7 +101,21 @@ def test_acpi_shutdown_powers_the_guest_off(booted_guest: libvirt.virDomain) -> 
 
 @pytest.mark.guest
 def test_agent_shutdown_powers_the_guest_off(booted_guest: libvirt.virDomain) -> None:
-    booted_guest.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
+    """Asked through the agent, the guest powers off. Under two CPU hogs beside the other
+    test lane, libvirt once gave up on the emulated guest's agent after 60 s ("not
+    available for now"): asked again until the guest is off or the deadline passes."""
+    deadline = time.monotonic() + AGENT_SHUTDOWN_DEADLINE_S
+    while True:
+        try:
+            booted_guest.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
+            break
+        except libvirt.libvirtError as error:
+            unresponsive = error.get_error_code() == libvirt.VIR_ERR_AGENT_UNRESPONSIVE
+            if not unresponsive or time.monotonic() > deadline:
+                raise
+            if not booted_guest.isActive():
+                break  # the first request got through
+            time.sleep(1.0)
     wait_for_state(booted_guest, libvirt.VIR_DOMAIN_SHUTOFF, SHUTDOWN_DEADLINE_S)
     assert booted_guest.state() == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN]
 
