@@ -315,16 +315,27 @@ class ConfigEditorScreen(Screen[None]):
         status.update(literal(text))
         status.set_class(error, "-error")
 
-    def add(self, change: Change) -> None:
-        """Add ``change`` to the pending ones if the backend's plan takes it; else say why."""
+    def refusal(self, change: Change) -> str | None:
+        """Why the backend's plan would not take ``change`` after the pending ones (one
+        sentence), or None. The questions ask it before they close."""
         config = self.config
         if config is None:
-            return
+            return "The configuration has not been read yet."
         try:
             plan_changes(config, [*self.pending, change], self.scope)
         except ConfigRefused as exc:
-            self._status(str(exc), error=True)
-            self.notify(str(exc), severity="error", timeout=10)
+            return str(exc)
+        return None
+
+    def add(self, change: Change) -> None:
+        """Add ``change`` to the pending ones if the backend's plan takes it; else say why
+        (a question refused it already; this one catches a guest changed meanwhile)."""
+        if self.config is None:
+            return
+        reason = self.refusal(change)
+        if reason is not None:
+            self._status(reason, error=True)
+            self.notify(reason, severity="error", timeout=10)
             return
         self.pending.append(change)
         self._status("ctrl+s previews and applies the pending changes.")
@@ -386,12 +397,19 @@ class ConfigEditorScreen(Screen[None]):
     def _ask(
         self, question: str, value: str, make: Callable[[str], Change | None], hint: str = ""
     ) -> None:
+        def refused(text: str) -> str | None:
+            try:
+                change = make(text.strip())
+            except (ValueError, KvmtuiError) as exc:
+                return f"{str(exc).rstrip('.')}. Nothing added."
+            return self.refusal(change) if change is not None else None
+
         def answered(text: str | None) -> None:
             if text is None:
                 return
             try:
                 change = make(text.strip())
-            except (ValueError, KvmtuiError) as exc:
+            except (ValueError, KvmtuiError) as exc:  # refused in the question already
                 self._status(
                     f"{question.rstrip('?:')}: {str(exc).rstrip('.')}. Nothing added.", error=True
                 )
@@ -399,7 +417,7 @@ class ConfigEditorScreen(Screen[None]):
             if change is not None:
                 self.add(change)
 
-        self.app.push_screen(ValueScreen(question, value, hint), answered)
+        self.app.push_screen(ValueScreen(question, value, hint, refusal=refused), answered)
 
     def action_change(self) -> None:
         config, key = self.config, self.selected_key or ""
@@ -478,7 +496,7 @@ class ConfigEditorScreen(Screen[None]):
             if change is not None:
                 self.add(change)
 
-        self.app.push_screen(AttachDiskScreen(self.config), chosen)
+        self.app.push_screen(AttachDiskScreen(self.config, refusal=self.refusal), chosen)
 
     def action_attach_nic(self) -> None:
         if self.config is None or self.disabled_reason("attach_nic"):
@@ -490,7 +508,7 @@ class ConfigEditorScreen(Screen[None]):
             if change is not None:
                 self.add(change if change.mac else replace(change, mac=self._free_mac(config)))
 
-        self.app.push_screen(AttachNicScreen(config), chosen)
+        self.app.push_screen(AttachNicScreen(config, refusal=self.refusal), chosen)
 
     def _free_mac(self, config: GuestConfig) -> str:
         """A MAC for a new NIC, picked when it is added: the pending list, the preview and

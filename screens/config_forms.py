@@ -1,8 +1,13 @@
 """The configuration editor's questions: one value, a disk to attach, a NIC to attach,
-and the preview of the pending changes (old beside new, where each goes)."""
+and the preview of the pending changes (old beside new, where each goes).
+
+A question given a ``refusal`` (the editor's plan of the pending changes with this one)
+stays open when its answer is refused, says why under the fields and keeps what was
+typed: the admin corrects it or leaves with escape, and nothing typed is lost."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -23,6 +28,17 @@ from kvmtui.tui.format import literal
 from kvmtui.tui.widgets.footer import Footer
 
 C = TypeVar("C")
+T = TypeVar("T")
+#: Why an answer cannot be taken (one sentence), or None to take it.
+Refusal = Callable[[T], str | None]
+#: The line under a question's fields that says why its answer was refused.
+ERROR_ID = "question-error"
+
+
+def _error_line() -> Static:
+    line = Static("", id=ERROR_ID, classes="error")
+    line.display = False  # shown with a refusal
+    return line
 
 
 class ValueScreen(ModalScreen[str | None]):
@@ -31,16 +47,25 @@ class ValueScreen(ModalScreen[str | None]):
     CSS_PATH = "config_editor.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, value: str = "", hint: str = "") -> None:
+    def __init__(
+        self,
+        question: str,
+        value: str = "",
+        hint: str = "",
+        *,
+        refusal: Refusal[str] | None = None,
+    ) -> None:
         super().__init__()
         self.question = question
         self.value = value
         self.hint = hint
+        self.refusal = refusal
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(literal(self.question), classes="question")
             yield Input(value=self.value, id="config-value", compact=True)
+            yield _error_line()
             yield Static(literal(self.hint), classes="hint")
 
     def on_mount(self) -> None:
@@ -48,10 +73,20 @@ class ValueScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        if not _refused(self, self.refusal, event.value):
+            self.dismiss(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _refused(question: ModalScreen[T | None], refusal: Refusal[T] | None, answer: T) -> bool:
+    """Whether ``refusal`` refuses ``answer``; if so the question says why and stays."""
+    reason = refusal(answer) if refusal is not None else None
+    line = question.query_one(f"#{ERROR_ID}", Static)
+    line.update(literal(reason or ""))
+    line.display = reason is not None
+    return reason is not None
 
 
 def _pressed(radios: RadioSet) -> str:
@@ -68,12 +103,18 @@ class _AttachForm(ModalScreen[C | None]):
         Binding("ctrl+s", "submit", "Add to the changes"),
     ]
 
-    def __init__(self, config: GuestConfig) -> None:
+    def __init__(self, config: GuestConfig, *, refusal: Refusal[C] | None = None) -> None:
         super().__init__()
         self.config = config
+        self.refusal = refusal
 
     def action_submit(self) -> None:
         raise NotImplementedError
+
+    def offer(self, change: C) -> None:
+        """Give ``change`` to the editor, unless it is refused: then say why and stay."""
+        if not _refused(self, self.refusal, change):
+            self.dismiss(change)
 
     @on(Input.Submitted)
     def _enter(self) -> None:
@@ -114,6 +155,7 @@ class AttachDiskScreen(_AttachForm[AttachDisk]):
                 yield Input(value="virtio", id="disk-bus", compact=True)
                 yield Label("")
                 yield Checkbox("read-only", id="disk-readonly", compact=True)
+            yield _error_line()
             yield Static(literal(f"Pools running: {pools}. ctrl+s adds it."), classes="hint")
         yield Footer()
 
@@ -125,7 +167,7 @@ class AttachDiskScreen(_AttachForm[AttachDisk]):
 
     def action_submit(self) -> None:
         kind = SourceKind(_pressed(self.query_one("#disk-kind", RadioSet)) or "new")
-        self.dismiss(
+        self.offer(
             AttachDisk(
                 kind,
                 self._value("source"),
@@ -157,6 +199,7 @@ class AttachNicScreen(_AttachForm[AttachNic]):
                 yield Input(value="virtio", id="nic-model", compact=True)
                 yield Label("MAC")
                 yield Input(placeholder="(a new one)", id="nic-mac", compact=True)
+            yield _error_line()
             yield Static(literal(f"Networks: {networks}. ctrl+s adds it."), classes="hint")
         yield Footer()
 
@@ -167,7 +210,7 @@ class AttachNicScreen(_AttachForm[AttachNic]):
         def value(wanted: str) -> str:
             return self.query_one(f"#nic-{wanted}", Input).value.strip()
 
-        self.dismiss(
+        self.offer(
             AttachNic(
                 _pressed(self.query_one("#nic-kind", RadioSet)) or "network",
                 value("source"),

@@ -13,13 +13,13 @@ from typing import Any, NamedTuple, TypeVar
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import ValueScreen
+from kvmtui.screens.config_forms import ERROR_ID, ValueScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.hosts import HostsScreen
 from kvmtui.screens.new_guest import NewGuestScreen
@@ -391,3 +391,18 @@ async def answer(pilot: Pilot[None], text: str) -> None:
     pilot.app.screen.query_one(Input).value = ""
     await pilot.press(*text, "enter")
     await pilot.pause()
+
+
+async def refused_answer(pilot: Pilot[None], text: str) -> str:
+    """:func:`answer` for an answer the question refuses: the reason it shows, once the
+    question has been left (escape) with the typed text still in it."""
+    await answer(pilot, text)
+    question = pilot.app.screen
+    assert isinstance(question, ValueScreen), f"the question closed on {text!r}"
+    line = question.query_one(f"#{ERROR_ID}", Static)
+    await wait_for(pilot, lambda: line.display, "the refusal in the question")
+    assert question.query_one(Input).value == text, "the typed answer was kept"
+    reason = str(line.render())
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: pilot.app.screen is not question, "the question to close")
+    return reason

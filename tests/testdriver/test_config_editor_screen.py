@@ -1,12 +1,13 @@
 """The configuration editor's screen on libvirt's test:/// driver: changes gathered by
-keys, refused ones said in a sentence and not added, previewed, applied through a worker
-and read back into the table; read-only opens it as a viewer."""
+keys, refused ones said in a sentence in the question (which stays open with what was
+typed) and not added, previewed, applied through a worker and read back into the table;
+read-only opens it as a viewer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from conftest import node_uri
 from kvmtui.backend.config_changes import (
@@ -20,9 +21,16 @@ from kvmtui.backend.config_changes import (
 from kvmtui.backend.config_edit import plan_changes
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import AttachNicScreen, PreviewScreen, ValueScreen
+from kvmtui.screens.config_forms import ERROR_ID, AttachNicScreen, PreviewScreen, ValueScreen
 from kvmtui.screens.confirm import ConfirmScreen
-from tests.pilot import answer, build_app, open_config_editor, run_async, wait_for
+from tests.pilot import (
+    answer,
+    build_app,
+    open_config_editor,
+    refused_answer,
+    run_async,
+    wait_for,
+)
 
 URI = node_uri(Path(__file__).parents[1] / "data" / "throttle_node.xml")
 GUEST = "db-primary"
@@ -64,18 +72,22 @@ async def test_a_refused_change_is_said_and_not_added() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         editor = await open_config_editor(pilot, GUEST)
         await pilot.press("enter")  # vCPUs
-        await answer(pilot, "3")  # more than the running maximum of 2
-        await wait_for(
-            pilot,
-            lambda: "at most 2" in str(editor.query_one("#config-status").render()),
-            "the refusal",
-        )
+        reason = await refused_answer(pilot, "3")  # more than the running maximum of 2
+        assert "at most 2" in reason
         assert editor.pending == []
         editor.table.move_cursor(row=_row(editor, "name"))
         await pilot.press("enter")
-        await answer(pilot, "renamed")
-        status = str(editor.query_one("#config-status").render())
-        assert "shut it down first" in status and editor.pending == []
+        assert "shut it down first" in await refused_answer(pilot, "renamed")
+        assert editor.pending == []
+        editor.table.move_cursor(row=_row(editor, "vcpus"))
+        await pilot.press("enter")  # refused, then corrected in the question: taken
+        await answer(pilot, "3")
+        question = app.screen
+        assert isinstance(question, ValueScreen)
+        question.query_one(Input).value = "1"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is editor, "the question to close")
+        assert len(editor.pending) == 1
 
 
 @run_async
@@ -147,16 +159,14 @@ async def test_disk_options_a_new_cdrom_drive_and_removing_one_are_saved_changes
         assert "cache default" in str(row[2])
         editor.table.move_cursor(row=_row(editor, "opts:vda"))
         await pilot.press("enter")
-        await answer(pilot, "cache writeback, fast")
-        status = str(editor.query_one("#config-status").render())
-        assert "'fast' is not read-only, shareable or cache MODE. Nothing added." in status
+        reason = await refused_answer(pilot, "cache writeback, fast")
+        assert "'fast' is not read-only, shareable or cache MODE. Nothing added." in reason
         assert editor.pending == []
         await pilot.press("enter")
         await answer(pilot, "cache writeback")
         await pilot.press("c")
-        await answer(pilot, "ide")  # refused: a new drive goes on SCSI or SATA
-        status = str(editor.query_one("#config-status").render())
-        assert "goes on scsi or sata, not 'ide'. Nothing was changed." in status
+        reason = await refused_answer(pilot, "ide")  # a new drive goes on SCSI or SATA
+        assert "goes on scsi or sata, not 'ide'. Nothing was changed." in reason
         await pilot.press("c")
         await answer(pilot, "scsi /isos/tools.iso")
         editor.table.move_cursor(row=_row(editor, "disk:sda"))
@@ -189,10 +199,9 @@ async def test_a_dimm_where_memory_hot_plug_is_not_configured_is_refused_with_wh
         editor = await open_config_editor(pilot, GUEST)
         editor.table.move_cursor(row=_row(editor, "memory"))
         await pilot.press("enter")
-        await answer(pilot, "+128M")
-        status = str(editor.query_one("#config-status").render())
-        assert "memory hot-plug is not configured" in status
-        assert "the maximum changes in the saved definition only" in status
+        reason = await refused_answer(pilot, "+128M")
+        assert "memory hot-plug is not configured" in reason
+        assert "the maximum changes in the saved definition only" in reason
         assert editor.pending == []
 
 
@@ -255,3 +264,29 @@ async def test_a_new_nic_keeps_the_mac_the_preview_showed() -> None:
             steps = plan_changes(config, editor.pending, Scope.CONFIG)
             assert [s.change.mac for s in steps if isinstance(s.change, AttachNic)] == [change.mac]
         # test:/// cannot attach devices: tests/daemon/test_config_edit_daemon.py applies NICs
+
+
+@run_async
+async def test_a_refused_nic_keeps_the_form_open_with_what_was_typed() -> None:
+    """A NIC the plan refuses (a network NIC without a source) is said in the form, which
+    stays open with the typed model; nothing is pending until the form's answer is taken."""
+    app = build_app(URI, stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_config_editor(pilot, "db-replica")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, AttachNicScreen), "the NIC form")
+        form = app.screen
+        form.query_one("#nic-model", Input).value = "e1000e"
+        await pilot.press("ctrl+s")
+        line = form.query_one(f"#{ERROR_ID}", Static)
+        await wait_for(pilot, lambda: line.display, "the refusal in the form")
+        assert "a network NIC needs a source" in str(line.render())
+        assert app.screen is form and editor.pending == []
+        assert form.query_one("#nic-model", Input).value == "e1000e"
+        form.query_one("#nic-source", Input).value = "default"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is editor, "the form to close")
+        change = editor.pending[0]
+        assert isinstance(change, AttachNic) and (change.source, change.model) == (
+            "default", "e1000e"
+        )  # fmt: skip
