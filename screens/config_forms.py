@@ -1,13 +1,12 @@
 """The configuration editor's questions: one value, a disk to attach, a NIC to attach,
 and the preview of the pending changes (old beside new, where each goes).
 
-A question given a ``refusal`` (the editor's plan of the pending changes with this one)
-stays open when its answer is refused, says why under the fields and keeps what was
-typed: the admin corrects it or leaves with escape, and nothing typed is lost."""
+Each question is given a ``refusal`` (screens/refusal.py): the editor's plan of the
+pending changes with this one, so a refused answer is said in the question, which stays
+open with what was typed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -24,21 +23,11 @@ from kvmtui.backend.config_changes import AttachDisk, AttachNic, SourceKind
 from kvmtui.backend.config_edit import Step
 from kvmtui.backend.config_state import GuestConfig
 from kvmtui.backend.domain.build import NIC_KINDS
+from kvmtui.screens.refusal import Refusal, error_line, refused
 from kvmtui.tui.format import literal
 from kvmtui.tui.widgets.footer import Footer
 
 C = TypeVar("C")
-T = TypeVar("T")
-#: Why an answer cannot be taken (one sentence), or None to take it.
-Refusal = Callable[[T], str | None]
-#: The line under a question's fields that says why its answer was refused.
-ERROR_ID = "question-error"
-
-
-def _error_line() -> Static:
-    line = Static("", id=ERROR_ID, classes="error")
-    line.display = False  # shown with a refusal
-    return line
 
 
 class ValueScreen(ModalScreen[str | None]):
@@ -65,7 +54,7 @@ class ValueScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(literal(self.question), classes="question")
             yield Input(value=self.value, id="config-value", compact=True)
-            yield _error_line()
+            yield error_line()
             yield Static(literal(self.hint), classes="hint")
 
     def on_mount(self) -> None:
@@ -73,20 +62,11 @@ class ValueScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        if not _refused(self, self.refusal, event.value):
+        if not refused(self, self.refusal, event.value):
             self.dismiss(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _refused(question: ModalScreen[T | None], refusal: Refusal[T] | None, answer: T) -> bool:
-    """Whether ``refusal`` refuses ``answer``; if so the question says why and stays."""
-    reason = refusal(answer) if refusal is not None else None
-    line = question.query_one(f"#{ERROR_ID}", Static)
-    line.update(literal(reason or ""))
-    line.display = reason is not None
-    return reason is not None
 
 
 def _pressed(radios: RadioSet) -> str:
@@ -113,7 +93,7 @@ class _AttachForm(ModalScreen[C | None]):
 
     def offer(self, change: C) -> None:
         """Give ``change`` to the editor, unless it is refused: then say why and stay."""
-        if not _refused(self, self.refusal, change):
+        if not refused(self, self.refusal, change):
             self.dismiss(change)
 
     @on(Input.Submitted)
@@ -155,7 +135,7 @@ class AttachDiskScreen(_AttachForm[AttachDisk]):
                 yield Input(value="virtio", id="disk-bus", compact=True)
                 yield Label("")
                 yield Checkbox("read-only", id="disk-readonly", compact=True)
-            yield _error_line()
+            yield error_line()
             yield Static(literal(f"Pools running: {pools}. ctrl+s adds it."), classes="hint")
         yield Footer()
 
@@ -199,7 +179,7 @@ class AttachNicScreen(_AttachForm[AttachNic]):
                 yield Input(value="virtio", id="nic-model", compact=True)
                 yield Label("MAC")
                 yield Input(placeholder="(a new one)", id="nic-mac", compact=True)
-            yield _error_line()
+            yield error_line()
             yield Static(literal(f"Networks: {networks}. ctrl+s adds it."), classes="hint")
         yield Footer()
 

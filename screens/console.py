@@ -31,7 +31,7 @@ from kvmtui.backend.host import Host
 from kvmtui.backend.model import GuestState
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.guest_view import GuestViewScreen
-from kvmtui.screens.path_prompt import PathScreen
+from kvmtui.screens.path_prompt import PathScreen, file_refusal
 from kvmtui.tui import messages
 from kvmtui.tui.widgets.terminal import LEAVE_KEY, Terminal
 from kvmtui.tui.workers import work
@@ -113,6 +113,7 @@ class LogPathScreen(PathScreen):
             suggestion,
             "Log",
             "log-path",
+            refusal=file_refusal,
         )
 
 

@@ -32,7 +32,7 @@ from kvmtui.backend.errors import KvmtuiError
 from kvmtui.backend.host import Host
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.guest_view import GuestViewScreen
-from kvmtui.screens.path_prompt import PathScreen
+from kvmtui.screens.path_prompt import PathScreen, file_refusal
 from kvmtui.tui import messages
 from kvmtui.tui.graphics import Graphics
 from kvmtui.tui.widgets.screen_image import ScreenImage
@@ -92,7 +92,13 @@ class SavePathScreen(PathScreen):
     """Asks where to save the screen; dismisses with the path, or None."""
 
     def __init__(self, suggestion: str) -> None:
-        super().__init__("Save the current screen as a PNG file:", suggestion, "Save", "save-path")
+        super().__init__(
+            "Save the current screen as a PNG file:",
+            suggestion,
+            "Save",
+            "save-path",
+            refusal=file_refusal,
+        )
 
 
 class DisplayScreen(GuestViewScreen):

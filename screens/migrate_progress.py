@@ -126,7 +126,7 @@ class MigrationScreen(Screen[None]):
     # -- live controls ------------------------------------------------------------------
 
     def _ask_number(self, prompt: str, input_id: str, then: str) -> None:
-        from kvmtui.screens.path_prompt import PathScreen
+        from kvmtui.screens.path_prompt import PathScreen, count_refusal
 
         def answered(text: str | None) -> None:
             if text is None:
@@ -138,7 +138,9 @@ class MigrationScreen(Screen[None]):
                 return
             self._control(then, value)
 
-        self.app.push_screen(PathScreen(prompt, "", "Set", input_id), answered)
+        self.app.push_screen(
+            PathScreen(prompt, "", "Set", input_id, refusal=count_refusal), answered
+        )
 
     def action_speed(self) -> None:
         self._ask_number("Maximum bandwidth, MiB/s (0: no limit)?", "speed", "set_max_speed")

@@ -19,10 +19,11 @@ from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.host import Host
 from kvmtui.backend.model import ConnectionState, Guest, GuestState
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import ERROR_ID, ValueScreen
+from kvmtui.screens.config_forms import ValueScreen
 from kvmtui.screens.guests import GuestsScreen
 from kvmtui.screens.hosts import HostsScreen
 from kvmtui.screens.new_guest import NewGuestScreen
+from kvmtui.screens.refusal import ERROR_ID
 from kvmtui.screens.storage import StorageScreen
 from kvmtui.screens.throttle import DISK_TAB, ThrottleScreen
 from kvmtui.screens.xml_editor import XmlEditorScreen

@@ -21,8 +21,9 @@ from kvmtui.backend.config_changes import (
 from kvmtui.backend.config_edit import plan_changes
 from kvmtui.backend.throttle import Scope
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import ERROR_ID, AttachNicScreen, PreviewScreen, ValueScreen
+from kvmtui.screens.config_forms import AttachNicScreen, PreviewScreen, ValueScreen
 from kvmtui.screens.confirm import ConfirmScreen
+from kvmtui.screens.refusal import ERROR_ID
 from tests.pilot import (
     answer,
     build_app,

@@ -17,6 +17,7 @@ from kvmtui.backend import display
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.display import DisplayScreen, KeyMenuScreen, SavePathScreen
 from kvmtui.screens.guests import GuestsScreen
+from kvmtui.screens.refusal import ERROR_ID
 from kvmtui.tui.app import make_app
 from tests.pilot import loaded, run_async, select, wait_for
 
@@ -117,3 +118,27 @@ async def test_escape_and_ctrl_keys_go_to_the_guest(test_node_uri: str) -> None:
         await pilot.press("escape", "q", "ctrl+c", "question_mark")
         await wait_for(pilot, lambda: screen.keys_sent == 4, "four keys sent")
         assert pilot.app.screen is screen
+
+
+@run_async
+async def test_a_path_in_a_missing_folder_is_refused_in_the_question(
+    test_node_uri: str, tmp_path: Path
+) -> None:
+    """The save question refuses a file in a folder that does not exist and stays open
+    with the typed path; corrected, the screen is saved."""
+    wrong = tmp_path / "no-such-folder" / "monitoring.png"
+    async with display_screen(test_node_uri) as (pilot, _screen):
+        await pilot.press("shift+f3")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, SavePathScreen), "the path")
+        question = pilot.app.screen
+        question.query_one(Input).value = str(wrong)
+        await pilot.press("enter")
+        line = question.query_one(f"#{ERROR_ID}", Static)
+        await wait_for(pilot, lambda: line.display, "the refusal")
+        assert f"The folder {wrong.parent} does not exist." in str(line.render())
+        assert pilot.app.screen is question and question.query_one(Input).value == str(wrong)
+        right = tmp_path / "monitoring.png"
+        question.query_one(Input).value = str(right)
+        await pilot.press("enter")
+        await wait_for(pilot, right.exists, "the file")
+    assert not wrong.parent.exists()
