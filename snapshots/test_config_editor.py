@@ -16,7 +16,8 @@ from textual.widgets import Static
 
 from conftest import node_uri
 from kvmtui.screens.config_editor import ConfigEditorScreen
-from kvmtui.screens.config_forms import ERROR_ID, PreviewScreen
+from kvmtui.screens.config_forms import PreviewScreen
+from kvmtui.screens.refusal import ERROR_ID
 from tests.pilot import answer, build_app, open_config_editor, wait_for
 
 NODE = Path(__file__).parent.parent / "tests" / "data" / "throttle_node.xml"
