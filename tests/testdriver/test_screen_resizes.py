@@ -1,7 +1,8 @@
 """The newer screens survive any resize and keep every line the terminal's width (issue 17).
 
 The clone form, the migration dialog and progress view, the hosts screen and its form,
-the configuration editor with its value question and preview, every page of the
+the configuration editor with its value question, attach-disk and attach-NIC forms
+(each saying why an answer is refused) and preview, every page of the
 new-guest wizard (Cloud-init included), the details screen's seed-detach question, the
 snapshot tree with its form and its delete and revert questions, and the XML editor with
 its diff are each opened on libvirt's test:/// driver, then the terminal is resized
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
@@ -26,17 +27,23 @@ from textual.events import Resize
 from textual.geometry import Size
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from conftest import node_uri
 from kvmtui.backend.create_spec import NewGuest, SeedSpec, VolumeRef, domain_xml
 from kvmtui.screens.clone_form import CloneFormScreen
-from kvmtui.screens.config_forms import PreviewScreen, ValueScreen
+from kvmtui.screens.config_forms import (
+    AttachDiskScreen,
+    AttachNicScreen,
+    PreviewScreen,
+    ValueScreen,
+)
 from kvmtui.screens.confirm import ConfirmScreen
 from kvmtui.screens.hosts import HostFormScreen
 from kvmtui.screens.migrate import MigrateDialog
 from kvmtui.screens.migrate_progress import MigrationScreen
 from kvmtui.screens.new_guest import STEPS
+from kvmtui.screens.refusal import ERROR_ID
 from kvmtui.screens.snapshot_forms import DeleteScreen, RevertScreen, SnapshotFormScreen
 from kvmtui.screens.xml_editor import XmlDiffScreen
 from kvmtui.tui.app import KvmtuiApp
@@ -67,6 +74,7 @@ WALK = (0, 1, 2, 3, 0, 2, 1, 3, 2, 0, 3, 1, 0)
 #: Longer than any column at 80 columns: the preview must fold it, not cut it.
 LONG_ISO = "/isos/debian-12.8.0-amd64-netinst-with-nonfree-firmware-and-preseed.iso"
 
+S = TypeVar("S", bound=Screen[Any])
 Opener = Callable[[Pilot[None]], Awaitable[Screen[Any]]]
 #: Yields each screen to walk, in turn; the walk ends at 80x24, where the next is reached.
 Visits = Callable[[Pilot[None]], AsyncIterator[Screen[Any]]]
@@ -84,14 +92,32 @@ async def clone_form(pilot: Pilot[None]) -> Screen[Any]:
 
 
 async def config_editor(pilot: Pilot[None]) -> AsyncIterator[Screen[Any]]:
-    """The editor; its value question (enter on vCPUs); the preview of vCPUs 2 -> 1 and a
-    new CD-ROM drive holding an ISO whose path is longer than a column."""
-    yield await open_config_editor(pilot, "db-primary")
+    """The editor; its value question (enter on vCPUs) saying why "3" is refused; the
+    attach-disk and attach-NIC forms, each saying why its answer is refused; the preview
+    of vCPUs 2 -> 1 and a new CD-ROM drive holding an ISO longer than a column."""
+    editor = await open_config_editor(pilot, "db-primary")
+    yield editor
     question = await press_for(pilot, "enter", ValueScreen)
-    yield question
+    question.query_one(Input).value = "3"  # more than the running maximum
+    yield await refusal_shown(pilot, question, "enter")
     await answered(pilot, question, "1")
+    disk = await press_for(pilot, "a", AttachDiskScreen)
+    disk.query_one("#disk-source", Input).value = "x/y"  # not a volume name
+    yield await refusal_shown(pilot, disk, "ctrl+s")
+    await press_back(pilot, "escape", editor)
+    yield await refusal_shown(pilot, await press_for(pilot, "n", AttachNicScreen), "ctrl+s")
+    await press_back(pilot, "escape", editor)
     await answered(pilot, await press_for(pilot, "c", ValueScreen), f"scsi {LONG_ISO}")
     yield await press_for(pilot, "ctrl+s", PreviewScreen)
+
+
+async def refusal_shown(pilot: Pilot[None], question: S, key: str) -> S:
+    """``key`` pressed on ``question`` with an answer it refuses: the question, once it
+    says why."""
+    line = question.query_one(f"#{ERROR_ID}", Static)
+    await pilot.press(key)
+    await wait_for(pilot, lambda: line.display, "the refusal in the question")
+    return question
 
 
 async def answered(pilot: Pilot[None], question: ValueScreen, text: str) -> None:
