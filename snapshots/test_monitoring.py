@@ -47,8 +47,8 @@ async def replayed(pilot: Pilot[None]) -> GuestsScreen:
 
 
 def test_list_with_statistics_sorted_by_cpu(snap_compare, test_node_uri: str) -> None:
-    """130x30 after P: %CPU▼ in the header (accent colour), the cursor kept on backup-agent
-    (now last of the active guests); the ten active guests sorted
+    """130x30 after P: %CPU▼ in the header (accent colour), the cursor on the first row,
+    win-desktop (the admin has not moved it, so it stays on top); the ten active guests sorted
     by %CPU from win-desktop (about 97 %, red) down to backup-agent (about 10 %), yellow
     from 50 %, each with an eight-point CPU hist sparkline rising at its left end (the
     loop started in the recording); %MEM about 14; RDBY/s shows the dd read in MiB (the
@@ -66,7 +66,8 @@ def test_list_with_statistics_sorted_by_cpu(snap_compare, test_node_uri: str) ->
 
 
 def test_list_with_statistics_80x24(snap_compare, test_node_uri: str) -> None:
-    """80x24 after P then B: the columns that fit (Name, State, %CPU, %MEM, disk and net)
+    """80x24 after P then B, the cursor on the first row (win-desktop): the columns that fit
+    (Name, State, %CPU, %MEM, disk and net)
     with the disk titles switched to requests (RDRQ/s, WRRQ/s) and read requests per
     second shown for the busiest guests; Host, vCPUs, Memory, CPU hist, TIME and
     Autostart are dropped for width; names are not cut."""

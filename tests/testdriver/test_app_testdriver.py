@@ -462,6 +462,35 @@ async def test_table_repaints_only_the_changed_row_and_keeps_the_cursor(
         assert "db-primary" not in table.shown_names()
 
 
+
+@run_async
+async def test_the_cursor_keeps_the_first_row_until_the_admin_moves_it(
+    test_node_uri: str,
+) -> None:
+    """Hosts connect in any order: a row sorted above the untouched cursor takes the first
+    line and the cursor with it (the screen is the same whichever host answered first);
+    once the admin has moved the cursor, it follows the guest it is on."""
+    async with guest_list(test_node_uri, stats=False) as (_app, pilot, screen):
+        table = screen.table
+        first = table.selected_guest
+        assert first is not None and table.cursor_row == 0
+        newcomer = dataclasses.replace(
+            first, uuid="00000000-0000-0000-0000-000000000001", name="aaa-newcomer"
+        )
+        table.update_guest(newcomer)
+        assert table.cursor_row == 0
+        assert table.selected_guest is not None and table.selected_guest.name == "aaa-newcomer"
+
+        await pilot.press("down")
+        chosen = table.selected_guest
+        assert chosen is not None and chosen.name == first.name
+        earlier = dataclasses.replace(
+            first, uuid="00000000-0000-0000-0000-000000000002", name="aa-earlier"
+        )
+        table.update_guest(earlier)
+        assert table.selected_guest is not None and table.selected_guest.name == first.name
+        assert table.cursor_row == 2
+
 def test_memory_and_state_text() -> None:
     assert human_kib(2 * 1024 * 1024) == "2.0 GiB"
     assert human_kib(512 * 1024) == "512 MiB"

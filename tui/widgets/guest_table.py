@@ -254,7 +254,8 @@ _MARK_STYLE = Style(bold=True, color="yellow")
 class GuestTable(DirectLines, ScrollView, can_focus=True):
     """Guests of all hosts, sorted (host then name by default) and filtered by name.
 
-    The cursor stays on the same guest while rows come, go and re-sort. ``enter``
+    Once the admin moves the cursor it stays on that guest while rows come, go and
+    re-sort; until then it stays on the first row (hosts connect in any order). ``enter``
     posts :class:`Selected`; moving the cursor posts :class:`CursorMoved`.
     """
 
@@ -379,6 +380,10 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         self._base_order: list[str] | None = None
         self._index: dict[str, int] = {}
         self._cursor = 0
+        #: The admin put the cursor on a guest (a key, a click, ``move_cursor``): from then
+        #: on it follows that guest. Until then it stays on the first row while hosts
+        #: connect in whatever order and their rows come in above it.
+        self._chosen = False
         self._sort = "name"
         self._descending = False
         self._requests = False
@@ -951,7 +956,7 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
         if order_changed:
             self._index = {k: i for i, k in enumerate(keys)}
         self._update_virtual_size()
-        if selected is not None and selected in self._index:
+        if self._chosen and selected is not None and selected in self._index:
             self._cursor = self._index[selected]
         else:
             self._cursor = min(self._cursor, max(0, len(keys) - 1))
@@ -989,6 +994,7 @@ class GuestTable(DirectLines, ScrollView, can_focus=True):
     def _set_cursor(self, row: int) -> None:
         if not self._order:
             return
+        self._chosen = True
         row = max(0, min(row, len(self._order) - 1))
         if row == self._cursor:
             return
