@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pytest_textual_snapshot import node_to_report_path
+from textual.app import App
+from textual.pilot import Pilot
 
 from kvmtui.tui.logsetup import close_logging, setup_logging
+from tests import snapshot_diff
+from tests.pilot import footer_settled, wait_for
 
 NODE_XML = Path(__file__).parent / "tests" / "data" / "node.xml"
 
@@ -85,3 +93,45 @@ def log_file(tmp_path: Path) -> Iterator[Path]:
     assert path is not None
     yield path
     close_logging()
+
+
+# -- snapshots ---------------------------------------------------------------------
+
+#: pytest-textual-snapshot's comparison: (app, terminal_size=..., run_before=...) -> bool
+Compare = Callable[..., bool]
+
+
+@pytest.fixture
+def snap_compare(snap_compare: Compare, request: pytest.FixtureRequest) -> Compare:
+    """pytest-textual-snapshot's ``snap_compare``, each picture taken once the screen's
+    footer shows its keys. Textual composes a footer's keys after the refresh that follows
+    a change of bindings (a screen pushed, a reading that enables a key); the plugin pauses
+    a fixed number of times, and a pause ends early when the process gets little CPU
+    (Textual's idle test reads the process's CPU time), so on a loaded machine the picture
+    was taken with the footer empty or a frame behind. Waiting for the condition instead
+    keeps the pictures the same on any machine. Keys given as ``press`` are pressed before
+    the wait. A picture that differs fails with the rows that differ, in words
+    (tests/snapshot_diff.py): the HTML report stays on the machine that ran it."""
+
+    def compare(
+        app: App[Any],
+        press: tuple[str, ...] = (),
+        run_before: Callable[[Pilot[None]], Awaitable[None] | None] | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        async def settled(pilot: Pilot[None]) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            if press:
+                await pilot.press(*press)
+            await wait_for(pilot, lambda: footer_settled(pilot.app.screen), "the footer's keys")
+
+        if snap_compare(app, run_before=settled, **kwargs):
+            return True
+        # What the plugin saved for its report: (result, expected SVG, actual SVG, ...).
+        saved = pickle.loads(node_to_report_path(request.node).read_bytes())
+        raise AssertionError("\n".join(snapshot_diff.report(saved[1], saved[2])))
+
+    return compare

@@ -14,6 +14,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Static
+from textual.widgets._footer import FooterKey
 
 from kvmtui.backend.history import DEFAULT_INTERVAL
 from kvmtui.backend.host import Host
@@ -236,6 +237,20 @@ async def open_hosts(pilot: Pilot[None]) -> HostsScreen:
     screen = pilot.app.screen
     assert isinstance(screen, HostsScreen)
     return screen
+
+
+def footer_settled(screen: Screen[Any]) -> bool:
+    """The screen's footer (if it has one) shows the keys its bindings say now, each
+    dimmed or not as ``check_action`` says: Textual composes the footer's keys after a
+    refresh, so they lag a binding change by a frame or more on a loaded machine."""
+    if not screen.query("Footer"):  # by CSS type: ours and Textual's
+        return True
+    wanted: dict[str, tuple[str, bool]] = {}
+    for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+        if binding.show:
+            wanted.setdefault(binding.action, (binding.key, enabled))
+    shown = {(key.key, not key.has_class("-disabled")) for key in screen.query(FooterKey)}
+    return set(wanted.values()) <= shown
 
 
 def no_blink(pilot: Pilot[None]) -> None:
