@@ -42,6 +42,12 @@ ERROR_TIMEOUT = 15.0
 STOP_DEADLINE_S = 2.0
 #: How long quitting waits for cancelled jobs to clean up (a partial volume deleted).
 JOBS_DEADLINE_S = 10.0
+#: The log level of a notification of each severity.
+_NOTICE_LEVELS: dict[SeverityLevel, int] = {
+    "information": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 _OUTCOME_SEVERITY: dict[JobState, SeverityLevel] = {
     JobState.DONE: "information",
     JobState.CANCELLED: "warning",
@@ -145,7 +151,6 @@ class KvmtuiApp(App[None]):
             watcher.request_stop()
 
     def on_seed_news(self, message: messages.SeedNews) -> None:
-        log.info("%s", message.text)
         severity: SeverityLevel = "error" if message.failed else "information"
         self.notify(message.text, severity=severity, timeout=ERROR_TIMEOUT)
 
@@ -161,7 +166,9 @@ class KvmtuiApp(App[None]):
         """Every notification is literal text: its sentences name guests, volumes and
         hosts as their owners typed them, and a name such as ``web [b]x`` read as markup
         would lose part of itself or become a clickable action. (Widgets pass
-        ``markup=True`` on, so the default cannot serve.)"""
+        ``markup=True`` on, so the default cannot serve.) Each goes to the log as well, at
+        its severity: a notification leaves the screen after a few seconds."""
+        log.log(_NOTICE_LEVELS[severity], "said: %s%s", f"{title}: " if title else "", message)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _job_listener(self, view: JobView) -> None:

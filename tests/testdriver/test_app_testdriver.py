@@ -8,6 +8,7 @@ keeps state per connection, so state is read back through the app's own Host.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -399,9 +400,7 @@ def test_cli_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unrecognized arguments" in capsys.readouterr().err
 
 
-def test_cli_builds_hosts_from_options(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_cli_builds_hosts_from_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     built: list[tuple[list[str | None], bool, float]] = []
 
     def fake_run_app(
@@ -462,7 +461,6 @@ async def test_table_repaints_only_the_changed_row_and_keeps_the_cursor(
         assert "db-primary" not in table.shown_names()
 
 
-
 @run_async
 async def test_the_cursor_keeps_the_first_row_until_the_admin_moves_it(
     test_node_uri: str,
@@ -490,6 +488,29 @@ async def test_the_cursor_keeps_the_first_row_until_the_admin_moves_it(
         table.update_guest(earlier)
         assert table.selected_guest is not None and table.selected_guest.name == first.name
         assert table.cursor_row == 2
+
+
+@run_async
+async def test_every_notification_goes_to_the_log_at_its_severity(
+    test_node_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A notification leaves the screen after a few seconds; the log keeps it, as typed."""
+    with caplog.at_level(logging.INFO, logger="kvmtui"):
+        async with guest_list(test_node_uri, stats=False) as (app, _pilot, _screen):
+            app.notify(
+                "Run a program: not available, the agent is not connected.", severity="warning"
+            )
+            app.notify("Guest 'web [b]x' started.")
+            app.notify("Cannot reach kvm02.", title="Hosts", severity="error")
+    said = [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.getMessage().startswith("said")
+    ]
+    assert said == [
+        (logging.WARNING, "said: Run a program: not available, the agent is not connected."),
+        (logging.INFO, "said: Guest 'web [b]x' started."),
+        (logging.ERROR, "said: Hosts: Cannot reach kvm02."),
+    ]
+
 
 def test_memory_and_state_text() -> None:
     assert human_kib(2 * 1024 * 1024) == "2.0 GiB"
