@@ -108,3 +108,30 @@ async def test_upload_and_download_forms_refuse_before_starting_a_job(tmp_path: 
         await wait_for(pilot, lambda: "does not overwrite" in download.error_text, "refusal")
         await pilot.press("escape")
         assert app.jobs.jobs() == (), "no job was started"
+
+
+@run_async
+async def test_the_pool_table_fits_80_columns_and_keeps_its_pool_through_resizes() -> None:
+    """99 cells of columns with one host: at 80 columns Auto, Type and Allocation are
+    left out (the line under the table gives the type and the promises) and nothing
+    scrolls sideways; wide again, every column is back; the cursor stays on its pool."""
+    app = build_app(STORAGE_NODE_URI, stats=False)
+    async with app.run_test(size=(200, 40)) as pilot:
+        screen = await open_storage(pilot, "images")
+        table = screen.pool_table
+        everything = ("Pool", "Type", "State", "Auto", "Capacity", "Allocation", "Available",
+                      "Promised", "Prom/Cap")  # fmt: skip
+        assert table.shown_columns == everything
+        for size, columns in (
+            ((80, 24), ("Pool", "State", "Capacity", "Available", "Promised", "Prom/Cap")),
+            ((60, 24), ("Pool", "State", "Capacity", "Prom/Cap")),
+            ((200, 40), everything),
+        ):
+            await pilot.resize_terminal(*size)
+            await wait_for(pilot, lambda c=columns: table.shown_columns == c, f"{size}")  # type: ignore[misc]
+            await pilot.pause()
+            assert [c.label.plain for c in table.columns.values()] == list(columns)
+            assert table.virtual_size.width <= table.scrollable_content_region.width, size
+            assert table.max_scroll_x == 0, size
+            assert screen.selected_pool is not None and screen.selected_pool.name == "images"
+            assert "images" in str(screen.query_one("#thin").render())

@@ -51,16 +51,43 @@ class PoolTable(DataTable[str | Text]):
         ("Capacity", 9), ("Allocation", 10), ("Available", 9), ("Promised", 9),
         ("Prom/Cap", 8),
     )  # fmt: skip
+    #: Left out in this order while the columns are wider than the table (99 cells with
+    #: one host, 80 columns on the terminal): the line under the table gives the chosen
+    #: pool's type and what its volumes hold and promise.
+    NARROW_DROPS = ("Auto", "Type", "Allocation", "Available", "Promised")
 
     def __init__(self, *, show_host: bool = True, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.show_host = show_host
         self.pools: dict[str, Pool] = {}
+        self.shown_columns: tuple[str, ...] = ()
+
+    def columns_for(self, width: int) -> tuple[str, ...]:
+        """The columns shown in ``width`` cells: all that fit, dropping NARROW_DROPS."""
+        widths = dict(self.COLUMNS)
+        titles = [title for title in widths if title != "Host" or self.show_host]
+        for drop in self.NARROW_DROPS:
+            if sum(widths[t] + 2 * self.cell_padding for t in titles) <= width:
+                break
+            titles.remove(drop)
+        return tuple(titles)
 
     def on_mount(self) -> None:
-        for title, width in self.COLUMNS:
-            if title != "Host" or self.show_host:
-                self.add_column(title, key=title, width=width)
+        self._set_columns(self.columns_for(self.size.width or self.app.size.width))
+
+    def on_resize(self) -> None:
+        wanted = self.columns_for(self.size.width)
+        if wanted != self.shown_columns:
+            chosen = self.selected_pool
+            self._set_columns(wanted)
+            self._fill(pool_key(chosen) if chosen else None)
+
+    def _set_columns(self, titles: tuple[str, ...]) -> None:
+        widths = dict(self.COLUMNS)
+        self.clear(columns=True)
+        for title in titles:
+            self.add_column(title, key=title, width=widths[title])
+        self.shown_columns = titles
 
     @property
     def selected_pool(self) -> Pool | None:
@@ -72,24 +99,25 @@ class PoolTable(DataTable[str | Text]):
     def show(self, pools: Iterable[Pool]) -> None:
         """Replace every row, keeping the cursor on the same pool when it is still there."""
         chosen = self.selected_pool
-        keep = pool_key(chosen) if chosen else None
         self.pools = {pool_key(p): p for p in pools}
         self.clear()
+        self._fill(pool_key(chosen) if chosen else None)
+
+    def _fill(self, keep: str | None) -> None:
         for key, pool in sorted(self.pools.items()):
-            cells: list[str | Text] = [literal(pool.host)] if self.show_host else []
-            self.add_row(
-                *cells,
-                literal(pool.name),
-                literal(pool.type),
-                Text(pool.state.value, style=POOL_STATE_STYLES[pool.state]),
-                "yes" if pool.autostart else "-",
-                size_text(pool.capacity_bytes),
-                size_text(pool.allocation_bytes),
-                size_text(pool.available_bytes),
-                size_text(pool.promised_bytes) if pool.active else "-",
-                ratio_text(pool.promised_ratio) if pool.active else Text("-", "dim"),
-                key=key,
-            )
+            cells: dict[str, str | Text] = {
+                "Host": literal(pool.host),
+                "Pool": literal(pool.name),
+                "Type": literal(pool.type),
+                "State": Text(pool.state.value, style=POOL_STATE_STYLES[pool.state]),
+                "Auto": "yes" if pool.autostart else "-",
+                "Capacity": size_text(pool.capacity_bytes),
+                "Allocation": size_text(pool.allocation_bytes),
+                "Available": size_text(pool.available_bytes),
+                "Promised": size_text(pool.promised_bytes) if pool.active else "-",
+                "Prom/Cap": (ratio_text(pool.promised_ratio) if pool.active else Text("-", "dim")),
+            }
+            self.add_row(*(cells[title] for title in self.shown_columns), key=key)
         if keep is not None and keep in self.pools:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
