@@ -120,14 +120,19 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
 
 
 async def wait_for(
-    pilot: Pilot[None], ready: Callable[[], object], what: str, timeout: float = 10.0
+    pilot: Pilot[None],
+    ready: Callable[[], object],
+    what: str | Callable[[], str],
+    timeout: float = 10.0,
 ) -> float:
-    """Let the app run until ``ready()``; return the seconds it took. Fails at the deadline."""
+    """Let the app run until ``ready()``; return the seconds it took. Fails at the deadline,
+    naming ``what`` (called then if it is a function: what the screen showed instead)."""
     start = time.monotonic()
     while not ready():
         if time.monotonic() - start > timeout:
+            said = what() if callable(what) else what
             raise AssertionError(
-                f"timed out after {timeout} s waiting for {what}; {app_state(pilot.app)}"
+                f"timed out after {timeout} s waiting for {said}; {app_state(pilot.app)}"
             )
         await pilot.pause(0.02)
     return time.monotonic() - start

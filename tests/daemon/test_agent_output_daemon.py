@@ -116,7 +116,11 @@ async def test_a_5_mb_output_is_shown_bounded_and_saved_byte_for_byte(
             await pilot.press("enter")
             await answer(pilot, "y")
             # At once: the run's state, before the agent has answered anything.
-            await wait_for(pilot, lambda: "running, " in output(screen), "running, N s")
+            await wait_for(
+                pilot,
+                lambda: "running, " in output(screen),
+                lambda: f"running, N s (the heading read {head(screen)!r})",
+            )
             await wait_for(pilot, lambda: "exit code 0" in head(screen), "the end", RUN_LIMIT_S)
             gc.collect()
             kept, peak = tracemalloc.get_traced_memory()
