@@ -29,7 +29,7 @@ _RUNNING = (GuestState.RUNNING, GuestState.BLOCKED)  # as the guest list counts 
 HOST_GRAPHS = (
     ("cpu_pct", "CPU", pct, 100.0),
     ("mem_used_kib", "Memory used", kib, None),
-    ("running_guests", "Running", count, None),
+    ("running_guests", "Active", count, None),  # running, paused, idle...: not shut off
     ("disk_rd_bps", "Disk read", per_second, None),
     ("disk_wr_bps", "Disk write", per_second, None),
     ("net_rx_bps", "Net receive", per_second, None),
@@ -55,7 +55,7 @@ def overcommit_table(figures: HostFigures | None) -> Table | Text:
         "",
     )
     for label, guests, vcpus, vratio, mem, mratio in (
-        ("running", over.running_guests, over.running_vcpus, over.running_vcpu_ratio,
+        ("active", over.running_guests, over.running_vcpus, over.running_vcpu_ratio,
          over.running_mem_kib, over.running_mem_ratio),
         ("defined", over.defined_guests, over.defined_vcpus, over.defined_vcpu_ratio,
          over.defined_mem_kib, over.defined_mem_ratio),

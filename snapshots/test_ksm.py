@@ -22,7 +22,7 @@ def test_ksm_screen(snap_compare) -> None:
     profit 142 MiB, zero pages 0; the Saved graph climbs from flat to full at the right
     with now 147 MiB, min 0 KiB, max 147 MiB; app-2 (17,380) then app-1 (17,361)
     merging pages, 68 MiB each. Overcommit: host 4 CPUs, 16.0 GiB and 16.1 GiB with KSM;
-    running 2 guests 4 vCPUs 1.00x green, 8.0 GiB 0.50x green; defined 4 guests 10 vCPUs
+    active 2 guests 4 vCPUs 1.00x green, 8.0 GiB 0.50x green; defined 4 guests 10 vCPUs
     2.50x yellow, 22.0 GiB 1.38x red (1.36x red with KSM); "Would not fit if all
     started: build" in red (archive, first by name, takes the room left). Tuning
     allowed; run/stop disabled with libvirt's reason (no call to start or stop KSM);

@@ -112,9 +112,10 @@ def test_details_with_graphs(snap_compare, test_node_uri: str) -> None:
 def test_host_screen(snap_compare, test_node_uri: str) -> None:
     """H at 110x30: test:node's full status lines on top (connected, libvirt and TEST
     versions, 6 running / 13 guests; CPU 99.5%, memory and overcommit from the last
-    replayed tick), then graphs for CPU, Memory used, Running (10), disk and net
+    replayed tick), then graphs for CPU, Memory used, Active (10: running, idle, paused,
+    in shutdown, pmsuspended), disk and net
     sums with now/min/max, and the overcommit table: host 8 vCPUs and the recording
-    machine's memory; running 10 guests, 21 vCPUs 2.62x (red), memory ratio 1.30x
+    machine's memory; active 10 guests, 21 vCPUs 2.62x (red), memory ratio 1.30x
     (yellow); defined 13 guests, 28 vCPUs 3.50x, 1.59x."""
 
     async def run_before(pilot: Pilot[None]) -> None:

@@ -43,7 +43,7 @@ def overcommit_view(density: Density | None, thresholds: Thresholds) -> Renderab
         human_kib(with_ksm) if with_ksm else "-",
     )
     for label, guests, vcpus, vratio, mem, mratio, kratio in (
-        ("running", over.running_guests, over.running_vcpus, over.running_vcpu_ratio,
+        ("active", over.running_guests, over.running_vcpus, over.running_vcpu_ratio,
          over.running_mem_kib, over.running_mem_ratio, density.running_mem_ratio_with_ksm),
         ("defined", over.defined_guests, over.defined_vcpus, over.defined_vcpu_ratio,
          over.defined_mem_kib, over.defined_mem_ratio, density.defined_mem_ratio_with_ksm),
