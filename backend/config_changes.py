@@ -788,6 +788,7 @@ class AttachDisk(_Attached):
     bus: str = "virtio"
     readonly: bool = False
     target: str | None = None  # picked free when planned
+    created: bool = False  # a VOLUME step whose volume a NEW disk makes just before
     label: ClassVar[str] = "disk"
 
     @property
@@ -795,7 +796,7 @@ class AttachDisk(_Attached):
         return f"{self.pool}/{self.source}" if self.kind is not SourceKind.PATH else self.source
 
     def old_new(self, cfg: GuestConfig) -> tuple[str, str]:
-        new = "new thin volume " if self.kind is SourceKind.NEW else ""
+        new = "new thin volume " if self.kind is SourceKind.NEW or self.created else ""
         target = self.target or f"{BUS_PREFIX.get(self.bus, '?')}?"
         return "-", f"{target} ({self.bus}): {new}{self.source_text}"
 
@@ -805,7 +806,8 @@ class AttachDisk(_Attached):
     def expand(self, cfg: GuestConfig, taken: set[str]) -> list[Change]:
         if self.kind is SourceKind.NEW:
             create = CreateVolume(self.pool or "", self.source, self.size, self.fmt or "qcow2")
-            return [create, replace(self, kind=SourceKind.VOLUME, fmt=self.fmt or "qcow2")]
+            attach = replace(self, kind=SourceKind.VOLUME, fmt=self.fmt or "qcow2", created=True)
+            return [create, attach]
         return [self]
 
     def refuse(self, cfg: GuestConfig, side: Side) -> str | None:

@@ -113,6 +113,11 @@ def test_new_disks_get_free_targets_and_a_new_volume_comes_first() -> None:
     assert isinstance(steps[0].change, CreateVolume) and steps[0].side is Side.NONE
     targets = [getattr(step.change, "target", None) for step in steps[1:]]
     assert targets == ["vdb", "vdc"]
+    # The preview's attach row still says the volume is new (its create row is above).
+    rows = [step.change.old_new(config(running=False))[1] for step in steps]
+    assert rows[0] == "p/n.qcow2 (1G, thin qcow2)"
+    assert rows[1] == "vdb (virtio): new thin volume p/n.qcow2"
+    assert rows[2] == "vdc (virtio): /img/b.img"
 
 
 def test_free_target_and_mac() -> None:
