@@ -254,8 +254,12 @@ def footer_settled(screen: Screen[Any]) -> bool:
     for _node, binding, enabled, _tooltip in screen.active_bindings.values():
         if binding.show:
             wanted.setdefault(binding.action, (binding.key, enabled))
-    shown = {(key.key, not key.has_class("-disabled")) for key in screen.query(FooterKey)}
-    return set(wanted.values()) <= shown
+    shown = {
+        (key.key, not key.has_class("-disabled"))
+        for key in screen.query(FooterKey)
+        if not key.has_class("-command-palette")  # always there, not one of the bindings
+    }
+    return set(wanted.values()) == shown
 
 
 def no_blink(pilot: Pilot[None]) -> None:
