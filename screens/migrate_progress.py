@@ -129,14 +129,8 @@ class MigrationScreen(Screen[None]):
         from kvmtui.screens.path_prompt import PathScreen, count_refusal
 
         def answered(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                value = int(text.strip())
-            except ValueError:
-                self.notify(f"'{text.strip()}' is not a whole number; nothing was changed.")
-                return
-            self._control(then, value)
+            if text is not None:  # a whole number: count_refusal refused anything else
+                self._control(then, int(text))
 
         self.app.push_screen(
             PathScreen(prompt, "", "Set", input_id, refusal=count_refusal), answered
