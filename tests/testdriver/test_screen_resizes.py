@@ -4,8 +4,9 @@ The clone form, the migration dialog and progress view, the hosts screen and its
 the configuration editor with its value question, attach-disk and attach-NIC forms
 (each saying why an answer is refused) and preview, every page of the
 new-guest wizard (Cloud-init included), the details screen's seed-detach question, the
-snapshot tree with its form and its delete and revert questions, and the XML editor with
-its diff are each opened on libvirt's test:/// driver, then the terminal is resized
+snapshot tree with its form and its delete and revert questions, the storage screen (its
+pool table leaves columns out when narrow), and the XML editor with its diff are each
+opened on libvirt's test:/// driver, then the terminal is resized
 through 80x24, 200x60, 40x10 and 20x5 in a walk that goes from every one of these sizes
 to every other (each ordered pair once). After each resize the app still runs, the
 screen is still on top, and every line the terminal gets is exactly the terminal's width
@@ -53,6 +54,7 @@ from tests.pilot import (
     open_config_editor,
     open_guest_screen,
     open_hosts,
+    open_storage,
     open_wizard,
     open_xml_editor,
     press_back,
@@ -228,6 +230,7 @@ CASES = [
     Case("new-guest wizard", ("storage-node.xml",), wizard),
     Case("seed-detach question", ("storage-node.xml",), seed_question),
     Case("snapshots", ("snapshot-node.xml",), snapshots),
+    Case("storage", ("storage-node.xml",), one(open_storage)),
     Case("xml editor", ("node.xml",), xml_editor),
     Case("migration", ("node.xml", "storage-node.xml"), migration),
 ]
